@@ -1,11 +1,17 @@
+// Entry point of the tinker_engine addon: CPU kernels over JS-owned Float32Array/Int32Array
+// buffers (zero-copy). GEMMs go to OpenBLAS; everything else is fused C++ in this folder.
 #include <napi.h>
-#include <cblas.h>
-extern "C" char* openblas_get_corename(void);
-static Napi::Value CoreName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), openblas_get_corename());
-}
+
+#include "bindings.h"
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("coreName", Napi::Function::New(env, CoreName));
+  tk::registerRuntime(env, exports);
+  tk::registerGemm(env, exports);
+  tk::registerNorm(env, exports);
+  tk::registerAttention(env, exports);
+  tk::registerElementwise(env, exports);
+  tk::registerLogits(env, exports);
   return exports;
 }
+
 NODE_API_MODULE(tinker_engine, Init)

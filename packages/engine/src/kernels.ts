@@ -38,6 +38,7 @@ export interface Kernels {
    * (grouped-query: head h uses kv head floor(h / (H/KVH))). seqStarts (length nSeq+1) splits the
    * T rows into independent sequences; a token attends to itself and earlier tokens of its own
    * sequence. out is [T, H, hd]; lse [H, T] keeps the log-sum-exp of each score row for backward.
+   * T is seqStarts[nSeq] (buffers may be longer; only the first T rows are used).
    */
   attentionForward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     seqStarts: Int32Array, heads: number, kvHeads: number, headDim: number, scale: number): void;

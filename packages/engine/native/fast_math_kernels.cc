@@ -1,0 +1,114 @@
+#include "fast_math_kernels.h"
+
+#include <cmath>
+
+namespace tk::fast {
+
+// exp(-g) clamped so that 1/(1+e) never sees Inf (fast-math reciprocals turn Inf into NaN).
+static inline float expNegClamped(float g) { return expf(-g < 80.f ? -g : 80.f); }
+
+static float rowMax(const float* x, int64_t n) {
+  float m = x[0];
+  for (int64_t j = 1; j < n; j++) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+float logSumExp(const float* x, int64_t n) {
+  if (n <= 0) return -INFINITY;
+  const float m = rowMax(x, n);
+  float s = 0.f;
+  for (int64_t j = 0; j < n; j++) s += expf(x[j] - m);
+  return m + logf(s);
+}
+
+float softmaxRow(float* x, int64_t n) {
+  const float m = rowMax(x, n);
+  float s = 0.f;
+  for (int64_t j = 0; j < n; j++) {
+    const float e = expf(x[j] - m);
+    x[j] = e;
+    s += e;
+  }
+  const float inv = 1.f / s;
+  for (int64_t j = 0; j < n; j++) x[j] *= inv;
+  return m + logf(s);
+}
+
+void expShifted(float* x, int64_t n, float shift) {
+  for (int64_t j = 0; j < n; j++) x[j] = expf(x[j] - shift);
+}
+
+void scaledExpShifted(float* x, int64_t n, float shift, float factor) {
+  for (int64_t j = 0; j < n; j++) x[j] = factor * expf(x[j] - shift);
+}
+
+void logSoftmaxRow(float* x, int64_t n) {
+  const float l = logSumExp(x, n);
+  for (int64_t j = 0; j < n; j++) x[j] -= l;
+}
+
+void softmaxGradRow(float* p, const float* dp, float d, float scale, int64_t n) {
+  for (int64_t j = 0; j < n; j++) p[j] = scale * p[j] * (dp[j] - d);
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  float s = 0.f;
+  for (int64_t j = 0; j < n; j++) s += a[j] * b[j];
+  return s;
+}
+
+double sumOfSquares(const float* x, int64_t n) {
+  double s = 0.0;
+  for (int64_t j = 0; j < n; j++) s += static_cast<double>(x[j]) * x[j];
+  return s;
+}
+
+float rmsNormRow(const float* x, const float* w, float* out, int64_t dim, float eps) {
+  float ss = 0.f;
+  for (int64_t i = 0; i < dim; i++) ss += x[i] * x[i];
+  const float rstd = 1.f / std::sqrt(ss / static_cast<float>(dim) + eps);
+  if (w) {
+    for (int64_t i = 0; i < dim; i++) out[i] = x[i] * rstd * w[i];
+  } else {
+    for (int64_t i = 0; i < dim; i++) out[i] = x[i] * rstd;
+  }
+  return rstd;
+}
+
+void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float rstd, float* dx, float* dw, int64_t dim) {
+  // y_i = w_i x_i r  =>  dx_i = r w_i g_i - (r^3 / dim) x_i sum_j w_j g_j x_j
+  float dotWgx = 0.f;
+  if (w) {
+    for (int64_t i = 0; i < dim; i++) dotWgx += w[i] * dout[i] * x[i];
+  } else {
+    for (int64_t i = 0; i < dim; i++) dotWgx += dout[i] * x[i];
+  }
+  const float c = rstd * rstd * rstd * dotWgx / static_cast<float>(dim);
+  if (w) {
+    for (int64_t i = 0; i < dim; i++) dx[i] = rstd * w[i] * dout[i] - c * x[i];
+  } else {
+    for (int64_t i = 0; i < dim; i++) dx[i] = rstd * dout[i] - c * x[i];
+  }
+  if (dw) {
+    for (int64_t i = 0; i < dim; i++) dw[i] += dout[i] * x[i] * rstd;
+  }
+}
+
+void swigluForward(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gate[i];
+    out[i] = g / (1.f + expNegClamped(g)) * up[i];
+  }
+}
+
+void swigluBackward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    const float g = gate[i];
+    const float sg = 1.f / (1.f + expNegClamped(g));
+    const float go = dout[i];
+    dgate[i] = go * up[i] * sg * (1.f + g * (1.f - sg));
+    dup[i] = go * g * sg;
+  }
+}
+
+}  // namespace tk::fast

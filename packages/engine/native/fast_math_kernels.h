@@ -1,0 +1,42 @@
+// Row kernels dominated by exp / sqrt / reductions. They are compiled alone with -ffast-math
+// (see binding.gyp) so that GCC vectorises expf through glibc's libmvec and reassociates the
+// reductions; callers never rely on Inf/NaN semantics inside them (masked entries are skipped,
+// not set to -inf). Results stay within ~1e-6 relative of the f64 reference.
+#pragma once
+#include <cstdint>
+
+namespace tk::fast {
+
+/** log(sum(exp(x[0..n)))) computed with the max shift. */
+float logSumExp(const float* x, int64_t n);
+
+/** In place: x[j] = exp(x[j] - max) / sum over j < n. Returns the log-sum-exp of the input row. */
+float softmaxRow(float* x, int64_t n);
+
+/** In place: x[j] = exp(x[j] - shift) for j < n. */
+void expShifted(float* x, int64_t n, float shift);
+
+/** In place: x[j] = factor * exp(x[j] - shift) for j < n. */
+void scaledExpShifted(float* x, int64_t n, float shift, float factor);
+
+/** In place: x[j] -= logSumExp(x). */
+void logSoftmaxRow(float* x, int64_t n);
+
+/** Attention backward: p[j] = scale * p[j] * (dp[j] - d), turning probabilities into dS. */
+void softmaxGradRow(float* p, const float* dp, float d, float scale, int64_t n);
+
+float dot(const float* a, const float* b, int64_t n);
+
+/** Sum of squares accumulated in double. */
+double sumOfSquares(const float* x, int64_t n);
+
+/** out = x * rstd * w (w may be null); returns rstd = 1/sqrt(mean(x^2) + eps). */
+float rmsNormRow(const float* x, const float* w, float* out, int64_t dim, float eps);
+
+/** dx (overwritten) and dw (accumulated, may be null) of one RMSNorm row. */
+void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float rstd, float* dx, float* dw, int64_t dim);
+
+void swigluForward(const float* gate, const float* up, float* out, int64_t n);
+void swigluBackward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n);
+
+}  // namespace tk::fast

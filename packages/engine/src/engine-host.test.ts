@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EngineHost, EngineWorkerError } from './engine-host.js';
+import { EngineUserError } from './errors.js';
+
+const MODEL = 'tinker-ts/tiny-llama3';
+const datum = {
+  model_input: { chunks: [{ type: 'encoded_text' as const, tokens: [128000, 791, 4062, 14198] }] },
+  loss_fn_inputs: { target_tokens: { data: [791, 4062, 14198, 39935], dtype: 'int64' as const, shape: [4] } },
+};
+
+test('EngineHost runs the engine in a worker, keeps the event loop free and propagates EngineUserError', async () => {
+  const host = await EngineHost.start();
+  try {
+    assert.match(host.coreName, /\w+/);
+    const models = await host.listModels();
+    assert.ok(models.some((m) => m.model_name === MODEL && m.stand_in));
+    await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });
+    // Several queued calls: the main thread's timers keep firing while they run.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const calls = [1, 2, 3].map(() => host.forwardBackward('m', [datum], 'cross_entropy', null, false));
+    assert.equal(host.queueLength, 2);
+    const outs = await Promise.all(calls);
+    clearInterval(timer);
+    assert.ok(ticks > 0, 'event loop was blocked');
+    assert.equal(outs[0].loss_fn_outputs[0].logprobs.data.length, 4);
+    assert.ok(outs[0].metrics['loss:sum'] > 0);
+    const step = await host.optimStep('m', { learning_rate: 1e-3 });
+    assert.equal(step.metrics['step:max'], 1);
+    assert.equal((await host.adapterInfo('m')).step, 1);
+
+    await assert.rejects(host.forwardBackward('m', [datum], 'bogus_loss', null, false),
+      (e: Error) => e instanceof EngineUserError && /unknown loss function/.test(e.message));
+    await assert.rejects(host.adapterInfo('missing'), (e: Error) => e instanceof EngineUserError);
+    const sample = await host.sample({ baseModel: MODEL, adapterId: 'm' },
+      { prompt: [128000, 791], num_samples: 2, sampling_params: { max_tokens: 3, seed: 4 }, prompt_logprobs: true, topk_prompt_logprobs: 0 });
+    assert.equal(sample.sequences.length, 2);
+    assert.deepEqual(sample.prompt_logprobs!.length, 2);
+    const files = await host.tokenizerFiles(MODEL);
+    assert.match(files.tokenizerJson, /tokenizer\.json$/);
+  } finally {
+    await host.close();
+  }
+  await assert.rejects(host.listModels(), EngineWorkerError);
+});
+
+test('EngineHost.start fails clearly when the engine cannot be built', async () => {
+  await assert.rejects(EngineHost.start({ models: { broken: '/nonexistent/model/dir' } }),
+    (e: Error) => e instanceof EngineUserError && /config\.json/.test(e.message));
+});

@@ -1,0 +1,278 @@
+/**
+ * The Engine: everything the server asks of the model, as synchronous calls on wire-shaped
+ * inputs. It owns the model registry (base models, loaded lazily and shared), the trainable
+ * adapters by id, and the kernels. It runs inside the engine worker (see engine-host.ts), so
+ * long calls never block the server's event loop.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ValidationError, checkSamplingParams, type AdamParams, type Datum, type ForwardBackwardOutput, type SampleResponse, type SamplingParams } from '@tinker-ts/protocol';
+import { DEFAULT_ADAM_PARAMS } from './adamw.js';
+import { loadTrainingState, readTrainingStateInfo, saveTrainingState, STATE_JSON_FILE } from './checkpoint.js';
+import { EngineUserError } from './errors.js';
+import { createAdapterState } from './init.js';
+import type { Kernels } from './kernels.js';
+import { zerosLike } from './lora.js';
+import type { AdapterState, LoraParams, LoraSettings } from './model-types.js';
+import { ModelRegistry, type SupportedModelInfo } from './model-registry.js';
+import { nativeKernels } from './native-kernels.js';
+import { PEFT_CONFIG_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
+import { referenceKernels } from './reference-kernels.js';
+import { runSampling } from './sampler.js';
+import { runForwardBackward, runOptimStep } from './training.js';
+
+export { EngineUserError } from './errors.js';
+export type { SupportedModelInfo } from './model-registry.js';
+
+export interface EngineOptions {
+  /** Extra models: name → local HF model directory. */
+  models?: Record<string, string>;
+  /** 'native' (default): the OpenBLAS addon; 'reference': plain TypeScript (slow, for checking). */
+  kernels?: 'native' | 'reference';
+  /** Where log lines go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface LoraConfigInput {
+  rank: number;
+  seed?: number;
+  train_mlp: boolean;
+  train_attn: boolean;
+  train_unembed: boolean;
+}
+
+export interface AdapterInfo {
+  base_model: string;
+  lora_rank: number;
+  train_mlp: boolean;
+  train_attn: boolean;
+  train_unembed: boolean;
+  step: number;
+}
+
+export interface StateInfo {
+  base_model: string;
+  lora_rank: number;
+  train_mlp: boolean;
+  train_attn: boolean;
+  train_unembed: boolean;
+  has_optimizer: boolean;
+}
+
+export interface SampleSource {
+  baseModel: string;
+  /** Sample with a live adapter's current weights. */
+  adapterId?: string;
+  /** Sample with a PEFT adapter directory (as written by saveSamplerWeights). */
+  samplerDir?: string;
+}
+
+export interface SampleInput {
+  prompt: number[];
+  num_samples: number;
+  sampling_params: SamplingParams;
+  prompt_logprobs: boolean;
+  topk_prompt_logprobs: number;
+}
+
+/**
+ * LoRA alpha used for every adapter. PEFT scales B·A by alpha/rank; a fixed alpha (rather than
+ * alpha = rank) keeps the learning rate that works for one rank close to right for another.
+ */
+export const LORA_ALPHA = 32;
+
+interface Adapter {
+  baseModel: string;
+  state: AdapterState;
+}
+
+export class Engine {
+  readonly kernels: Kernels;
+  private readonly registry: ModelRegistry;
+  private readonly adapters = new Map<string, Adapter>();
+  /** PEFT adapters loaded for sampling, by directory (reloaded when the file changes). */
+  private readonly samplerCache = new Map<string, { mtimeMs: number; baseModel: string; params: LoraParams; settings: LoraSettings }>();
+
+  constructor(opts: EngineOptions = {}) {
+    this.kernels = opts.kernels === 'reference' ? referenceKernels : nativeKernels;
+    this.registry = new ModelRegistry({ models: opts.models, log: opts.log });
+  }
+
+  listModels(): SupportedModelInfo[] {
+    return this.registry.list();
+  }
+
+  hasModel(name: string): boolean {
+    return this.registry.has(name);
+  }
+
+  createAdapter(adapterId: string, baseModel: string, lora: LoraConfigInput): void {
+    if (this.adapters.has(adapterId)) throw new EngineUserError(`adapter ${adapterId} already exists`);
+    const model = this.registry.load(baseModel);
+    if (!Number.isInteger(lora.rank) || lora.rank < 1) throw new EngineUserError(`lora rank must be a positive integer, got ${lora.rank}`);
+    const settings: LoraSettings = {
+      rank: lora.rank, alpha: LORA_ALPHA, seed: lora.seed ?? 0,
+      trainAttn: lora.train_attn, trainMlp: lora.train_mlp, trainUnembed: lora.train_unembed,
+    };
+    this.adapters.set(adapterId, { baseModel, state: createAdapterState(model.config, settings) });
+  }
+
+  private adapter(adapterId: string): Adapter {
+    const a = this.adapters.get(adapterId);
+    if (!a) throw new EngineUserError(`unknown model id ${adapterId}`);
+    return a;
+  }
+
+  adapterInfo(adapterId: string): AdapterInfo {
+    const { baseModel, state } = this.adapter(adapterId);
+    const s = state.settings;
+    return { base_model: baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed, step: state.step };
+  }
+
+  dropAdapter(adapterId: string): void {
+    this.adapter(adapterId);
+    this.adapters.delete(adapterId);
+  }
+
+  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean): ForwardBackwardOutput {
+    const { baseModel, state } = this.adapter(adapterId);
+    return runForwardBackward(this.kernels, this.registry.load(baseModel), state, data, lossFn, lossFnConfig, forwardOnly);
+  }
+
+  optimStep(adapterId: string, adam: Partial<AdamParams>): { metrics: Record<string, number> } {
+    const { state } = this.adapter(adapterId);
+    return runOptimStep(this.kernels, state, { ...DEFAULT_ADAM_PARAMS, ...stripNullish(adam) });
+  }
+
+  saveState(adapterId: string, dir: string, withOptimizer: boolean): void {
+    const { baseModel, state } = this.adapter(adapterId);
+    saveTrainingState(dir, baseModel, state, withOptimizer);
+  }
+
+  /**
+   * Loads a training state into an existing adapter. A PEFT adapter directory is accepted too
+   * (weights only), so exported sampler weights can seed further training.
+   */
+  loadState(adapterId: string, dir: string, withOptimizer: boolean): void {
+    const { baseModel, state } = this.adapter(adapterId);
+    if (existsSync(join(dir, STATE_JSON_FILE))) {
+      loadTrainingState(dir, baseModel, state, withOptimizer);
+      return;
+    }
+    if (!existsSync(join(dir, PEFT_CONFIG_FILE))) throw new EngineUserError(`no checkpoint at ${dir}`);
+    if (withOptimizer) throw new EngineUserError(`${dir} holds sampler weights only; there is no optimizer state to load`);
+    const peft = readPeftAdapter(dir, this.registry.config(baseModel));
+    if (peft.baseModel && peft.baseModel !== baseModel) throw new EngineUserError(`adapter at ${dir} is for base model ${peft.baseModel}, not ${baseModel}`);
+    const s = state.settings;
+    const p = peft.settings;
+    if (p.rank !== s.rank || p.trainAttn !== s.trainAttn || p.trainMlp !== s.trainMlp || p.trainUnembed !== s.trainUnembed) {
+      throw new EngineUserError(`adapter at ${dir} has rank ${p.rank} (attn=${p.trainAttn}, mlp=${p.trainMlp}, unembed=${p.trainUnembed}); ` +
+        `this model has rank ${s.rank} (attn=${s.trainAttn}, mlp=${s.trainMlp}, unembed=${s.trainUnembed})`);
+    }
+    state.params = peft.params;
+    state.settings = { ...s, alpha: p.alpha };
+    state.grads = zerosLike(peft.params);
+    state.adamM = zerosLike(peft.params);
+    state.adamV = zerosLike(peft.params);
+    state.step = 0;
+  }
+
+  readStateInfo(dir: string): StateInfo {
+    if (!existsSync(join(dir, STATE_JSON_FILE)) && existsSync(join(dir, PEFT_CONFIG_FILE))) {
+      const { baseModel, settings: s } = this.readPeftForAnyModel(dir);
+      return { base_model: baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed, has_optimizer: false };
+    }
+    const info = readTrainingStateInfo(dir);
+    const s = info.settings;
+    return { base_model: info.baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed, has_optimizer: info.hasOptimizer };
+  }
+
+  private readPeftForAnyModel(dir: string) {
+    const config = JSON.parse(readFileSafe(join(dir, PEFT_CONFIG_FILE))) as { base_model_name_or_path?: string };
+    const base = config.base_model_name_or_path ?? '';
+    if (!this.registry.has(base)) throw new EngineUserError(`adapter at ${dir} is for base model "${base}", which this engine does not serve`);
+    return readPeftAdapter(dir, this.registry.config(base));
+  }
+
+  saveSamplerWeights(adapterId: string, dir: string): void {
+    const { baseModel, state } = this.adapter(adapterId);
+    writePeftAdapter(dir, { baseModel, settings: state.settings, params: state.params });
+  }
+
+  sample(source: SampleSource, req: SampleInput): SampleResponse {
+    const baseModel = source.baseModel;
+    const model = this.registry.load(baseModel);
+    let adapter: { params: LoraParams; settings: LoraSettings } | null = null;
+    if (source.adapterId !== undefined) {
+      const a = this.adapter(source.adapterId);
+      if (a.baseModel !== baseModel) throw new EngineUserError(`model ${source.adapterId} is trained on ${a.baseModel}, not ${baseModel}`);
+      adapter = a.state;
+    } else if (source.samplerDir !== undefined) {
+      adapter = this.samplerAdapter(source.samplerDir, baseModel);
+    }
+    let params;
+    try {
+      params = checkSamplingParams(req.sampling_params);
+    } catch (e) {
+      if (e instanceof ValidationError) throw new EngineUserError(e.message);
+      throw e;
+    }
+    const stopStrings = params.stop.filter((s): s is string => typeof s === 'string');
+    const stopTokenIds = params.stop.filter((s): s is number => typeof s === 'number');
+    const tokenizer = stopStrings.length > 0 ? this.registry.tokenizer(baseModel) : null;
+    const result = runSampling({
+      kernels: this.kernels, model, adapter,
+      maxContextLength: this.registry.maxContextLength(baseModel),
+      decode: tokenizer ? (ids) => tokenizer.decode(ids) : null,
+    }, {
+      prompt: req.prompt,
+      numSamples: req.num_samples,
+      params: {
+        maxTokens: params.max_tokens, temperature: params.temperature, topK: params.top_k, topP: params.top_p,
+        seed: params.seed, stopTokenIds, stopStrings,
+      },
+      promptLogprobs: req.prompt_logprobs,
+      topkPromptLogprobs: req.topk_prompt_logprobs,
+    });
+    const response: SampleResponse = {
+      sequences: result.sequences.map((s) => ({ tokens: s.tokens, logprobs: s.logprobs, stop_reason: s.stopReason })),
+      type: 'sample',
+    };
+    if (result.promptLogprobs) response.prompt_logprobs = result.promptLogprobs;
+    if (result.topkPromptLogprobs) response.topk_prompt_logprobs = result.topkPromptLogprobs;
+    return response;
+  }
+
+  private samplerAdapter(dir: string, baseModel: string): { params: LoraParams; settings: LoraSettings } {
+    const weights = join(dir, 'adapter_model.safetensors');
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(weights).mtimeMs;
+    } catch {
+      throw new EngineUserError(`no sampler weights at ${dir}`);
+    }
+    const hit = this.samplerCache.get(dir);
+    if (hit && hit.mtimeMs === mtimeMs && hit.baseModel === baseModel) return hit;
+    const peft = readPeftAdapter(dir, this.registry.config(baseModel));
+    if (peft.baseModel && peft.baseModel !== baseModel) throw new EngineUserError(`sampler weights at ${dir} are for ${peft.baseModel}, not ${baseModel}`);
+    const entry = { mtimeMs, baseModel, params: peft.params, settings: peft.settings };
+    this.samplerCache.set(dir, entry);
+    return entry;
+  }
+
+  tokenizerFiles(baseModel: string): { tokenizerJson: string; tokenizerConfigJson: string | null } {
+    return this.registry.tokenizerFiles(baseModel);
+  }
+}
+
+function stripNullish<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== null && v !== undefined)) as Partial<T>;
+}
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new EngineUserError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}

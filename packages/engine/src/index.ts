@@ -1,0 +1,27 @@
+/**
+ * @tinker-ts/engine: a CPU engine for LoRA training and sampling of Llama / Qwen3 decoders.
+ * Servers use `EngineHost` (the Engine in a worker thread); tools and tests may use `Engine`
+ * directly, or the building blocks below.
+ */
+export { Engine, LORA_ALPHA, type EngineOptions, type LoraConfigInput, type AdapterInfo, type StateInfo, type SampleSource, type SampleInput } from './engine.js';
+export { EngineHost, EngineWorkerError, type EngineHostOptions, type EngineMethod } from './engine-host.js';
+export { EngineError, EngineUserError } from './errors.js';
+export { ModelRegistry, type SupportedModelInfo, type ModelRegistryOptions } from './model-registry.js';
+export { STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
+export { Tokenizer, type TokenizerFiles } from './tokenizer.js';
+export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
+export {
+  SafetensorsError, parseSafetensors, readSafetensorsFile, serializeSafetensors, tensorAsFloat32, writeSafetensorsFile,
+  type SafetensorsFile, type NamedTensor, type TensorEntry, type SerializeOptions,
+} from './safetensors.js';
+export { modelConfigFromHf, modelConfigToHf, readHfConfig } from './hf-config.js';
+export { readHfWeights, writeHfWeights, hfTensorsOf } from './hf-weights.js';
+export { saveTrainingState, loadTrainingState, readTrainingStateInfo, type TrainingStateInfo } from './checkpoint.js';
+export { writePeftAdapter, readPeftAdapter, peftModuleName, type PeftAdapter } from './peft.js';
+export { runSampling, type SampleJob, type SampleResult, type SamplerContext, type SamplerParams, type SampledSequence } from './sampler.js';
+export { runForwardBackward, runOptimStep } from './training.js';
+export { nativeKernels, openblasCoreName, measurePeakGflops } from './native-kernels.js';
+export { referenceKernels } from './reference-kernels.js';
+export { randomModelWeights, createAdapterState } from './init.js';
+export type { Kernels } from './kernels.js';
+export type * from './model-types.js';

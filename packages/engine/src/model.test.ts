@@ -1,0 +1,301 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import type { Kernels } from './kernels.js';
+import type { AdapterState, LoadedModel, LoraModuleKind, ModelConfig } from './model-types.js';
+import { referenceKernels } from './reference-kernels.js';
+import { nativeAddonPath, nativeKernels } from './native-kernels.js';
+import { createAdapterState, randomModelWeights, smallModelConfig } from './init.js';
+import { Prng } from './prng.js';
+import { loraKey, LM_HEAD_KEY } from './lora.js';
+import {
+  allocBlock, allocScratch, attentionHalfBackward, attentionHalfForward, copyKvSequence, createKvCache, forwardWithCache,
+  kvCacheSequenceView, makeContext, mlpHalfBackward, mlpHalfForward, packSequences, runTrainingPass, type AdapterView,
+} from './model.js';
+
+const nativeBuilt = existsSync(nativeAddonPath);
+const kernelSets: { kernels: Kernels; skip: string | false }[] = [
+  { kernels: referenceKernels, skip: false },
+  { kernels: nativeKernels, skip: nativeBuilt ? false : `native addon not built (${nativeAddonPath} missing)` },
+];
+
+const llama2: ModelConfig = smallModelConfig({ vocabSize: 37, hiddenSize: 16, intermediateSize: 24, numHeads: 4, numKvHeads: 4, headDim: 4 });
+const llamaScaledTied: ModelConfig = smallModelConfig({
+  vocabSize: 41, hiddenSize: 16, intermediateSize: 20, numHeads: 2, numKvHeads: 1, headDim: 8, tieWordEmbeddings: true,
+  ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 },
+});
+const qwenGqaTied: ModelConfig = smallModelConfig({
+  family: 'qwen3', vocabSize: 43, hiddenSize: 16, intermediateSize: 24, numHeads: 4, numKvHeads: 2, headDim: 8, tieWordEmbeddings: true, ropeTheta: 1e6,
+});
+const qwenGqaUntied: ModelConfig = { ...qwenGqaTied, tieWordEmbeddings: false };
+
+/** A model whose weights and norms are all non-trivial, so every gradient path is exercised. */
+function testModel(cfg: ModelConfig, seed = 1): LoadedModel {
+  const weights = randomModelWeights(cfg, seed, { std: 0.25 });
+  const rng = new Prng(seed, 'norms');
+  const jitter = (w: Float32Array | null): void => { if (w) for (let i = 0; i < w.length; i++) w[i] = 1 + 0.3 * rng.normal(); };
+  for (const l of weights.layers) { jitter(l.inputNorm); jitter(l.postAttnNorm); jitter(l.qNorm); jitter(l.kNorm); }
+  jitter(weights.finalNorm);
+  return { name: 'test', config: cfg, weights };
+}
+
+/** An adapter on every module with random B (fresh adapters have B = 0, which would hide A's gradient). */
+function testAdapter(cfg: ModelConfig, seed = 2, rank = 3): AdapterState {
+  const adapter = createAdapterState(cfg, { rank, alpha: 2 * rank, seed, trainAttn: true, trainMlp: true, trainUnembed: true });
+  const rng = new Prng(seed, 'B');
+  for (const p of adapter.params.values()) rng.fillNormal(p.B, 0, 0.3);
+  return adapter;
+}
+
+function randomTokens(rng: Prng, n: number, vocab: number): number[] {
+  return Array.from({ length: n }, () => Math.floor(rng.uniform() * vocab));
+}
+
+/**
+ * Central-difference check of the directional derivative ⟨grad, δ⟩ along a unit direction δ that mixes
+ * the gradient's own direction with a random one (so the derivative cannot vanish by chance):
+ * perturbs `param` in place (restoring it) by ±eps·δ and evaluates `loss` (f64 on top of the f32 model).
+ */
+function checkDirectional(what: string, param: Float32Array, grad: Float32Array, loss: () => number, rng: Prng,
+  opts: { eps?: number; rtol?: number; atol?: number } = {}): void {
+  const saved = param.slice();
+  const gradNorm = Math.sqrt(sumProduct(grad, grad));
+  // A check that cannot fail is no check: the gradient under test must be non-trivial.
+  assert.ok(gradNorm > 1e-3, `${what}: gradient is ~0 (norm ${gradNorm})`);
+  // Steeper losses get smaller steps, keeping the third-order truncation error in check.
+  const eps = opts.eps ?? 1e-2 / Math.max(1, gradNorm);
+  const dir = rng.fillNormal(new Float32Array(param.length), 0, 1);
+  const randNorm = Math.sqrt(sumProduct(dir, dir));
+  for (let i = 0; i < dir.length; i++) dir[i] = dir[i] / randNorm + grad[i] / gradNorm;
+  const norm = Math.sqrt(sumProduct(dir, dir));
+  const plus = new Float32Array(param.length);
+  const minus = new Float32Array(param.length);
+  for (let i = 0; i < param.length; i++) { plus[i] = saved[i] + (eps * dir[i]) / norm; minus[i] = saved[i] - (eps * dir[i]) / norm; }
+  // Compare against the perturbation actually representable in f32.
+  let analytic = 0;
+  for (let i = 0; i < param.length; i++) analytic += grad[i] * (plus[i] - minus[i]);
+  analytic /= 2 * eps;
+  param.set(plus);
+  const lp = loss();
+  param.set(minus);
+  const lm = loss();
+  param.set(saved);
+  const fd = (lp - lm) / (2 * eps);
+  const tol = (opts.atol ?? 1e-3) + (opts.rtol ?? 1e-2) * Math.abs(analytic);
+  assert.ok(Math.abs(fd - analytic) <= tol, `${what}: finite difference ${fd} vs analytic ${analytic} (|diff| ${Math.abs(fd - analytic)} > ${tol})`);
+}
+
+function zeroGrads(adapter: AdapterState): void {
+  for (const g of adapter.grads.values()) { g.A.fill(0); g.B.fill(0); }
+}
+
+function sumProduct(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+for (const { kernels: k, skip } of kernelSets) {
+  describe(`model stages with ${skip ? 'native' : k.name} kernels`, { skip }, () => {
+    for (const cfg of [llama2, qwenGqaTied, llamaScaledTied]) {
+      const label = `${cfg.family} H${cfg.numHeads}/KVH${cfg.numKvHeads}${cfg.ropeScaling ? ' llama3-rope' : ''}`;
+
+      it(`attention half backward matches finite differences (${label})`, () => {
+        const model = testModel(cfg);
+        const adapter = testAdapter(cfg);
+        const batch = packSequences(cfg, [{ tokens: [1, 2, 3], targets: [2, 3, 4] }, { tokens: [5, 6, 7, 8, 9], targets: [6, 7, 8, 9, 10] }], 1);
+        const T = batch.tokens.length;
+        const d = cfg.hiddenSize;
+        const rng = new Prng(7);
+        const x = rng.fillNormal(new Float32Array(T * d), 0, 1);
+        const G = rng.fillNormal(new Float32Array(T * d), 0, 1);
+        const ctx = makeContext(k, model, adapter, batch.positions, 8);
+        const core = (q: Float32Array, kk: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array): void =>
+          k.attentionForward(q, kk, v, out, lse, batch.seqStarts, cfg.numHeads, cfg.numKvHeads, cfg.headDim, 1 / Math.sqrt(cfg.headDim));
+        const layer = 1;
+        const a = allocBlock(ctx, layer, T);
+        const loss = (): number => { attentionHalfForward(ctx, layer, x, a, core); return sumProduct(G, a.xMid); };
+        loss();
+        const s = allocScratch(ctx);
+        s.dRes.set(G);
+        zeroGrads(adapter);
+        attentionHalfBackward(ctx, layer, x, a, batch.seqStarts, s, true);
+        const dx = s.dRes.slice();
+        checkDirectional('dx', x, dx, loss, rng);
+        for (const kind of ['q', 'k', 'v', 'o'] as LoraModuleKind[]) {
+          const key = loraKey(layer, kind);
+          checkDirectional(`${key}.A`, adapter.params.get(key)!.A, adapter.grads.get(key)!.A, loss, rng);
+          checkDirectional(`${key}.B`, adapter.params.get(key)!.B, adapter.grads.get(key)!.B, loss, rng);
+        }
+      });
+
+      it(`MLP half backward matches finite differences (${label})`, () => {
+        const model = testModel(cfg);
+        const adapter = testAdapter(cfg);
+        const T = 6;
+        const d = cfg.hiddenSize;
+        const rng = new Prng(8);
+        const ctx = makeContext(k, model, adapter, new Int32Array(T), 0);
+        const a = allocBlock(ctx, 0, T);
+        const xMid = rng.fillNormal(new Float32Array(T * d), 0, 1);
+        const G = rng.fillNormal(new Float32Array(T * d), 0, 1);
+        const out = new Float32Array(T * d);
+        const loss = (): number => { a.xMid.set(xMid); mlpHalfForward(ctx, 0, a, out); return sumProduct(G, out); };
+        loss();
+        const s = allocScratch(ctx);
+        s.dRes.set(G);
+        zeroGrads(adapter);
+        mlpHalfBackward(ctx, 0, a, s);
+        checkDirectional('dxMid', xMid, s.dRes.slice(), loss, rng);
+        for (const kind of ['gate', 'up', 'down'] as LoraModuleKind[]) {
+          const key = loraKey(0, kind);
+          checkDirectional(`${key}.A`, adapter.params.get(key)!.A, adapter.grads.get(key)!.A, loss, rng);
+          checkDirectional(`${key}.B`, adapter.params.get(key)!.B, adapter.grads.get(key)!.B, loss, rng);
+        }
+      });
+    }
+  });
+
+  describe(`whole model with ${skip ? 'native' : k.name} kernels`, { skip }, () => {
+    const cases: [string, ModelConfig][] = [
+      ['2-layer Llama, untied head', llama2],
+      ['2-layer Llama, tied head, GQA, llama3 rope scaling', llamaScaledTied],
+      ['2-layer Qwen3, GQA, tied head', qwenGqaTied],
+      ['2-layer Qwen3, GQA, untied head', qwenGqaUntied],
+    ];
+    for (const [label, cfg] of cases) {
+      it(`every LoRA gradient matches finite differences: ${label}`, () => {
+        const model = testModel(cfg);
+        const adapter = testAdapter(cfg);
+        const rng = new Prng(11);
+        const seqs = [4, 7, 2].map((n) => {
+          const tokens = randomTokens(rng, n + 1, cfg.vocabSize);
+          return { tokens: tokens.slice(0, n), targets: tokens.slice(1) };
+        });
+        const batch = packSequences(cfg, seqs, 1);
+        const c = rng.fillNormal(new Float32Array(batch.tokens.length), 0, 1);
+        // Small head chunks so the chunked head path runs several chunks.
+        const loss = (): number => sumProduct(c, runTrainingPass(k, model, adapter, batch, { headChunkRows: 5 }));
+        zeroGrads(adapter);
+        const lp = runTrainingPass(k, model, adapter, batch, {
+          headChunkRows: 5,
+          lossGradient: (r0, n, _lp, dlp) => dlp.set(c.subarray(r0, r0 + n)),
+        });
+        assert.ok(Math.abs(sumProduct(c, lp) - loss()) < 1e-4, 'training and forward-only passes agree');
+        for (const [key, p] of adapter.params) {
+          const g = adapter.grads.get(key)!;
+          checkDirectional(`${key}.A`, p.A, g.A, loss, rng);
+          checkDirectional(`${key}.B`, p.B, g.B, loss, rng);
+        }
+        assert.ok(adapter.params.has(LM_HEAD_KEY));
+      });
+    }
+
+    it('top-K targets: K logprobs per position, -1 padding gives 0 and no gradient', () => {
+      const cfg = qwenGqaTied;
+      const model = testModel(cfg);
+      const adapter = testAdapter(cfg);
+      const single = (targets: number[]): Float32Array =>
+        runTrainingPass(k, model, adapter, packSequences(cfg, [{ tokens: [3, 4, 5], targets }], 1));
+      const top = runTrainingPass(k, model, adapter, packSequences(cfg, [{ tokens: [3, 4, 5], targets: [1, 2, 3, -1, 5, 6] }], 2));
+      const a = single([1, 3, 5]);
+      const b = single([2, 0, 6]);
+      assert.ok(Math.abs(top[0] - a[0]) < 1e-5 && Math.abs(top[2] - a[1]) < 1e-5 && Math.abs(top[4] - a[2]) < 1e-5);
+      assert.ok(Math.abs(top[1] - b[0]) < 1e-5 && Math.abs(top[5] - b[2]) < 1e-5);
+      assert.equal(top[3], 0);
+    });
+
+    it('a fresh adapter (B = 0) leaves the logprobs of the base model unchanged', () => {
+      const cfg = llama2;
+      const model = testModel(cfg);
+      const fresh = createAdapterState(cfg, { rank: 4, alpha: 8, seed: 3, trainAttn: true, trainMlp: true, trainUnembed: true });
+      const batch = packSequences(cfg, [{ tokens: [1, 2, 3, 4], targets: [2, 3, 4, 5] }], 1);
+      const base = runTrainingPass(k, model, null, batch);
+      const adapted = runTrainingPass(k, model, fresh, batch);
+      for (let i = 0; i < base.length; i++) assert.ok(Math.abs(base[i] - adapted[i]) < 1e-6);
+      assert.ok(base.every((x) => x < 0 && Number.isFinite(x)));
+    });
+
+    for (const cfg of [llama2, qwenGqaTied, llamaScaledTied]) {
+      it(`forwardWithCache (prefill, fork, single-token steps) equals the training forward: ${cfg.family}${cfg.ropeScaling ? ' llama3-rope' : ''}`, () => {
+        const model = testModel(cfg);
+        const adapter = testAdapter(cfg);
+        const view: AdapterView = { params: adapter.params, settings: adapter.settings };
+        const rng = new Prng(21);
+        const prompt = randomTokens(rng, 6, cfg.vocabSize);
+        const cont = [randomTokens(rng, 4, cfg.vocabSize), randomTokens(rng, 4, cfg.vocabSize)];
+        const cache = createKvCache(cfg, 2, 16);
+        // Prefill sequence 0 alone through a view, then fork it into slot 1.
+        const prefill = forwardWithCache(k, model, view, kvCacheSequenceView(cache, 0), Int32Array.from(prompt), prompt.length, 'last')!;
+        copyKvSequence(cache, 0, 1);
+        assert.deepEqual([...cache.lengths], [6, 6]);
+        const cachedLogprobs: number[][] = [[], []];
+        let last: Float32Array[] = [prefill, prefill];
+        for (let step = 0; step < 4; step++) {
+          for (let s = 0; s < 2; s++) {
+            const row = Float32Array.from(last[s]);
+            k.logSoftmaxRows(row, 1, cfg.vocabSize);
+            cachedLogprobs[s].push(row[cont[s][step]]);
+          }
+          if (step === 3) break;
+          const out = forwardWithCache(k, model, view, cache, Int32Array.from([cont[0][step], cont[1][step]]), 1, 'last')!;
+          last = [out.subarray(0, cfg.vocabSize), out.subarray(cfg.vocabSize)];
+        }
+        for (let s = 0; s < 2; s++) {
+          const full = [...prompt, ...cont[s]];
+          const lp = runTrainingPass(k, model, view, packSequences(cfg, [{ tokens: full.slice(0, 9), targets: full.slice(1, 10) }], 1));
+          for (let step = 0; step < 4; step++) {
+            const want = lp[5 + step];
+            assert.ok(Math.abs(cachedLogprobs[s][step] - want) <= 1e-4, `seq ${s} step ${step}: cached ${cachedLogprobs[s][step]} vs training ${want}`);
+          }
+        }
+      });
+    }
+
+    it('forwardWithCache streams every row\'s logits in chunks when asked', () => {
+      const cfg = llama2;
+      const model = testModel(cfg);
+      const adapter = testAdapter(cfg);
+      const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
+      const cache = createKvCache(cfg, 2, 8);
+      const rows: number[] = [];
+      const lps = new Float64Array(8);
+      forwardWithCache(k, model, adapter, cache, Int32Array.from(tokens), 4, (r0, n, chunk) => {
+        const copy = chunk.slice();
+        k.logSoftmaxRows(copy, n, cfg.vocabSize);
+        for (let i = 0; i < n; i++) {
+          rows.push(r0 + i);
+          const r = r0 + i;
+          const next = r % 4 === 3 ? 0 : tokens[r + 1];
+          lps[r] = copy[i * cfg.vocabSize + next];
+        }
+      });
+      assert.deepEqual(rows, [0, 1, 2, 3, 4, 5, 6, 7]);
+      const want = runTrainingPass(k, model, adapter, packSequences(cfg, [
+        { tokens: tokens.slice(0, 4), targets: [...tokens.slice(1, 4), 0] },
+        { tokens: tokens.slice(4), targets: [...tokens.slice(5), 0] },
+      ], 1));
+      for (let r = 0; r < 8; r++) assert.ok(Math.abs(lps[r] - want[r]) <= 1e-4, `row ${r}`);
+    });
+  });
+}
+
+describe('model input checks', () => {
+  it('rejects token ids outside the vocabulary and sequences longer than the model supports', () => {
+    const cfg = smallModelConfig({ maxPositionEmbeddings: 8 });
+    assert.throws(() => packSequences(cfg, [{ tokens: [1, 64], targets: [2, 3] }], 1), /outside the vocabulary/);
+    assert.throws(() => packSequences(cfg, [{ tokens: [1, 2], targets: [2, -5] }], 1), /outside the vocabulary/);
+    assert.throws(() => packSequences(cfg, [{ tokens: new Array(9).fill(1), targets: new Array(9).fill(1) }], 1), /at most 8/);
+  });
+
+  it('refuses to run past the KV cache capacity', () => {
+    const cfg = smallModelConfig();
+    const model = testModel(cfg);
+    const cache = createKvCache(cfg, 1, 4);
+    forwardWithCache(referenceKernels, model, null, cache, Int32Array.from([1, 2, 3]), 3, 'last');
+    assert.throws(() => forwardWithCache(referenceKernels, model, null, cache, Int32Array.from([1, 2]), 2, 'last'), /capacity/);
+    assert.equal(cache.lengths[0], 3);
+  });
+});

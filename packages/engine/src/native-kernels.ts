@@ -1,0 +1,130 @@
+/**
+ * `Kernels` backed by the C++ addon (build/Release/tinker_engine.node): OpenBLAS sgemm plus
+ * fused C++ kernels working in place on the caller's typed arrays (zero-copy, byteOffset
+ * respected). The addon is loaded on first use; it validates every buffer size and throws
+ * TypeError / RangeError instead of reading out of bounds.
+ */
+import './openblas-env.js';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Kernels } from './kernels.js';
+import { EngineError } from './errors.js';
+
+/** The functions exported by tinker_engine.node (argument order as in the C++ sources). */
+export interface NativeAddon {
+  coreName(): string;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  peakIsa(): 'avx512' | 'avx2' | 'scalar';
+  peakGflops(threads: number, ms: number): number;
+  gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array,
+    beta: number, C: Float32Array, lda: number, ldb: number, ldc: number, aOffset: number, bOffset: number, cOffset: number): void;
+  rmsNormForward: Kernels['rmsNormForward'];
+  rmsNormBackward: Kernels['rmsNormBackward'];
+  rope: Kernels['rope'];
+  attentionForward: Kernels['attentionForward'];
+  attentionBackward: Kernels['attentionBackward'];
+  attentionWithCache: Kernels['attentionWithCache'];
+  swigluForward: Kernels['swigluForward'];
+  swigluBackward: Kernels['swigluBackward'];
+  embeddingForward: Kernels['embeddingForward'];
+  embeddingBackward: Kernels['embeddingBackward'];
+  targetLogprobs: Kernels['targetLogprobs'];
+  targetLogprobsBackward: Kernels['targetLogprobsBackward'];
+  logSoftmaxRows: Kernels['logSoftmaxRows'];
+  adamw: Kernels['adamw'];
+  sumOfSquares: Kernels['sumOfSquares'];
+  scale: Kernels['scale'];
+  axpy: Kernels['axpy'];
+}
+
+/** Path of the compiled addon, relative to the package root (this file runs from dist/). */
+export const nativeAddonPath = fileURLToPath(new URL('../build/Release/tinker_engine.node', import.meta.url));
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once per thread (it is context-aware, so worker_threads may load it too). */
+export function loadNativeAddon(): NativeAddon {
+  if (addon) return addon;
+  if (!existsSync(nativeAddonPath)) {
+    throw new EngineError(
+      `the native addon is not built (${nativeAddonPath} is missing): install libopenblas-dev and run npm install`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  addon = require(nativeAddonPath) as NativeAddon;
+  return addon;
+}
+
+/** The OpenBLAS kernel family in use, e.g. "SkylakeX" or "Haswell". */
+export function openblasCoreName(): string {
+  return loadNativeAddon().coreName();
+}
+
+/** Sets OpenBLAS's thread count (it applies to every later GEMM in this process). */
+export function setBlasThreads(threads: number): void {
+  loadNativeAddon().setNumThreads(threads);
+}
+
+/** OpenBLAS's current thread count. */
+export function blasThreads(): number {
+  return loadNativeAddon().numThreads();
+}
+
+export interface PeakMeasurement {
+  /** FLOP/s of the FMA microbenchmark, in GFLOP/s. */
+  gflops: number;
+  threads: number;
+  /** Vector ISA the microbenchmark was compiled for. */
+  isa: string;
+}
+
+/**
+ * Measures the machine's f32 FMA peak with many independent accumulators on `threads` threads
+ * for `ms` milliseconds. Benchmarks report GEMM speed as a share of this number.
+ */
+export function measurePeakGflops(opts: { threads?: number; ms?: number } = {}): PeakMeasurement {
+  const a = loadNativeAddon();
+  const threads = opts.threads ?? a.numThreads();
+  return { gflops: a.peakGflops(threads, opts.ms ?? 200), threads, isa: a.peakIsa() };
+}
+
+function lazy<K extends keyof NativeAddon>(name: K): NativeAddon[K] {
+  // Each call re-reads the loaded addon; after the first call this is a field load.
+  return ((...args: unknown[]) => (loadNativeAddon()[name] as (...a: unknown[]) => unknown)(...args)) as NativeAddon[K];
+}
+
+export const nativeKernels: Kernels = {
+  get name(): string {
+    return `openblas:${openblasCoreName()}`;
+  },
+
+  gemm(transA, transB, M, N, K, alpha, A, B, beta, C, opts = {}) {
+    loadNativeAddon().gemm(
+      transA, transB, M, N, K, alpha, A, B, beta, C,
+      opts.lda ?? Math.max(1, transA ? M : K),
+      opts.ldb ?? Math.max(1, transB ? K : N),
+      opts.ldc ?? Math.max(1, N),
+      opts.aOffset ?? 0, opts.bOffset ?? 0, opts.cOffset ?? 0,
+    );
+  },
+
+  rmsNormForward: lazy('rmsNormForward'),
+  rmsNormBackward: lazy('rmsNormBackward'),
+  rope: lazy('rope'),
+  attentionForward: lazy('attentionForward'),
+  attentionBackward: lazy('attentionBackward'),
+  attentionWithCache: lazy('attentionWithCache'),
+  swigluForward: lazy('swigluForward'),
+  swigluBackward: lazy('swigluBackward'),
+  embeddingForward: lazy('embeddingForward'),
+  embeddingBackward: lazy('embeddingBackward'),
+  targetLogprobs: lazy('targetLogprobs'),
+  targetLogprobsBackward: lazy('targetLogprobsBackward'),
+  logSoftmaxRows: lazy('logSoftmaxRows'),
+  adamw: lazy('adamw'),
+  sumOfSquares: lazy('sumOfSquares'),
+  scale: lazy('scale'),
+  axpy: lazy('axpy'),
+};

@@ -1,0 +1,328 @@
+/**
+ * Sampling with a KV cache. The prompt is prefilled once (streaming its logits when prompt
+ * logprobs are wanted, so [T, V] never exists at once), its cache is forked into one slot per
+ * sample, and the samples then decode together as one batch; finished samples are dropped
+ * from the batch. Reported logprobs are those of the untempered model distribution, i.e. the
+ * same numbers a forward pass gives for the sampled tokens.
+ *
+ * Stop semantics follow hosted Tinker: the token that triggers a stop (EOS, a stop token id,
+ * or the token whose text completes a stop string) is the last token returned.
+ */
+import { randomInt } from 'node:crypto';
+import { EngineUserError } from './errors.js';
+import type { Kernels } from './kernels.js';
+import { createKvCache, forwardWithCache, type KvCache } from './model.js';
+import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
+import { Prng } from './prng.js';
+
+export interface SamplerParams {
+  /** null: up to the context limit. */
+  maxTokens: number | null;
+  /** 0 = greedy. */
+  temperature: number;
+  /** -1 (or 0) = no top-k filter. */
+  topK: number;
+  /** 1 = no nucleus filter. */
+  topP: number;
+  /** null: a fresh random seed. */
+  seed: number | null;
+  stopTokenIds: number[];
+  stopStrings: string[];
+}
+
+export interface SampleJob {
+  prompt: number[];
+  numSamples: number;
+  params: SamplerParams;
+  promptLogprobs: boolean;
+  /** 0 = off. */
+  topkPromptLogprobs: number;
+}
+
+export interface SampledSequence {
+  tokens: number[];
+  logprobs: number[];
+  stopReason: 'stop' | 'length';
+}
+
+export interface SampleResult {
+  sequences: SampledSequence[];
+  /** One entry per prompt token; the first is null (nothing predicts it). */
+  promptLogprobs: (number | null)[] | null;
+  topkPromptLogprobs: ([number, number][] | null)[] | null;
+}
+
+export interface SamplerContext {
+  kernels: Kernels;
+  model: LoadedModel;
+  adapter: { params: LoraParams; settings: LoraSettings } | null;
+  maxContextLength: number;
+  /** Detokenizer for stop strings; required only when stop strings are given. */
+  decode: ((ids: number[]) => string) | null;
+  /** KV positions first reserved beyond the prompt (default 256); the cache doubles when more are needed. */
+  initialDecodeCapacity?: number;
+}
+
+const INITIAL_DECODE_CAPACITY = 256;
+
+export function validateSampleJob(job: SampleJob, maxContextLength: number, vocabSize: number): void {
+  const p = job.params;
+  if (!Array.isArray(job.prompt) || job.prompt.length === 0) throw new EngineUserError('prompt must contain at least one token');
+  for (const [i, t] of job.prompt.entries()) {
+    if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new EngineUserError(`prompt token ${i} (${t}) is outside the vocabulary [0, ${vocabSize})`);
+  }
+  if (!Number.isInteger(job.numSamples) || job.numSamples < 1) throw new EngineUserError(`num_samples must be a positive integer, got ${job.numSamples}`);
+  if (p.maxTokens !== null && (!Number.isInteger(p.maxTokens) || p.maxTokens < 0)) throw new EngineUserError(`max_tokens must be a non-negative integer, got ${p.maxTokens}`);
+  if (!Number.isFinite(p.temperature) || p.temperature < 0) throw new EngineUserError(`temperature must be >= 0, got ${p.temperature}`);
+  if (!Number.isInteger(p.topK) || p.topK < -1) throw new EngineUserError(`top_k must be -1 (off) or a positive integer, got ${p.topK}`);
+  if (!(p.topP > 0 && p.topP <= 1)) throw new EngineUserError(`top_p must be in (0, 1], got ${p.topP}`);
+  if (p.seed !== null && !Number.isFinite(p.seed)) throw new EngineUserError(`seed must be a number, got ${p.seed}`);
+  for (const t of p.stopTokenIds) {
+    if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new EngineUserError(`stop token ${t} is outside the vocabulary [0, ${vocabSize})`);
+  }
+  if (p.stopStrings.some((s) => typeof s !== 'string' || s.length === 0)) throw new EngineUserError('stop strings must be non-empty strings');
+  if (!Number.isInteger(job.topkPromptLogprobs) || job.topkPromptLogprobs < 0) {
+    throw new EngineUserError(`topk_prompt_logprobs must be a non-negative integer, got ${job.topkPromptLogprobs}`);
+  }
+  const budget = job.prompt.length + (p.maxTokens ?? 0);
+  if (job.prompt.length > maxContextLength || budget > maxContextLength) {
+    throw new EngineUserError(`prompt (${job.prompt.length} tokens) + max_tokens (${p.maxTokens ?? 0}) exceeds the model's context length ${maxContextLength}`);
+  }
+}
+
+export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
+  const { kernels: k, model } = ctx;
+  const V = model.config.vocabSize;
+  validateSampleJob(job, ctx.maxContextLength, V);
+  const p = job.params;
+  if (p.stopStrings.length > 0 && ctx.decode === null) throw new EngineUserError('stop strings need a tokenizer, and this model has none');
+  const T = job.prompt.length;
+  const maxTokens = p.maxTokens ?? ctx.maxContextLength - T;
+  const n = job.numSamples;
+
+  // Prefill the prompt once (one sequence), keeping the last row's distribution.
+  let cache = createKvCache(model.config, 1, Math.min(ctx.maxContextLength, T + Math.min(maxTokens, ctx.initialDecodeCapacity ?? INITIAL_DECODE_CAPACITY)));
+  const promptTokens = Int32Array.from(job.prompt);
+  const wantPrompt = job.promptLogprobs || job.topkPromptLogprobs > 0;
+  const promptLogprobs: (number | null)[] | null = job.promptLogprobs ? [null] : null;
+  const topk: ([number, number][] | null)[] | null = job.topkPromptLogprobs > 0 ? [null] : null;
+  const lastRow = new Float32Array(V);
+  if (wantPrompt) {
+    forwardWithCache(k, model, ctx.adapter, cache, promptTokens, T, (rowStart, rowCount, chunk) => {
+      k.logSoftmaxRows(chunk, rowCount, V);
+      for (let r = 0; r < rowCount; r++) {
+        const row = rowStart + r; // predicts prompt[row + 1]
+        const lp = chunk.subarray(r * V, (r + 1) * V);
+        if (row + 1 < T) {
+          promptLogprobs?.push(lp[job.prompt[row + 1]]);
+          topk?.push(topKOf(lp, job.topkPromptLogprobs));
+        } else {
+          lastRow.set(lp);
+        }
+      }
+    });
+  } else {
+    lastRow.set(forwardWithCache(k, model, ctx.adapter, cache, promptTokens, T, 'last')!);
+    k.logSoftmaxRows(lastRow, 1, V);
+  }
+
+  const sequences: SampledSequence[] = Array.from({ length: n }, () => ({ tokens: [], logprobs: [], stopReason: 'length' as const }));
+  if (maxTokens === 0) return { sequences, promptLogprobs, topkPromptLogprobs: topk };
+
+  const baseSeed = p.seed ?? randomInt(0, 2 ** 48 - 1);
+  const rngs = Array.from({ length: n }, (_, i) => new Prng(baseSeed, `sample.${i}`));
+  const stopIds = new Set([...model.config.eosTokenIds, ...p.stopTokenIds]);
+  const stops = new StopStringMatcher(p.stopStrings, ctx.decode);
+  const picker = new TokenPicker(V, p.temperature, p.topK, p.topP);
+
+  // Fork the prompt's cache into one slot per sample.
+  let active = Array.from({ length: n }, (_, i) => i); // sample index of each cache slot
+  cache = reshapeCache(cache, model.config.numLayers, new Array(n).fill(0), cache.capacity);
+  let dist: Float32Array = new Float32Array(n * V);
+  for (let s = 0; s < n; s++) dist.set(lastRow, s * V);
+
+  for (let step = 0; ; step++) {
+    const next = new Int32Array(active.length);
+    const finished: number[] = [];
+    active.forEach((sample, slot) => {
+      const lp = dist.subarray(slot * V, (slot + 1) * V);
+      const tok = picker.pick(lp, rngs[sample]);
+      const seq = sequences[sample];
+      seq.tokens.push(tok);
+      seq.logprobs.push(lp[tok]);
+      next[slot] = tok;
+      if (stopIds.has(tok) || stops.matches(seq.tokens)) {
+        seq.stopReason = 'stop';
+        finished.push(slot);
+      } else if (seq.tokens.length >= maxTokens) {
+        finished.push(slot);
+      }
+    });
+    if (finished.length === active.length) break;
+    let tokens = next;
+    if (finished.length > 0) {
+      const keep = active.map((_, slot) => slot).filter((slot) => !finished.includes(slot));
+      tokens = Int32Array.from(keep, (slot) => next[slot]);
+      cache = reshapeCache(cache, model.config.numLayers, keep, cache.capacity);
+      active = keep.map((slot) => active[slot]);
+    }
+    const needed = T + step + 2;
+    if (needed > cache.capacity) {
+      const grown = Math.min(ctx.maxContextLength, T + maxTokens, Math.max(needed, 2 * cache.capacity));
+      cache = reshapeCache(cache, model.config.numLayers, active.map((_, slot) => slot), grown);
+    }
+    dist = forwardWithCache(k, model, ctx.adapter, cache, tokens, 1, 'last')!;
+    k.logSoftmaxRows(dist, active.length, V);
+  }
+  return { sequences, promptLogprobs, topkPromptLogprobs: topk };
+}
+
+/** A new cache holding the given slots of `src` (in that order) with the given capacity. */
+function reshapeCache(src: KvCache, numLayers: number, slots: number[], capacity: number): KvCache {
+  const per = src.k[0].length / (src.nSeq * src.capacity);
+  const dst: KvCache = {
+    nSeq: slots.length, capacity,
+    k: [], v: [],
+    lengths: Int32Array.from(slots, (s) => src.lengths[s]),
+  };
+  for (let l = 0; l < numLayers; l++) {
+    const kd = new Float32Array(slots.length * capacity * per);
+    const vd = new Float32Array(slots.length * capacity * per);
+    slots.forEach((s, i) => {
+      const from = s * src.capacity * per;
+      const len = src.lengths[s] * per;
+      kd.set(src.k[l].subarray(from, from + len), i * capacity * per);
+      vd.set(src.v[l].subarray(from, from + len), i * capacity * per);
+    });
+    dst.k.push(kd);
+    dst.v.push(vd);
+  }
+  return dst;
+}
+
+/** The k highest [tokenId, logprob] pairs of a row, best first (ties: lower id first). */
+export function topKOf(row: Float32Array, kCount: number): [number, number][] {
+  const k = Math.min(kCount, row.length);
+  const ids: number[] = [];
+  let floor = -Infinity; // smallest value currently kept once the list is full
+  for (let i = 0; i < row.length; i++) {
+    const x = row[i];
+    if (ids.length === k && !(x > floor)) continue;
+    let pos = ids.length;
+    while (pos > 0 && row[ids[pos - 1]] < x) pos--;
+    ids.splice(pos, 0, i);
+    if (ids.length > k) ids.pop();
+    if (ids.length === k) floor = row[ids[k - 1]];
+  }
+  return ids.map((i) => [i, row[i]]);
+}
+
+/**
+ * Draws a token from a log-probability row: temperature, then top-k, then top-p (vLLM's order),
+ * by inverse-CDF sampling over the kept tokens.
+ */
+export class TokenPicker {
+  private readonly weights: Float64Array;
+
+  constructor(private readonly vocab: number, private readonly temperature: number, private readonly topK: number, private readonly topP: number) {
+    this.weights = new Float64Array(vocab);
+  }
+
+  pick(logprobs: Float32Array, rng: Prng): number {
+    if (this.temperature === 0) return argmax(logprobs);
+    const V = this.vocab;
+    const invT = 1 / this.temperature;
+    const topKOn = this.topK > 0 && this.topK < V;
+    let candidates: number[] | null = null;
+    if (topKOn) candidates = topKOf(logprobs, this.topK).map(([i]) => i);
+    // Unnormalised tempered weights exp((lp - max)/T) of the candidates.
+    const max = logprobs[candidates ? candidates[0] : argmax(logprobs)];
+    const w = this.weights;
+    let total = 0;
+    if (candidates) {
+      for (const i of candidates) total += (w[i] = Math.exp((logprobs[i] - max) * invT));
+    } else {
+      for (let i = 0; i < V; i++) total += (w[i] = Math.exp((logprobs[i] - max) * invT));
+    }
+    if (this.topP < 1) {
+      candidates = nucleus(w, total, this.topP, candidates);
+      total = 0;
+      for (const i of candidates) total += w[i];
+    }
+    let u = rng.uniform() * total;
+    if (candidates) {
+      for (const i of candidates) {
+        u -= w[i];
+        if (u < 0) return i;
+      }
+      return candidates[candidates.length - 1];
+    }
+    for (let i = 0; i < V; i++) {
+      u -= w[i];
+      if (u < 0) return i;
+    }
+    return argmax(logprobs);
+  }
+}
+
+/**
+ * Smallest highest-weight set whose mass reaches `topP` of `total` (at least one token), in
+ * descending order. Only tokens above a threshold are sorted; the threshold is lowered until
+ * the sorted set alone reaches the mass, which makes the result exact.
+ */
+function nucleus(w: Float64Array, total: number, topP: number, among: number[] | null): number[] {
+  const target = topP * total;
+  let wmax = 0;
+  const all = among ?? null;
+  const each = (fn: (i: number) => void) => {
+    if (all) for (const i of all) fn(i);
+    else for (let i = 0; i < w.length; i++) fn(i);
+  };
+  each((i) => { if (w[i] > wmax) wmax = w[i]; });
+  for (let threshold = wmax * 1e-3; ; threshold *= 1e-3) {
+    const cand: number[] = [];
+    let mass = 0;
+    each((i) => {
+      if (w[i] >= threshold) {
+        cand.push(i);
+        mass += w[i];
+      }
+    });
+    if (mass >= target || threshold < 1e-300) {
+      cand.sort((a, b) => w[b] - w[a] || a - b);
+      const kept: number[] = [];
+      let cum = 0;
+      for (const i of cand) {
+        kept.push(i);
+        cum += w[i];
+        if (cum >= target) break;
+      }
+      return kept;
+    }
+  }
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+/**
+ * Checks whether the generated text contains a stop string. Only a window of recent tokens
+ * is decoded each step (wide enough for the longest stop string even when characters span
+ * several byte tokens), so the check costs the same at every length.
+ */
+class StopStringMatcher {
+  private readonly window: number;
+
+  constructor(private readonly stops: string[], private readonly decode: ((ids: number[]) => string) | null) {
+    this.window = 4 * Math.max(0, ...stops.map((s) => s.length)) + 8;
+  }
+
+  matches(tokens: number[]): boolean {
+    if (this.stops.length === 0 || this.decode === null) return false;
+    const text = this.decode(tokens.slice(-this.window));
+    return this.stops.some((s) => text.includes(s));
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * The protocol package's error hierarchy. Both carry `field`, the dotted path
+ * of the offending value (e.g. `forward_backward_input.data[3].loss_fn_inputs.weights.dtype`),
+ * so a server can answer 400 with it and a client can point at its own bug.
+ */
+
+export class TinkerProtocolError extends Error {
+  readonly field: string;
+  constructor(message: string, field = '') {
+    super(field ? `${field}: ${message}` : message);
+    this.name = new.target.name;
+    this.field = field;
+  }
+}
+
+/** A value (JSON body, Datum, params) does not match what the wire allows. */
+export class ValidationError extends TinkerProtocolError {}
+
+/** Bytes on the wire (protobuf, zstd) are corrupt, truncated or too large. */
+export class ProtocolError extends TinkerProtocolError {}

@@ -1,0 +1,14 @@
+export * from './types.js';
+export * from './errors.js';
+export * from './version.js';
+export { parse, describeValue, type Schema, type Infer } from './schema.js';
+export * as schema from './schema.js';
+export * from './request-schemas.js';
+export * from './model-input.js';
+export * from './tensor.js';
+export * from './datum-checks.js';
+export * from './params-checks.js';
+export * from './proto.js';
+export * from './zstd.js';
+export * from './paths.js';
+export * from './metrics.js';

@@ -1,0 +1,79 @@
+// Futures throughput and per-call overhead of the SDK runtime against a no-op peer on loopback.
+// Targets: ≤ 1 ms added per call (our round trip minus a raw fetch round trip), ≥ 2000 futures/s.
+// Run: npm run bench -w @tinker-ts/sdk
+import { Worker } from 'node:worker_threads';
+import { APIFuture } from '../future.js';
+import { Runtime } from '../runtime/runtime.js';
+
+const TARGET_ADDED_MS = 1;
+const TARGET_FUTURES_PER_S = 2000;
+
+async function startPeer(): Promise<{ baseURL: string; worker: Worker }> {
+  const worker = new Worker(new URL('./noop-peer-worker.js', import.meta.url));
+  const port = await new Promise<number>((resolve) => worker.once('message', resolve));
+  return { baseURL: `http://127.0.0.1:${port}`, worker };
+}
+
+async function timeEach(n: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+  for (let i = 0; i < Math.min(50, n); i++) await fn(); // warm up connections and JIT
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await fn();
+  return (performance.now() - t0) / n;
+}
+
+const fmt = (x: number, d = 3) => x.toFixed(d);
+
+async function main(): Promise<void> {
+  const sequential = Number(process.env['BENCH_SEQUENTIAL'] ?? 1000);
+  const concurrent = Number(process.env['BENCH_CONCURRENT'] ?? 10000);
+  const peer = await startPeer();
+  const runtime = Runtime.create({ baseURL: peer.baseURL, apiKey: 'tml-bench' });
+  const submit = () => runtime.submit({ path: 'optim_step', body: { model_id: 'm', seq_id: 1 }, requestType: 'OptimStep', resultKind: 'json' });
+  try {
+    await runtime.sessionId();
+    const url = `${peer.baseURL}/api/v1/noop`;
+    const rawFetch = async () => {
+      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'tml-bench' }, body: '{}' });
+      await r.arrayBuffer();
+    };
+
+    const fetchMs = await timeEach(sequential, rawFetch);
+    const requestMs = await timeEach(sequential, () => runtime.request({ method: 'POST', path: 'noop', body: {} }));
+    const requestBlockingMs = await timeEach(sequential, () => runtime.request({ method: 'POST', path: 'noop', body: {} }).result());
+    const submitMs = await timeEach(sequential, () => submit());
+    const submitBlockingMs = await timeEach(sequential, () => submit().result());
+
+    const t0 = performance.now();
+    const fs: APIFuture<unknown>[] = [];
+    for (let i = 0; i < concurrent; i++) fs.push(submit());
+    await APIFuture.all(fs);
+    const perS = concurrent / ((performance.now() - t0) / 1000);
+
+    const t1 = performance.now();
+    const bs: APIFuture<unknown>[] = [];
+    for (let i = 0; i < concurrent; i++) bs.push(submit());
+    APIFuture.all(bs).result();
+    const blockingPerS = concurrent / ((performance.now() - t1) / 1000);
+
+    const added = requestMs - fetchMs;
+    const addedSubmit = submitMs - 2 * fetchMs; // a submit is two round trips: the POST and one retrieve_future
+    const row = (name: string, v: string, ratio?: number) =>
+      console.log(`${name.padEnd(52)} ${v.padStart(12)}${ratio === undefined ? '' : `   ratio vs target ${fmt(ratio, 2)}${ratio >= 1 ? ' (meets)' : ' (misses)'}`}`);
+    console.log(`futures bench: ${sequential} sequential calls, ${concurrent} concurrent futures, peer on loopback (own thread)`);
+    row('raw fetch round trip (ms)', fmt(fetchMs));
+    row('runtime.request() round trip, await (ms)', fmt(requestMs));
+    row('runtime.request() round trip, result() (ms)', fmt(requestBlockingMs));
+    row('runtime.submit() submit+poll, await (ms)', fmt(submitMs));
+    row('runtime.submit() submit+poll, result() (ms)', fmt(submitBlockingMs));
+    row('added per call: request - fetch (ms)', fmt(added), TARGET_ADDED_MS / Math.max(added, 1e-3));
+    row('added per call: request(result) - fetch (ms)', fmt(requestBlockingMs - fetchMs), TARGET_ADDED_MS / Math.max(requestBlockingMs - fetchMs, 1e-3));
+    row('added per submit: submit - 2×fetch (ms)', fmt(addedSubmit), TARGET_ADDED_MS / Math.max(addedSubmit, 1e-3));
+    row('futures/s, concurrent submits, await', fmt(perS, 0), perS / TARGET_FUTURES_PER_S);
+    row('futures/s, concurrent submits, blocking all().result()', fmt(blockingPerS, 0), blockingPerS / TARGET_FUTURES_PER_S);
+  } finally {
+    await runtime.close();
+    await peer.worker.terminate();
+  }
+}
+
+await main();

@@ -1,0 +1,97 @@
+// Where the server address and the API key come from, in the order the official SDK uses:
+// explicit option, then TINKER_* environment, then a credential command or file.
+import { exec } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { TinkerError } from '../errors.js';
+
+export const EMBEDDED_SERVER_MODULE = '@tinker-ts/server/embedded';
+
+export interface ServerAddress {
+  baseURL: string;
+  /** Key the server itself handed out (embedded server); used when the user gave none. */
+  apiKey?: string | undefined;
+}
+
+interface EmbeddedServerModule {
+  ensureEmbeddedServer(opts: { dataDir: string }): Promise<{ baseURL: string; apiKey: string }>;
+}
+
+/** Option → TINKER_BASE_URL → a local server started by @tinker-ts/server. */
+export async function resolveServerAddress(baseURL: string | undefined, embeddedModule = EMBEDDED_SERVER_MODULE): Promise<ServerAddress> {
+  const explicit = baseURL || process.env['TINKER_BASE_URL'];
+  if (explicit) return { baseURL: explicit };
+  // Held in a variable so the SDK compiles and runs without the server package installed.
+  const specifier: string = embeddedModule;
+  let mod: EmbeddedServerModule;
+  try {
+    mod = (await import(specifier)) as EmbeddedServerModule;
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new TinkerError(
+      `No Tinker server configured: set TINKER_BASE_URL (or pass baseURL), or install @tinker-ts/server to run a local one (loading ${specifier} failed: ${why})`,
+    );
+  }
+  if (typeof mod.ensureEmbeddedServer !== 'function') {
+    throw new TinkerError(`${specifier} does not export ensureEmbeddedServer(); set TINKER_BASE_URL or update @tinker-ts/server`);
+  }
+  const dataDir = process.env['TINKER_HOME'] ?? join(homedir(), '.tinker-ts');
+  return mod.ensureEmbeddedServer({ dataDir });
+}
+
+/** Keys are `tml-…` API keys or `eyJ…` JWTs; anything else is refused before it reaches the server. */
+export function checkApiKey(key: string): string {
+  if (!key.startsWith('tml-') && !key.startsWith('eyJ')) {
+    throw new TinkerError("The API key must start with 'tml-' (an API key) or 'eyJ' (a JWT); check apiKey / TINKER_API_KEY");
+  }
+  return key;
+}
+
+/**
+ * Option → the embedded server's own key → TINKER_API_KEY → TINKER_CREDENTIAL_CMD output →
+ * ~/.tinker/credentials.json. (An environment key is meant for a configured server, not the embedded one.)
+ */
+export async function resolveApiKey(option: string | undefined, serverKey?: string): Promise<string> {
+  if (!option && serverKey) return serverKey;
+  const direct = option || process.env['TINKER_API_KEY'];
+  if (direct) return checkApiKey(direct);
+  if (process.env['TINKER_CREDENTIAL_CMD']) return checkApiKey(await runCredentialCommand());
+  const fromFile = await readCredentialsFile();
+  if (fromFile) return checkApiKey(fromFile);
+  throw new TinkerError(
+    'No API key: pass apiKey, set TINKER_API_KEY, set TINKER_CREDENTIAL_CMD to a command that prints one, or write {"api_key": "tml-…"} to ~/.tinker/credentials.json',
+  );
+}
+
+/** Runs TINKER_CREDENTIAL_CMD and returns what it prints (trimmed). */
+export function runCredentialCommand(cmd = process.env['TINKER_CREDENTIAL_CMD'] ?? ''): Promise<string> {
+  if (!cmd) {
+    return Promise.reject(new TinkerError('This server requires dynamic credentials: set TINKER_CREDENTIAL_CMD to a command that prints a valid credential'));
+  }
+  return new Promise((resolve, reject) => {
+    exec(cmd, { timeout: 60_000 }, (err, stdout) => {
+      if (err) return reject(new TinkerError(`TINKER_CREDENTIAL_CMD failed: ${err.message}`));
+      const credential = stdout.trim();
+      if (!credential) return reject(new TinkerError('TINKER_CREDENTIAL_CMD printed an empty credential'));
+      resolve(credential);
+    });
+  });
+}
+
+async function readCredentialsFile(): Promise<string | undefined> {
+  const path = join(homedir(), '.tinker', 'credentials.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const data = JSON.parse(text) as Record<string, unknown>;
+    const key = data['api_key'] ?? data['apiKey'] ?? data['TINKER_API_KEY'];
+    return typeof key === 'string' && key ? key : undefined;
+  } catch {
+    throw new TinkerError(`${path} is not valid JSON`);
+  }
+}

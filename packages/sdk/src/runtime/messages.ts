@@ -1,0 +1,49 @@
+// Messages between the caller's thread and the network thread. All plain, cloneable data.
+import type { SerializedError } from '../errors.js';
+import type { ProtoRequestKind, ResultKind } from './wire-codec.js';
+
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT';
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+}
+
+export interface SubmitSpec {
+  path: string;
+  body: unknown;
+  /** Sent as X-Tinker-Request-Type while polling (e.g. "ForwardBackward"). */
+  requestType: string;
+  resultKind: ResultKind;
+  /** Send the body protobuf-encoded as this message (zstd-compressed if the server asks). */
+  proto?: ProtoRequestKind;
+}
+
+export type Call =
+  | { op: 'request'; spec: RequestSpec }
+  | { op: 'submit'; spec: SubmitSpec }
+  | { op: 'serverConfig' }
+  | { op: 'sessionId' };
+
+/** CallOptions without what cannot cross threads (the signal and the observer stay behind). */
+export interface WireCallOptions {
+  timeoutMs?: number | undefined;
+  maxRetries?: number | undefined;
+  headers?: Record<string, string> | undefined;
+  observeQueueState?: boolean | undefined;
+}
+
+export type ToNetwork =
+  | { t: 'call'; id: number; call: Call; opts: WireCallOptions }
+  | { t: 'abort'; id: number }
+  | { t: 'close' };
+
+export type FromNetwork =
+  | { t: 'requestId'; id: number; requestId: string }
+  | { t: 'resolve'; id: number; value: unknown }
+  | { t: 'reject'; id: number; error: SerializedError }
+  | { t: 'queueState'; id: number; state: string; reason: string | undefined }
+  | { t: 'log'; level: 'warn' | 'info'; msg: string }
+  | { t: 'closed' }
+  /** The network thread broke; every pending call fails with this. */
+  | { t: 'fatal'; error: SerializedError };

@@ -1,0 +1,346 @@
+// Everything the SDK does on the network: it receives calls as messages and answers with messages,
+// so it can run on its own thread (the default) or inline on the caller's thread (injected fetch).
+import { APIConnectionError, APIConnectionTimeoutError, TinkerError, serializeError, type APIError } from '../errors.js';
+import { connect, type Connection } from './bootstrap.js';
+import { parseJson, statusError, type HttpRequest, type HttpResponse } from './http.js';
+import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork, WireCallOptions } from './messages.js';
+import type { NetworkSettings } from './options.js';
+import { PromiseExpired, retrieveFuture, type PollProgress } from './retrieve-future.js';
+import { isRetryableError, isRetryableStatus, requestBackoffMs, retryAfterMs, sleep, submitBackoffMs } from './retry.js';
+import { Session } from './session.js';
+import { compress, encodeProtoRequest } from './wire-codec.js';
+
+const DEFAULT_REQUEST_MAX_RETRIES = 10;
+const MAX_RESUBMITS = 20;
+const BILLING_LOG_INTERVAL_MS = 60_000;
+const BILLING_INCIDENT_RESET_MS = 5 * 60_000;
+
+interface CallState {
+  id: number;
+  label: string;
+  startedAt: number;
+  controller: AbortController;
+  opts: WireCallOptions;
+  requestId?: string | undefined;
+  progress: PollProgress;
+  submits: number;
+  timers: NodeJS.Timeout[];
+}
+
+export class NetworkCore {
+  private connecting: Promise<Connection> | undefined;
+  private connection: Connection | undefined;
+  private session: Promise<Session> | undefined;
+  private liveSession: Session | undefined;
+  private readonly calls = new Map<number, CallState>();
+  private closed = false;
+  private billing: { firstAt?: number | undefined; lastLoggedAt?: number | undefined } = {};
+
+  constructor(
+    private readonly settings: NetworkSettings,
+    private readonly fetchImpl: typeof fetch,
+    private readonly emit: (msg: FromNetwork) => void,
+  ) {}
+
+  handle(msg: ToNetwork): void {
+    switch (msg.t) {
+      case 'call':
+        this.start(msg.id, msg.call, msg.opts);
+        break;
+      case 'abort':
+        this.calls.get(msg.id)?.controller.abort();
+        break;
+      case 'close':
+        this.close();
+        break;
+    }
+  }
+
+  /** Heartbeats that have succeeded so far (diagnostics). */
+  get heartbeats(): number {
+    return this.liveSession?.heartbeats ?? 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.liveSession?.stop();
+    this.connection?.stop();
+    for (const st of this.calls.values()) st.controller.abort(new TinkerError('The client was closed'));
+    this.emit({ t: 'closed' });
+  }
+
+  // ---- call lifecycle ----
+
+  private start(id: number, call: Call, opts: WireCallOptions): void {
+    const st: CallState = {
+      id, label: describeCall(call), startedAt: Date.now(), controller: new AbortController(), opts,
+      progress: { polls: 0 }, submits: 0, timers: [],
+    };
+    if (this.closed) {
+      this.emit({ t: 'reject', id, error: serializeError(new TinkerError('The client was closed')) });
+      return;
+    }
+    this.calls.set(id, st);
+    if (opts.timeoutMs !== undefined) {
+      const t = setTimeout(() => st.controller.abort(new APIConnectionTimeoutError(`${st.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      st.timers.push(t);
+    }
+    this.armStallWarning(st);
+    this.run(st, call).then(
+      (value) => this.finish(st, { t: 'resolve', id, value }),
+      (e: unknown) => this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, e)) }),
+    );
+  }
+
+  private finish(st: CallState, msg: FromNetwork): void {
+    if (!this.calls.delete(st.id)) return;
+    for (const t of st.timers) clearTimeout(t);
+    this.emit(msg);
+  }
+
+  private callError(st: CallState, e: unknown): unknown {
+    // Whatever an aborted call was doing when the signal fired, the abort is its outcome.
+    if (st.controller.signal.aborted) {
+      const r: unknown = st.controller.signal.reason;
+      if (r instanceof Error && r.name !== 'AbortError') return r;
+    }
+    return e;
+  }
+
+  private armStallWarning(st: CallState): void {
+    const every = this.settings.stallWarningMs;
+    if (!(every > 0) || !Number.isFinite(every)) return;
+    const t = setTimeout(() => {
+      if (!this.calls.has(st.id)) return;
+      const p = st.progress;
+      const waited = ((Date.now() - st.startedAt) / 1000).toFixed(1);
+      const parts = [
+        `queue_state=${p.queueState ?? 'unknown'}`,
+        p.queueStateReason ? `reason=${JSON.stringify(p.queueStateReason)}` : undefined,
+        `polls=${p.polls}`,
+        st.submits > 1 ? `submits=${st.submits}` : undefined,
+        p.lastOutcome ? `last=${p.lastOutcome}` : undefined,
+      ].filter(Boolean);
+      const who = st.requestId ? `${st.label} (request ${st.requestId})` : st.label;
+      this.emit({ t: 'log', level: 'warn', msg: `${who} still waiting after ${waited} s: ${parts.join(', ')}` });
+      st.timers = st.timers.filter((x) => x !== t);
+      this.armStallWarning(st);
+    }, every);
+    t.unref();
+    st.timers.push(t);
+  }
+
+  private async run(st: CallState, call: Call): Promise<unknown> {
+    const conn = await this.connect();
+    st.controller.signal.throwIfAborted();
+    switch (call.op) {
+      case 'serverConfig':
+        return conn.config;
+      case 'sessionId':
+        return (await this.getSession(conn)).id;
+      case 'request':
+        return this.request(conn, st, call.spec);
+      case 'submit':
+        return this.submit(conn, st, call.spec);
+    }
+  }
+
+  private connect(): Promise<Connection> {
+    this.connecting ??= connect({
+      settings: this.settings,
+      fetch: this.fetchImpl,
+      warn: (msg) => this.warn(msg),
+      withRetries: (fn) => this.withRetries(fn),
+    }).then(
+      (c) => {
+        this.connection = c;
+        if (this.closed) c.stop();
+        return c;
+      },
+      (e: unknown) => {
+        this.connecting = undefined; // a later call may try again (e.g. once the server is up)
+        throw e;
+      },
+    );
+    return this.connecting;
+  }
+
+  private getSession(conn: Connection): Promise<Session> {
+    this.session ??= Session.create(conn, {
+      settings: this.settings,
+      warn: (msg) => this.warn(msg),
+      info: (msg) => this.emit({ t: 'log', level: 'info', msg }),
+      withRetries: (fn) => this.withRetries(fn),
+    }).then(
+      (s) => {
+        this.liveSession = s;
+        if (this.closed) s.stop();
+        return s;
+      },
+      (e: unknown) => {
+        this.session = undefined;
+        throw e;
+      },
+    );
+    return this.session;
+  }
+
+  private warn(msg: string): void {
+    this.emit({ t: 'log', level: 'warn', msg });
+  }
+
+  // ---- direct requests ----
+
+  /** A plain request/response with the Stainless layer's retries (0.5 → 10 s backoff, Retry-After). */
+  private async request(conn: Connection, st: CallState, spec: RequestSpec): Promise<unknown> {
+    const maxRetries = st.opts.maxRetries ?? this.settings.maxRetries ?? DEFAULT_REQUEST_MAX_RETRIES;
+    const signal = st.controller.signal;
+    const headers = { ...st.opts.headers };
+    if (spec.method !== 'GET') headers['X-Idempotency-Key'] ??= `tinker-ts-retry-${crypto.randomUUID()}`;
+    const req: HttpRequest = {
+      method: spec.method, path: spec.path, query: spec.query, body: spec.body, headers,
+      timeoutMs: this.settings.attemptTimeoutMs, signal,
+    };
+    for (let attempt = 0; ; attempt++) {
+      let res: HttpResponse;
+      try {
+        // The first attempt starts synchronously so requests leave in call order.
+        res = await (attempt === 0 ? conn.http.sendNow(req) : conn.http.send(req));
+      } catch (e) {
+        if (signal.aborted || !(e instanceof APIConnectionError) || attempt >= maxRetries) throw e;
+        st.progress.lastOutcome = e.message;
+        await sleep(requestBackoffMs(attempt, this.settings.timing.backoffUnitMs), signal);
+        continue;
+      }
+      if (res.status < 300) return parseJson(res);
+      st.progress.lastOutcome = `HTTP ${res.status}`;
+      const shouldRetry = res.headers['x-should-retry'];
+      const retry = shouldRetry === 'true' || (shouldRetry !== 'false' && isRetryableStatus(res.status));
+      if (!retry || attempt >= maxRetries) throw statusError(res);
+      await sleep(retryAfterMs(res.headers) ?? requestBackoffMs(attempt, this.settings.timing.backoffUnitMs), signal);
+    }
+  }
+
+  // ---- server requests that answer with a future ----
+
+  private async submit(conn: Connection, st: CallState, spec: SubmitSpec): Promise<unknown> {
+    const signal = st.controller.signal;
+    const req: HttpRequest = { method: 'POST', path: spec.path, headers: { ...st.opts.headers }, timeoutMs: this.settings.attemptTimeoutMs, signal };
+    if (spec.proto) {
+      const encoded = encodeProtoRequest(spec.proto, spec.body);
+      req.contentType = 'application/x-protobuf';
+      if (conn.config.proto_compress_fwdbwd) {
+        req.body = compress(encoded);
+        req.contentEncoding = 'zstd';
+      } else {
+        req.body = encoded;
+      }
+    } else {
+      req.body = spec.body;
+    }
+
+    for (;;) {
+      const submittedAt = Date.now();
+      st.submits++;
+      const accepted = await this.postWithRetries(conn, st, req);
+      const requestId = accepted['request_id'];
+      if (typeof requestId !== 'string') {
+        throw new TinkerError(`${spec.path} answered without a request_id: ${JSON.stringify(accepted).slice(0, 200)}`);
+      }
+      st.requestId = requestId;
+      this.emit({ t: 'requestId', id: st.id, requestId });
+      try {
+        return await retrieveFuture({
+          conn,
+          timing: this.settings.timing,
+          requestId,
+          requestType: spec.requestType,
+          resultKind: spec.resultKind,
+          createRoundtripSec: (Date.now() - submittedAt) / 1000,
+          signal,
+          progress: st.progress,
+          onQueueState: (state, reason) => {
+            if (st.opts.observeQueueState) this.emit({ t: 'queueState', id: st.id, state, reason });
+          },
+          shouldPauseOnBilling: (detail) => this.shouldPauseOnBilling(detail),
+          extraHeaders: st.opts.headers,
+        });
+      } catch (e) {
+        if (!(e instanceof PromiseExpired) || st.submits > MAX_RESUBMITS) throw e;
+        st.progress.lastOutcome = `request ${requestId} expired (410), submitted again`;
+      }
+    }
+  }
+
+  /** POST with the official SDK's execute_with_retries rules: min(2^n, 30) s for up to 5 minutes. */
+  private async postWithRetries(conn: Connection, st: CallState, req: HttpRequest): Promise<Record<string, unknown>> {
+    const first = conn.http.sendNow(req);
+    return this.withRetries(async (attempt) => {
+      const res = await (attempt === 0 ? first : conn.http.send(req));
+      if (res.status >= 300) {
+        st.progress.lastOutcome = `HTTP ${res.status} on submit`;
+        throw statusError(res);
+      }
+      const body = parseJson(res);
+      return (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    }, st);
+  }
+
+  /** Retries `fn` on 408/409/429/5xx and connection errors (and pauses on 402 in the billing window). */
+  private async withRetries<T>(fn: (attempt: number) => Promise<T>, st?: CallState): Promise<T> {
+    const { backoffUnitMs, submitRetryWindowMs, billingPauseMs } = this.settings.timing;
+    const maxRetries = st?.opts.maxRetries ?? this.settings.maxRetries;
+    const signal = st?.controller.signal;
+    const start = Date.now();
+    for (let attempt = 0, calls = 0; ; calls++) {
+      try {
+        return await fn(calls);
+      } catch (e) {
+        if (signal?.aborted) throw e;
+        const err = e as APIError;
+        if (err?.status === 402 && this.shouldPauseOnBilling(err.message)) {
+          await sleep(billingPauseMs, signal);
+          continue;
+        }
+        const elapsed = Date.now() - start;
+        const retriesLeft = maxRetries === undefined || attempt < maxRetries;
+        if (!isRetryableError(e) || elapsed >= submitRetryWindowMs || !retriesLeft) throw e;
+        const wait = retryAfterMs(err.headers) ?? submitBackoffMs(attempt, backoffUnitMs);
+        attempt++;
+        await sleep(Math.min(wait, submitRetryWindowMs - elapsed), signal);
+      }
+    }
+  }
+
+  /** 402 means "paused for billing": wait it out for up to billing_exception_max_pause_duration_sec. */
+  private shouldPauseOnBilling(detail: string): boolean {
+    const now = Date.now();
+    const b = this.billing;
+    if (b.lastLoggedAt !== undefined && now - b.lastLoggedAt > BILLING_INCIDENT_RESET_MS) this.billing = {};
+    const maxPauseMs = (this.connection?.config.billing_exception_max_pause_duration_sec ?? 3600) * 1000;
+    if (this.billing.firstAt !== undefined && now - this.billing.firstAt > maxPauseMs) {
+      this.warn(`Paused for billing status for ${((now - this.billing.firstAt) / 1000).toFixed(0)} s, longer than allowed; giving up.`);
+      return false;
+    }
+    if (this.billing.lastLoggedAt === undefined || now - this.billing.lastLoggedAt > BILLING_LOG_INTERVAL_MS) {
+      this.billing.lastLoggedAt = now;
+      this.warn(`Paused because of billing status; retrying. Server said: ${detail}`);
+    }
+    this.billing.firstAt ??= now;
+    return true;
+  }
+}
+
+function describeCall(call: Call): string {
+  switch (call.op) {
+    case 'request':
+      return `${call.spec.method} ${call.spec.path}`;
+    case 'submit':
+      return `${call.spec.requestType} (POST ${call.spec.path})`;
+    case 'serverConfig':
+      return 'client/config';
+    case 'sessionId':
+      return 'create_session';
+  }
+}

@@ -1,0 +1,289 @@
+// The runtime seen from the caller's thread: blocking without deadlock, heartbeats meanwhile,
+// send order, aborts and timeouts, errors that keep their class across the thread boundary.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  APIConnectionTimeoutError, APIUserAbortError, InternalServerError, NotFoundError, RequestFailedError, TimeoutError, TinkerError,
+} from '../errors.js';
+import { APIFuture } from '../future.js';
+import { Runtime } from './runtime.js';
+import { busyLoop, harness, sleepBlocking } from './testing/harness.js';
+import { startFakePeer } from './testing/fake-peer.js';
+
+const tryAgain = { body: { type: 'try_again', queue_state: 'active' }, echoRequestId: true };
+
+test('requests and submits leave in the order they were called', async () => {
+  const h = await harness({ defaults: { echo: { body: { ok: true } }, optim_step: { body: { request_id: 'r' } }, retrieve_future: { body: { ok: 1 } } } });
+  try {
+    const fs: APIFuture<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      fs.push(i % 2 ? h.runtime.request({ method: 'POST', path: 'echo', body: { i } }) : h.runtime.submit({ path: 'optim_step', body: { i }, requestType: 'OptimStep', resultKind: 'json' }));
+    }
+    await APIFuture.all(fs);
+    const sent = (await h.peer.requests()).filter((r) => r.route === 'echo' || r.route === 'optim_step');
+    assert.deepEqual(sent.map((r) => (r.json as { i: number }).i), [...Array(40).keys()]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('result() blocks without deadlock while heartbeats keep flowing', async () => {
+  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { done: true }, delayMs: 600 }] } });
+  try {
+    const session = h.runtime.sessionId().result(5000); // blocking bootstrap + create_session
+    assert.equal(session, 'session-1');
+    const f = h.runtime.submit<{ done: boolean }>({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
+    const t0 = Date.now();
+    assert.deepEqual(f.result(), { done: true });
+    const t1 = Date.now();
+    assert.ok(t1 - t0 >= 500);
+    const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 && r.at <= t1);
+    assert.ok(beats.length >= 8, `only ${beats.length} heartbeats while blocked (interval 40 ms, ${t1 - t0} ms)`);
+    assert.deepEqual(beats[0]!.json, { session_id: 'session-1', type: 'session_heartbeat' });
+  } finally {
+    await h.close();
+  }
+});
+
+test('heartbeats keep flowing while the caller burns CPU', async () => {
+  const h = await harness();
+  try {
+    await h.runtime.sessionId();
+    const t0 = Date.now();
+    busyLoop(500);
+    const t1 = Date.now();
+    const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 && r.at <= t1);
+    assert.ok(beats.length >= 8, `only ${beats.length} heartbeats during the busy loop`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a heartbeat outage is reported after heartbeatWarnAfterMs', async () => {
+  const h = await harness({ defaults: { session_heartbeat: { status: 503 } } }, { timing: { heartbeatWarnAfterMs: 100 } });
+  try {
+    await h.runtime.sessionId();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(h.warnings.some((w) => /heartbeat failed/i.test(w) && /session-1/.test(w)), h.warnings.join('\n'));
+  } finally {
+    await h.close();
+  }
+});
+
+test('result(timeout) times out, and a later result() succeeds', async () => {
+  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { v: 1 }, delayMs: 400 }] } });
+  try {
+    const f = h.runtime.submit<{ v: number }>({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
+    const t0 = Date.now();
+    assert.throws(() => f.result(100), TimeoutError);
+    assert.ok(Date.now() - t0 < 300);
+    assert.equal(f.done(), false);
+    assert.deepEqual(f.result(5000), { v: 1 });
+    assert.equal(f.requestId, 'r1');
+  } finally {
+    await h.close();
+  }
+});
+
+test('derived futures block and await through the runtime', async () => {
+  const h = await harness({
+    routes: {
+      optim_step: [{ body: { request_id: 'a' } }, { body: { request_id: 'b' } }],
+      retrieve_future: [{ body: { n: 2 }, delayMs: 50 }, { body: { n: 3 }, delayMs: 50 }],
+    },
+  });
+  try {
+    const sub = (n: number) => h.runtime.submit<{ n: number }>({ path: 'optim_step', body: { n }, requestType: 'OptimStep', resultKind: 'json' });
+    let mapped = 0;
+    const m = sub(1).map((v) => (mapped++, v.n * 10));
+    const c = m.chain((x) => sub(2).map((v) => x + v.n));
+    assert.equal(c.result(5000), 23);
+    assert.equal(await c, 23);
+    assert.equal(await m, 20);
+    assert.equal(mapped, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('an aborted signal ends the call with APIUserAbortError and stops polling', async () => {
+  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }] }, defaults: { retrieve_future: { ...tryAgain, delayMs: 10 } } });
+  try {
+    const ac = new AbortController();
+    const f = h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' }, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 80);
+    await assert.rejects(f.future(), APIUserAbortError);
+    assert.throws(() => f.result(), APIUserAbortError);
+    const before = (await h.peer.requests('retrieve_future')).length;
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok((await h.peer.requests('retrieve_future')).length <= before + 1, 'polling stopped');
+    const pre = new AbortController();
+    pre.abort();
+    await assert.rejects(h.runtime.request({ method: 'GET', path: 'healthz' }, { signal: pre.signal }).future(), APIUserAbortError);
+  } finally {
+    await h.close();
+  }
+});
+
+test('timeoutMs bounds the whole call', async () => {
+  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }] }, defaults: { retrieve_future: { ...tryAgain, delayMs: 10 } } });
+  try {
+    const t0 = Date.now();
+    const f = h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' }, { timeoutMs: 150 });
+    assert.throws(() => f.result(), APIConnectionTimeoutError);
+    assert.ok(Date.now() - t0 < 1000);
+  } finally {
+    await h.close();
+  }
+});
+
+test('errors keep their class after crossing from the network thread', async () => {
+  const h = await harness({
+    routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { error: 'nope', category: 'user' } }] },
+    defaults: { broken: { status: 500, body: { detail: 'kaput' } } },
+  });
+  try {
+    const missing = h.runtime.request({ method: 'GET', path: 'training_runs/xyz' });
+    assert.throws(() => missing.result(), (e: unknown) => e instanceof NotFoundError && e.status === 404 && e instanceof TinkerError);
+    await assert.rejects(missing.future(), NotFoundError);
+    await assert.rejects(h.runtime.request({ method: 'POST', path: 'broken', body: {} }, { maxRetries: 1 }).future(), InternalServerError);
+    const failed = h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
+    assert.throws(() => failed.result(), (e: unknown) => e instanceof RequestFailedError && e.category === 'user');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a call that makes no progress logs why it waits', async () => {
+  const h = await harness(
+    {
+      routes: {
+        optim_step: [{ body: { request_id: 'r1' } }],
+        retrieve_future: Array.from({ length: 15 }, () => ({ body: { type: 'try_again', queue_state: 'paused_capacity', queue_state_reason: 'cluster full' }, delayMs: 20 })),
+      },
+      defaults: { retrieve_future: { body: { ok: true } } },
+    },
+    { stallWarningMs: 100 },
+  );
+  try {
+    await h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
+    const w = h.warnings.find((x) => /still waiting/.test(x));
+    assert.ok(w, h.warnings.join('\n'));
+    assert.match(w!, /r1/);
+    assert.match(w!, /paused_capacity/);
+    assert.match(w!, /cluster full/);
+    assert.match(w!, /polls=\d+/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('bootstrap sends client/config and create_session as the official SDK does', async () => {
+  const h = await harness({}, { tags: ['a', 'b'], projectId: 'p1', userMetadata: { k: 'v' } });
+  try {
+    const cfg = await h.runtime.serverConfig();
+    assert.equal(cfg.fwdbwd_max_chunk_len, 1024); // defaults filled in
+    await h.runtime.sessionId();
+    const [config] = await h.peer.requests('client/config');
+    assert.match(String((config!.json as { sdk_version: string }).sdk_version), /^\d+\.\d+\.\d+/);
+    assert.match(config!.headers['user-agent']!, /Tinker\/TypeScript/);
+    assert.equal(config!.headers['x-stainless-package-version'], (config!.json as { sdk_version: string }).sdk_version);
+    const [session] = await h.peer.requests('create_session');
+    assert.deepEqual(session!.json, {
+      tags: ['a', 'b'], user_metadata: { k: 'v' }, sdk_version: (config!.json as { sdk_version: string }).sdk_version, project_id: 'p1', type: 'create_session',
+    });
+    assert.equal((await h.peer.requests('client/dynamic_config')).length, 1);
+    assert.equal(await h.runtime.sessionId(), 'session-1');
+    assert.equal((await h.peer.requests('create_session')).length, 1, 'one session per runtime');
+  } finally {
+    await h.close();
+  }
+});
+
+test('a 404 from client/dynamic_config falls back to defaults', async () => {
+  const h = await harness({ defaults: { 'client/dynamic_config': { status: 404 } } });
+  try {
+    assert.equal(await h.runtime.sessionId(), 'session-1');
+  } finally {
+    await h.close();
+  }
+});
+
+test('with pjwt_auth_enabled the key is traded for a JWT used on every later request', async () => {
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const jwt = `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify({ exp })).toString('base64url')}.sig`;
+  const h = await harness({ routes: { 'client/config': [{ body: { pjwt_auth_enabled: true } }], 'auth/token': [{ body: { jwt } }] }, defaults: { healthz: { body: { status: 'ok' } } } });
+  try {
+    await h.runtime.request({ method: 'GET', path: 'healthz' });
+    const [exchange] = await h.peer.requests('auth/token');
+    assert.equal(exchange!.headers['x-api-key'], 'tml-test');
+    const [health] = await h.peer.requests('healthz');
+    assert.equal(health!.headers['x-api-key'], jwt);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a key without tml- or eyJ prefix is refused with a clear error', async () => {
+  const h = await harness({}, { apiKey: 'sk-wrong' });
+  try {
+    await assert.rejects(h.runtime.sessionId().future(), (e: unknown) => e instanceof TinkerError && /'tml-'/.test(e.message));
+    assert.equal((await h.peer.requests()).length, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test('with an injected fetch the runtime runs inline: await works, result() explains it cannot block', async () => {
+  const peer = await startFakePeer({ defaults: { healthz: { body: { status: 'ok' } } } });
+  let fetched = 0;
+  const rt = Runtime.create({ baseURL: peer.baseURL, apiKey: 'tml-x', fetch: (u, i) => (fetched++, fetch(u, i)), logger: { warn() {}, info() {} } });
+  try {
+    const f = rt.request<{ status: string }>({ method: 'GET', path: 'healthz' });
+    assert.throws(() => f.result(), /custom fetch/);
+    assert.deepEqual(await f, { status: 'ok' });
+    assert.equal(f.result(), f.result()); // settled futures still read synchronously
+    assert.ok(fetched >= 3);
+  } finally {
+    await rt.close();
+    await peer.close();
+  }
+});
+
+test('the network thread does not keep the process alive', async () => {
+  const peer = await startFakePeer({ routes: { optim_step: [{ body: { request_id: 'r' } }], retrieve_future: [{ body: { x: 1 }, delayMs: 200 }] } });
+  try {
+    const runtimeUrl = new URL('./runtime.js', import.meta.url).href;
+    const script = `
+      import { Runtime } from ${JSON.stringify(runtimeUrl)};
+      const rt = Runtime.create({ baseURL: ${JSON.stringify(peer.baseURL)}, apiKey: 'tml-x', timing: { heartbeatIntervalMs: 20 } });
+      await rt.sessionId();
+      const v = await rt.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
+      console.log(JSON.stringify(v));
+      // no close(): heartbeats are running, the process must still end
+    `;
+    const t0 = Date.now();
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(out.status, 0, out.stderr);
+    assert.equal(out.stdout.trim(), '{"x":1}');
+    assert.ok(Date.now() - t0 < 5000);
+  } finally {
+    await peer.close();
+  }
+});
+
+test('a missing embedded server explains how to configure one', async () => {
+  const { resolveServerAddress } = await import('./credentials.js');
+  const saved = process.env['TINKER_BASE_URL'];
+  delete process.env['TINKER_BASE_URL'];
+  try {
+    await assert.rejects(resolveServerAddress(undefined, '@tinker-ts/no-such-server/embedded'), (e: unknown) =>
+      e instanceof TinkerError && /TINKER_BASE_URL/.test(e.message) && /@tinker-ts\/server/.test(e.message));
+  } finally {
+    if (saved !== undefined) process.env['TINKER_BASE_URL'] = saved;
+  }
+  void fileURLToPath;
+  void sleepBlocking;
+});

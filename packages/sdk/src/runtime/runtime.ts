@@ -1,0 +1,271 @@
+// The caller's side of the SDK runtime. Calls become messages to the network thread (a
+// worker_thread running NetworkCore); answers settle APIFutures. result() blocks with Atomics.wait
+// on a counter the network thread bumps after every message, then drains the port synchronously
+// with receiveMessageOnPort — so blocking never deadlocks and heartbeats keep flowing meanwhile.
+import type { ClientConfigResponse } from '@tinker-ts/protocol';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { APIUserAbortError, TinkerError, deserializeError, serializeError } from '../errors.js';
+import { APIFuture, FutureCell, type Blocker } from '../future.js';
+import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork } from './messages.js';
+import { NetworkCore } from './network-core.js';
+import type { NetworkWorkerData } from './network-worker.js';
+import { toNetworkSettings, type CallOptions, type ClientOptions, type Logger, type NetworkSettings, type QueueStateObserver } from './options.js';
+import type { ResultKind } from './wire-codec.js';
+
+export type { CallOptions, ClientOptions, Logger, QueueStateObserver, RuntimeTiming } from './options.js';
+export type { ResultKind } from './wire-codec.js';
+
+/** Where calls go and how a blocked caller waits for answers. */
+interface Transport {
+  post(msg: ToNetwork): void;
+  readonly blocker: Blocker;
+  /** Keep the process alive (futures are pending) or not. */
+  setActive(active: boolean): void;
+  terminate(): Promise<void>;
+}
+
+class WorkerTransport implements Transport {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  private readonly counter: Int32Array;
+  readonly blocker: Blocker;
+
+  constructor(settings: NetworkSettings, dispatch: (msg: FromNetwork) => void) {
+    const shared = new SharedArrayBuffer(4);
+    this.counter = new Int32Array(shared);
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    const workerData: NetworkWorkerData = { port: port2, signal: shared, settings };
+    // Flags that only make sense for the main script (e.g. --input-type with -e) would break the worker.
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    this.worker = new Worker(new URL('./network-worker.js', import.meta.url), { workerData, transferList: [port2], execArgv });
+    this.worker.on('error', (e) => dispatch({ t: 'fatal', error: serializeError(e) }));
+    this.port.on('message', dispatch);
+    this.setActive(false);
+
+    const drain = (): number => {
+      let n = 0;
+      for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+        n++;
+        dispatch(m.message as FromNetwork);
+      }
+      return n;
+    };
+    const counter = this.counter;
+    this.blocker = {
+      poll: () => void drain(),
+      waitForProgress(timeoutMs: number) {
+        // Read the counter before draining: a message posted after the drain changes it, and
+        // Atomics.wait then returns at once instead of sleeping through it.
+        const seen = Atomics.load(counter, 0);
+        if (drain() > 0) return;
+        Atomics.wait(counter, 0, seen, timeoutMs);
+        drain();
+      },
+    };
+  }
+
+  post(msg: ToNetwork): void {
+    this.port.postMessage(msg);
+  }
+
+  setActive(active: boolean): void {
+    if (active) {
+      this.worker.ref();
+      this.port.ref();
+    } else {
+      this.worker.unref();
+      this.port.unref();
+    }
+  }
+
+  async terminate(): Promise<void> {
+    this.port.close();
+    await this.worker.terminate();
+  }
+}
+
+class InlineTransport implements Transport {
+  private readonly core: NetworkCore;
+  readonly blocker: Blocker = {
+    poll() {},
+    waitForProgress() {},
+    unsupportedReason:
+      'result() cannot block when a custom fetch is injected: the network then runs on this thread. Use `await future` (or resultAsync()) instead.',
+  };
+
+  constructor(settings: NetworkSettings, fetchImpl: typeof fetch, dispatch: (msg: FromNetwork) => void) {
+    this.core = new NetworkCore(settings, fetchImpl, dispatch);
+  }
+
+  post(msg: ToNetwork): void {
+    this.core.handle(msg);
+  }
+
+  setActive(): void {}
+
+  async terminate(): Promise<void> {}
+}
+
+interface PendingCall {
+  cell: FutureCell<unknown>;
+  observer?: QueueStateObserver | undefined;
+  detach?: (() => void) | undefined;
+}
+
+const defaultLogger: Logger = {
+  warn: (msg) => console.warn(`[tinker] ${msg}`),
+  info: (msg) => {
+    if (/^(info|debug)$/i.test(process.env['TINKER_LOG'] ?? '')) console.info(`[tinker] ${msg}`);
+  },
+};
+
+export class Runtime {
+  private nextId = 1;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly transport: Transport;
+  private readonly logger: Logger;
+  private broken: Error | undefined;
+  private closing: Promise<void> | undefined;
+  private onClosed: (() => void) | undefined;
+  private config: APIFuture<ClientConfigResponse> | undefined;
+  private session: APIFuture<string> | undefined;
+
+  private constructor(opts: ClientOptions) {
+    this.logger = opts.logger ?? defaultLogger;
+    const settings = toNetworkSettings(opts);
+    const dispatch = (msg: FromNetwork) => this.dispatch(msg);
+    this.transport = opts.fetch ? new InlineTransport(settings, opts.fetch, dispatch) : new WorkerTransport(settings, dispatch);
+  }
+
+  /** Starts the network thread (or the inline runtime when `fetch` is injected); the server is contacted lazily. */
+  static create(opts: ClientOptions = {}): Runtime {
+    return new Runtime(opts);
+  }
+
+  /** Direct request/response (REST routes and synchronous routes). */
+  request<T>(req: RequestSpec, opts?: CallOptions): APIFuture<T> {
+    return this.call<T>({ op: 'request', spec: { ...req } }, opts);
+  }
+
+  /** POSTs a route that answers {request_id}, then polls retrieve_future until the result (410 → submitted again). */
+  submit<T>(req: SubmitSpec, opts?: CallOptions): APIFuture<T> {
+    return this.call<T>({ op: 'submit', spec: { ...req } }, opts);
+  }
+
+  /** The server's client/config, defaults filled in. */
+  serverConfig(): APIFuture<ClientConfigResponse> {
+    this.config ??= this.cached(this.call<ClientConfigResponse>({ op: 'serverConfig' }), () => (this.config = undefined));
+    return this.config;
+  }
+
+  /** The session of this runtime: created once, kept alive by heartbeats every 10 s. */
+  sessionId(): APIFuture<string> {
+    this.session ??= this.cached(this.call<string>({ op: 'sessionId' }), () => (this.session = undefined));
+    return this.session;
+  }
+
+  /** Stops heartbeats, fails pending calls, ends the network thread. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.broken) return this.transport.terminate();
+      this.transport.setActive(true);
+      const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
+      this.transport.post({ t: 'close' });
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+      this.failAll(new TinkerError('The client was closed'));
+      this.broken ??= new TinkerError('The client was closed');
+      await this.transport.terminate();
+    })();
+    return this.closing;
+  }
+
+  private cached<T>(f: APIFuture<T>, forget: () => void): APIFuture<T> {
+    f.future().catch(forget); // retry bootstrap on the next call after a failure
+    return f;
+  }
+
+  private call<T>(call: Call, opts: CallOptions = {}): APIFuture<T> {
+    const cell = new FutureCell<T>(this.transport.blocker);
+    const future = APIFuture.fromCell(cell);
+    if (this.broken) {
+      cell.reject(this.broken);
+      return future;
+    }
+    if (opts.signal?.aborted) {
+      cell.reject(new APIUserAbortError());
+      return future;
+    }
+    const id = this.nextId++;
+    const entry: PendingCall = { cell: cell as FutureCell<unknown>, observer: opts.onQueueState };
+    if (opts.signal) {
+      const signal = opts.signal;
+      const onAbort = () => {
+        this.settle(id, (c) => c.reject(new APIUserAbortError()));
+        this.transport.post({ t: 'abort', id });
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      entry.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.pending.set(id, entry);
+    if (this.pending.size === 1) this.transport.setActive(true);
+    this.transport.post({
+      t: 'call',
+      id,
+      call,
+      opts: { timeoutMs: opts.timeoutMs, maxRetries: opts.maxRetries, headers: opts.headers, observeQueueState: opts.onQueueState !== undefined },
+    });
+    return future;
+  }
+
+  private settle(id: number, how: (cell: FutureCell<unknown>) => void): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    entry.detach?.();
+    how(entry.cell);
+    if (this.pending.size === 0 && !this.closing) this.transport.setActive(false);
+  }
+
+  private failAll(error: Error): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, (c) => c.reject(error));
+  }
+
+  private dispatch(msg: FromNetwork): void {
+    switch (msg.t) {
+      case 'requestId':
+        this.pending.get(msg.id)?.cell.setRequestId(msg.requestId);
+        break;
+      case 'resolve':
+        this.settle(msg.id, (c) => c.resolve(msg.value));
+        break;
+      case 'reject':
+        this.settle(msg.id, (c) => c.reject(deserializeError(msg.error)));
+        break;
+      case 'queueState': {
+        const observer = this.pending.get(msg.id)?.observer;
+        try {
+          observer?.(msg.state as Parameters<QueueStateObserver>[0], msg.reason);
+        } catch (e) {
+          this.logger.warn(`queue state observer threw: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        break;
+      }
+      case 'log':
+        if (msg.level === 'warn') this.logger.warn(msg.msg);
+        else this.logger.info(msg.msg);
+        break;
+      case 'closed':
+        this.onClosed?.();
+        break;
+      case 'fatal': {
+        const error = deserializeError(msg.error);
+        this.broken = new TinkerError(`The network thread failed: ${error.message}`);
+        this.logger.warn(this.broken.message);
+        this.failAll(error);
+        this.transport.setActive(false);
+        break;
+      }
+    }
+  }
+}

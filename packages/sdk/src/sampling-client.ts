@@ -1,0 +1,144 @@
+// Text generation from a sampling session (base model, saved sampler weights, or a training
+// client's current weights). At most `sample_max_concurrent_requests` samples are in flight;
+// the rest wait for a slot.
+import * as protocol from '@tinker-ts/protocol';
+import type * as wire from '@tinker-ts/protocol';
+import { ValidationError } from './errors.js';
+import { APIFuture } from './future.js';
+import { ModelInput } from './model-input.js';
+import type { CallOptions } from './runtime/options.js';
+import type { ClientContext } from './service-client.js';
+import { getTokenizer, type Tokenizer } from './tokenizer.js';
+import {
+  protocolCheck,
+  sampleResponseFromWire,
+  samplerFromWire,
+  samplingParamsToWire,
+  type SampleResponse,
+  type SamplingParams,
+} from './types.js';
+
+export interface SampleOptions {
+  prompt: ModelInput | readonly number[];
+  /** Independent samples to draw; default 1. */
+  numSamples?: number;
+  samplingParams?: SamplingParams;
+  /** Also return the logprob of every prompt token. */
+  includePromptLogprobs?: boolean;
+  /** Also return the top-k tokens at every prompt position; 0 (default) = off. */
+  topkPromptLogprobs?: number;
+}
+
+export interface SamplingClientInit {
+  samplingSessionId: string;
+  config: wire.ClientConfigResponse;
+}
+
+/** A sample's wire result, with the sequence ids the submit response carried when the runtime passes them on. */
+type WireSampleResult = wire.SampleResponse & { sample_sequence_ids?: string[] | null };
+
+export class SamplingClient {
+  readonly samplingSessionId: string;
+  private readonly ctx: ClientContext;
+  private readonly maxInFlight: number;
+  /** Next sample's seq_id (the official SDK numbers samples from 0). */
+  private nextSeqId = 0;
+  private inFlight: APIFuture<unknown>[] = [];
+
+  /** @internal Made by ServiceClient and TrainingClient. */
+  constructor(ctx: ClientContext, init: SamplingClientInit) {
+    this.ctx = ctx;
+    this.samplingSessionId = init.samplingSessionId;
+    this.maxInFlight = Math.max(1, init.config.sample_max_concurrent_requests);
+  }
+
+  /** Draws `numSamples` continuations of `prompt`. */
+  sample(options: SampleOptions, opts?: CallOptions): APIFuture<SampleResponse> {
+    const { prompt, numSamples = 1, samplingParams = {}, includePromptLogprobs = false, topkPromptLogprobs = 0 } = options ?? ({} as SampleOptions);
+    const input = prompt instanceof ModelInput ? prompt : Array.isArray(prompt) ? ModelInput.fromInts(prompt) : undefined;
+    if (!input) throw new ValidationError('prompt: expected a ModelInput or an array of token ids', { field: 'prompt' });
+    if (input.chunks.length === 0 || input.length === 0) throw new ValidationError('prompt: must not be empty', { field: 'prompt' });
+    if (!Number.isInteger(numSamples) || numSamples < 1) {
+      throw new ValidationError(`num_samples: must be a positive integer, got ${JSON.stringify(numSamples)}`, { field: 'num_samples' });
+    }
+    if (!Number.isInteger(topkPromptLogprobs) || topkPromptLogprobs < 0) {
+      throw new ValidationError(`topk_prompt_logprobs: must be a non-negative integer, got ${JSON.stringify(topkPromptLogprobs)}`, {
+        field: 'topk_prompt_logprobs',
+      });
+    }
+    const params = samplingParamsToWire(samplingParams);
+    protocolCheck(() => protocol.checkSamplingParams(params));
+    const body: wire.SampleRequest = {
+      sampling_session_id: this.samplingSessionId,
+      seq_id: this.nextSeqId++,
+      num_samples: numSamples,
+      prompt: input.toWire(),
+      sampling_params: params,
+      prompt_logprobs: includePromptLogprobs,
+      topk_prompt_logprobs: topkPromptLogprobs,
+      type: 'sample',
+    };
+    return this.whenSlotFree(() =>
+      this.ctx.runtime
+        .submit<WireSampleResult>({ path: 'asample', body, requestType: 'Sample', resultKind: 'SampleResponse' }, opts)
+        .map((res) => {
+          const out = sampleResponseFromWire(res, res.sample_sequence_ids);
+          if (out.sequences.length !== numSamples) {
+            throw new ValidationError(`asample: asked for ${numSamples} samples, the server returned ${out.sequences.length}`, { field: 'sequences' });
+          }
+          return out;
+        }),
+    );
+  }
+
+  /** Logprob of every prompt token (null for the first), from one 1-token sample. */
+  computeLogprobs(prompt: ModelInput | readonly number[], opts?: CallOptions): APIFuture<Array<number | null>> {
+    return this.sample({ prompt, numSamples: 1, samplingParams: { maxTokens: 1 }, includePromptLogprobs: true }, opts).map((res) => {
+      if (!res.promptLogprobs) throw new ValidationError('asample: the server returned no prompt_logprobs', { field: 'prompt_logprobs' });
+      return res.promptLogprobs;
+    });
+  }
+
+  getBaseModel(opts?: CallOptions): APIFuture<string> {
+    return this.ctx.runtime
+      .request<wire.GetSamplerResponse>({ method: 'GET', path: `samplers/${encodeURIComponent(this.samplingSessionId)}` }, opts)
+      .map((res) => samplerFromWire(res).baseModel);
+  }
+
+  /** The tokenizer of the base model (resolved locally, see tokenizer.ts). */
+  getTokenizer(opts?: CallOptions): APIFuture<Tokenizer> {
+    return this.getBaseModel(opts).map((name) => getTokenizer(name, this.ctx.tokenizerOptions));
+  }
+
+  /** Starts `send` now if fewer than the limit are in flight, else after the oldest finishes. */
+  private whenSlotFree<T>(send: () => APIFuture<T>): APIFuture<T> {
+    // Pruning by done() (not by callbacks) keeps this right while result() blocks the event loop.
+    this.inFlight = this.inFlight.filter((f) => !f.done());
+    if (this.inFlight.length < this.maxInFlight) {
+      const f = send();
+      this.inFlight.push(f);
+      return f;
+    }
+    // Only submitted requests count as in flight; a queued one re-checks when the oldest ends.
+    return settled(this.inFlight[0]!).chain(() => this.whenSlotFree(send));
+  }
+}
+
+/** Resolves (with nothing) once `f` settles either way. */
+function settled(f: APIFuture<unknown>): APIFuture<void> {
+  return new APIFuture<void>({
+    requestId: () => undefined,
+    done: () => f.done(),
+    waitSync: (deadline: number) => {
+      try {
+        f.result(deadline === Infinity ? undefined : Math.max(0, deadline - Date.now()));
+      } catch (e) {
+        if (e instanceof Error && e.name === 'TimeoutError') throw e;
+      }
+    },
+    promise: f.then(
+      () => undefined,
+      () => undefined,
+    ),
+  });
+}

@@ -1,0 +1,198 @@
+// The entry point: one session with a Tinker server, from which training, sampling and REST
+// clients are made. Every method returns an APIFuture: `await` it, or block with `.result()`.
+import type * as wire from '@tinker-ts/protocol';
+import { ValidationError } from './errors.js';
+import { APIFuture } from './future.js';
+import { RestClient } from './rest-client.js';
+import { Runtime } from './runtime/runtime.js';
+import type { CallOptions, ClientOptions } from './runtime/options.js';
+import { SamplingClient } from './sampling-client.js';
+import type { TokenizerOptions } from './tokenizer.js';
+import { TrainingClient } from './training-client.js';
+import { capabilitiesFromWire, checkTinkerPath, type GetServerCapabilitiesResponse } from './types.js';
+
+export interface ServiceClientOptions extends ClientOptions, TokenizerOptions {}
+
+export interface LoraTrainingClientOptions {
+  /** Base model to fine-tune, e.g. "Qwen/Qwen3-8B". */
+  baseModel: string;
+  /** LoRA rank; default 32. */
+  rank?: number;
+  /** Initialization seed; default random. */
+  seed?: number;
+  /** Default true. */
+  trainMlp?: boolean;
+  /** Default true. */
+  trainAttn?: boolean;
+  /** Default true. */
+  trainUnembed?: boolean;
+  userMetadata?: Record<string, string>;
+}
+
+export interface TrainingClientFromStateOptions {
+  /** Override of the checkpoint's base model (must be compatible with it). */
+  baseModel?: string;
+  userMetadata?: Record<string, string>;
+}
+
+export type SamplingClientOptions = { modelPath: string; baseModel?: undefined } | { baseModel: string; modelPath?: undefined };
+
+/** @internal What the clients of one ServiceClient share: the runtime and the session's counters. */
+export interface ClientContext {
+  readonly runtime: Runtime;
+  readonly tokenizerOptions: TokenizerOptions;
+  /** Numbers training clients within the session (`model_seq_id`). */
+  nextModelSeqId(): number;
+  /** Numbers sampling sessions within the session (`sampling_session_seq_id`). */
+  nextSamplingSessionSeqId(): number;
+  createSamplingClient(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingClient>;
+}
+
+export class ServiceClient {
+  private readonly runtime: Runtime;
+  private readonly ctx: ClientContext;
+
+  constructor(opts: ServiceClientOptions = {}) {
+    this.runtime = Runtime.create(opts);
+    let modelSeq = 0;
+    let samplingSeq = 0;
+    const tokenizerOptions: TokenizerOptions = opts.tokenizerPath !== undefined ? { tokenizerPath: opts.tokenizerPath } : {};
+    this.ctx = {
+      runtime: this.runtime,
+      tokenizerOptions,
+      nextModelSeqId: () => modelSeq++,
+      nextSamplingSessionSeqId: () => samplingSeq++,
+      createSamplingClient: (source, callOpts) => this.createSamplingClient(source, callOpts),
+    };
+  }
+
+  /** The models the server offers. */
+  getServerCapabilities(opts?: CallOptions): APIFuture<GetServerCapabilitiesResponse> {
+    return this.runtime
+      .request<wire.GetServerCapabilitiesResponse>({ method: 'GET', path: 'get_server_capabilities' }, opts)
+      .map(capabilitiesFromWire);
+  }
+
+  /** A new LoRA adapter on `baseModel`, ready to train. */
+  createLoraTrainingClient(options: LoraTrainingClientOptions, opts?: CallOptions): APIFuture<TrainingClient> {
+    const { baseModel, rank = 32, seed, trainMlp = true, trainAttn = true, trainUnembed = true, userMetadata } = options ?? ({} as LoraTrainingClientOptions);
+    checkBaseModel(baseModel);
+    if (!Number.isInteger(rank) || rank < 1) {
+      throw new ValidationError(`rank: must be a positive integer, got ${JSON.stringify(rank)}`, { field: 'rank' });
+    }
+    if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) {
+      throw new ValidationError(`seed: must be a non-negative integer, got ${JSON.stringify(seed)}`, { field: 'seed' });
+    }
+    if (!trainMlp && !trainAttn && !trainUnembed) {
+      throw new ValidationError('At least one of trainMlp, trainAttn or trainUnembed must be true', { field: 'lora_config' });
+    }
+    const modelSeqId = this.ctx.nextModelSeqId();
+    const loraConfig: wire.LoraConfig = { rank, train_mlp: trainMlp, train_attn: trainAttn, train_unembed: trainUnembed };
+    if (seed !== undefined) loraConfig.seed = seed;
+    return this.withSession((config, sessionId) => {
+      const body: wire.CreateModelRequest = {
+        session_id: sessionId,
+        model_seq_id: modelSeqId,
+        base_model: baseModel,
+        user_metadata: userMetadata ?? null,
+        lora_config: loraConfig,
+        type: 'create_model',
+      };
+      return this.runtime
+        .submit<wire.CreateModelResponse>({ path: 'create_model', body, requestType: 'CreateModel', resultKind: 'json' }, opts)
+        .map((res) => new TrainingClient(this.ctx, { modelId: res.model_id, modelSeqId, config, baseModel }));
+    });
+  }
+
+  /** A training client with the weights of a `tinker://.../weights/...` checkpoint (fresh optimizer). */
+  createTrainingClientFromState(path: string, options: TrainingClientFromStateOptions = {}, opts?: CallOptions): APIFuture<TrainingClient> {
+    return this.trainingClientFromState(path, false, options, opts);
+  }
+
+  /** Like createTrainingClientFromState, also restoring the optimizer state (Adam moments). */
+  createTrainingClientFromStateWithOptimizer(path: string, options: TrainingClientFromStateOptions = {}, opts?: CallOptions): APIFuture<TrainingClient> {
+    return this.trainingClientFromState(path, true, options, opts);
+  }
+
+  /** A sampling client for saved sampler weights (`modelPath`) or a base model. */
+  createSamplingClient(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingClient> {
+    const { modelPath, baseModel } = source ?? ({} as SamplingClientOptions);
+    if ((modelPath === undefined) === (baseModel === undefined)) {
+      throw new ValidationError('createSamplingClient: give exactly one of modelPath or baseModel', { field: 'model_path' });
+    }
+    if (modelPath !== undefined) checkTinkerPath(modelPath, 'model_path');
+    else checkBaseModel(baseModel!);
+    const seq = this.ctx.nextSamplingSessionSeqId();
+    return this.withSession((config, sessionId) => {
+      const body: wire.CreateSamplingSessionRequest = { session_id: sessionId, sampling_session_seq_id: seq, type: 'create_sampling_session' };
+      if (modelPath !== undefined) body.model_path = modelPath;
+      else body.base_model = baseModel!;
+      return this.runtime
+        .request<wire.CreateSamplingSessionResponse>({ method: 'POST', path: 'create_sampling_session', body }, opts)
+        .map((res) => new SamplingClient(this.ctx, { samplingSessionId: res.sampling_session_id, config }));
+    });
+  }
+
+  /** Queries and housekeeping of runs, checkpoints and sessions. */
+  createRestClient(): RestClient {
+    return new RestClient(this.runtime);
+  }
+
+  /** Stops the session's heartbeats and the network thread. */
+  close(): Promise<void> {
+    return this.runtime.close();
+  }
+
+  private trainingClientFromState(path: string, optimizer: boolean, options: TrainingClientFromStateOptions, opts?: CallOptions): APIFuture<TrainingClient> {
+    checkTinkerPath(path, 'path');
+    if (options.baseModel !== undefined) checkBaseModel(options.baseModel);
+    return this.runtime.serverConfig().chain((config) => {
+      if (config.create_model_via_load_weights) return this.createViaLoadWeights(path, optimizer, options, opts);
+      return new RestClient(this.runtime).getWeightsInfo(path, opts).chain((info) => {
+        if (!info.isLora || info.loraRank === undefined) {
+          throw new ValidationError(`${path} is not a LoRA checkpoint; only LoRA training state can be loaded`, { field: 'path' });
+        }
+        const lora: LoraTrainingClientOptions = {
+          baseModel: options.baseModel ?? info.baseModel,
+          rank: info.loraRank,
+          trainMlp: info.trainMlp ?? true,
+          trainAttn: info.trainAttn ?? true,
+          trainUnembed: info.trainUnembed ?? true,
+        };
+        if (options.userMetadata) lora.userMetadata = options.userMetadata;
+        return this.createLoraTrainingClient(lora, opts).chain((tc) =>
+          (optimizer ? tc.loadStateWithOptimizer(path, opts) : tc.loadState(path, opts)).map(() => tc),
+        );
+      });
+    });
+  }
+
+  /** One load_weights that creates the model (servers with `create_model_via_load_weights`). */
+  private createViaLoadWeights(path: string, optimizer: boolean, options: TrainingClientFromStateOptions, opts?: CallOptions): APIFuture<TrainingClient> {
+    const modelSeqId = this.ctx.nextModelSeqId();
+    return this.withSession((config, sessionId) => {
+      const body: wire.LoadWeightsRequest = { session_id: sessionId, model_seq_id: modelSeqId, path, optimizer, type: 'load_weights' };
+      if (options.baseModel !== undefined) body.base_model = options.baseModel;
+      if (options.userMetadata !== undefined) body.user_metadata = options.userMetadata;
+      return this.runtime
+        .submit<wire.LoadWeightsResponse>({ path: 'load_weights', body, requestType: 'LoadWeights', resultKind: 'json' }, opts)
+        .map((res) => new TrainingClient(this.ctx, {
+          modelId: res.model_id ?? `${sessionId}:train:${modelSeqId}`,
+          modelSeqId,
+          config,
+          baseModel: options.baseModel,
+        }));
+    });
+  }
+
+  /** Runs `fn` once the server's config and the session id are known. */
+  private withSession<T>(fn: (config: wire.ClientConfigResponse, sessionId: string) => APIFuture<T>): APIFuture<T> {
+    return this.runtime.serverConfig().chain((config) => this.runtime.sessionId().chain((sessionId) => fn(config, sessionId)));
+  }
+}
+
+function checkBaseModel(baseModel: unknown): asserts baseModel is string {
+  if (typeof baseModel !== 'string' || baseModel.length === 0) {
+    throw new ValidationError(`base_model: expected a model name such as "Qwen/Qwen3-8B", got ${JSON.stringify(baseModel)}`, { field: 'base_model' });
+  }
+}

@@ -1,0 +1,342 @@
+// A LoRA model being trained. Each call is one server request (or a few, for chunked batches)
+// numbered with a strictly increasing seq_id taken when the method is called, so the server
+// applies them in call order even though they travel concurrently.
+import * as protocol from '@tinker-ts/protocol';
+import type * as wire from '@tinker-ts/protocol';
+import { ValidationError } from './errors.js';
+import { APIFuture } from './future.js';
+import { chunkData, combineChunkOutputs, submissionOrder, type DatumChunk } from './chunking.js';
+import { evaluateCustomLoss, type CustomLossFn } from './custom-loss.js';
+import { Datum, toDatum, type DatumLike } from './datum.js';
+import type { CallOptions } from './runtime/options.js';
+import { SamplingClient } from './sampling-client.js';
+import type { ClientContext } from './service-client.js';
+import { TensorData } from './tensor-data.js';
+import { getTokenizer, type Tokenizer } from './tokenizer.js';
+import {
+  adamParamsToWire,
+  checkTinkerPath,
+  forwardBackwardOutputFromWire,
+  getInfoFromWire,
+  protocolCheck,
+  type AdamParams,
+  type ForwardBackwardOutput,
+  type GetInfoResponse,
+  type LoadWeightsResponse,
+  type LossFnConfig,
+  type LossFnType,
+  type OptimStepResponse,
+  type SaveWeightsForSamplerResponse,
+  type SaveWeightsResponse,
+  type UnloadModelResponse,
+} from './types.js';
+
+export interface TrainingClientInit {
+  modelId: string;
+  modelSeqId: number;
+  /** The server's client/config, for chunk limits. */
+  config: wire.ClientConfigResponse;
+  /** Known when the client was made for a named base model. */
+  baseModel?: string | undefined;
+}
+
+export interface SaveStateOptions {
+  /** The checkpoint expires after this many seconds; default never. */
+  ttlSeconds?: number;
+  userMetadata?: Record<string, string>;
+  /** Replace an existing checkpoint of the same name. */
+  overwrite?: boolean;
+}
+
+export interface SaveWeightsForSamplerOptions {
+  ttlSeconds?: number;
+  userMetadata?: Record<string, string>;
+}
+
+export class TrainingClient {
+  readonly modelId: string;
+  /** This client's number within its session. */
+  readonly modelSeqId: number;
+  private readonly ctx: ClientContext;
+  private readonly config: wire.ClientConfigResponse;
+  private readonly baseModel: string | undefined;
+  /** seq_id of the last request; the next one is this + 1. */
+  private lastSeqId = 0;
+
+  /** @internal Made by ServiceClient. */
+  constructor(ctx: ClientContext, init: TrainingClientInit) {
+    this.ctx = ctx;
+    this.modelId = init.modelId;
+    this.modelSeqId = init.modelSeqId;
+    this.config = init.config;
+    this.baseModel = init.baseModel;
+  }
+
+  /** Loss and per-token outputs without gradients. */
+  forward(data: readonly DatumLike[], lossFn: LossFnType, lossFnConfig?: LossFnConfig, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+    return this.runForwardBackward(data, lossFn, lossFnConfig, true, opts);
+  }
+
+  /** Loss, per-token outputs, and gradients accumulated on the server for the next optimStep. */
+  forwardBackward(data: readonly DatumLike[], lossFn: LossFnType, lossFnConfig?: LossFnConfig, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+    return this.runForwardBackward(data, lossFn, lossFnConfig, false, opts);
+  }
+
+  /**
+   * forward_backward with a loss computed here on the target-token logprobs: a forward pass,
+   * then `lossFn` and its gradient g = dLoss/dlogprobs, then cross_entropy with weights = -g,
+   * whose gradient equals the custom loss's. The user's metrics join the result's.
+   */
+  forwardBackwardCustom(data: readonly DatumLike[], lossFn: CustomLossFn, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+    if (typeof lossFn !== 'function') {
+      throw new ValidationError('loss_fn: forwardBackwardCustom needs a function (data, logprobs) => { loss, metrics?, grads? }', { field: 'loss_fn' });
+    }
+    const datums = data.map((d) => toDatum(d));
+    const forwardData = datums.map((d, i) => forwardDatumForCustomLoss(d, i));
+    this.checkData(forwardData, 'cross_entropy');
+    const chunks = this.chunk(forwardData);
+    // Both passes get their seq_ids now, so later calls line up behind the backward pass.
+    const forwardSeqIds = chunks.map(() => this.nextSeqId());
+    const backwardSeqIds = chunks.map(() => this.nextSeqId());
+    const forward = this.sendChunks(chunks, forwardSeqIds, 'cross_entropy', undefined, true, opts);
+    let backwardSent = false;
+    // If the backward pass never goes out, its seq_ids still must reach the server (it waits for
+    // them); fill them with harmless forward passes.
+    const fillBackwardSeqIds = () => {
+      if (backwardSent) return;
+      backwardSent = true;
+      this.sendChunks(chunks, backwardSeqIds, 'cross_entropy', undefined, true, opts).then(undefined, () => {});
+    };
+    forward.then(undefined, fillBackwardSeqIds);
+    return forward.chain((out) => {
+      let evaluated;
+      try {
+        const logprobs = out.lossFnOutputs.map((o, i) => {
+          const lp = o['logprobs'];
+          if (!lp) throw new ValidationError(`the forward pass returned no logprobs for datum ${i}`, { field: `loss_fn_outputs[${i}].logprobs` });
+          return Float32Array.from(lp.toArray());
+        });
+        evaluated = evaluateCustomLoss(lossFn, datums, logprobs);
+      } catch (e) {
+        fillBackwardSeqIds();
+        throw e;
+      }
+      const backwardChunks = chunks.map((c) => ({
+        ...c,
+        data: c.data.map((d, j) => {
+          const target = d.lossFnInputs['target_tokens']!;
+          const g = evaluated.grads[c.start + j]!;
+          const weights = new Float32Array(g.length);
+          for (let k = 0; k < g.length; k++) weights[k] = -g[k]!;
+          const shape = target.size === weights.length ? target.shape : [weights.length];
+          return new Datum({ modelInput: d.modelInput, lossFnInputs: { target_tokens: target, weights: new TensorData(weights, { dtype: 'float32', shape }) } });
+        }),
+      }));
+      backwardSent = true;
+      const metrics = evaluated.metrics;
+      return this.sendChunks(backwardChunks, backwardSeqIds, 'cross_entropy', undefined, false, opts).map((res) => ({
+        ...res,
+        metrics: { ...res.metrics, ...metrics },
+      }));
+    });
+  }
+
+  /** One AdamW step with the accumulated gradients. */
+  optimStep(adamParams: AdamParams = {}, opts?: CallOptions): APIFuture<OptimStepResponse> {
+    const params = protocolCheck(() => protocol.checkAdamParams(adamParamsToWire(adamParams)));
+    const body: wire.OptimStepRequest = { model_id: this.modelId, seq_id: this.nextSeqId(), adam_params: params, type: 'optim_step' };
+    return this.ctx.runtime
+      .submit<wire.OptimStepResponse>({ path: 'optim_step', body, requestType: 'OptimStep', resultKind: 'json' }, opts)
+      .map((res) => ({ metrics: res?.metrics ?? undefined }));
+  }
+
+  /** Saves weights and optimizer state as `tinker://<run>/weights/<name>`. */
+  saveState(name: string, options: SaveStateOptions = {}, opts?: CallOptions): APIFuture<SaveWeightsResponse> {
+    checkName(name);
+    checkTtl(options.ttlSeconds);
+    const body: wire.SaveWeightsRequest = { model_id: this.modelId, path: name, seq_id: this.nextSeqId(), type: 'save_weights' };
+    if (options.ttlSeconds !== undefined) body.ttl_seconds = options.ttlSeconds;
+    if (options.overwrite !== undefined) body.overwrite = options.overwrite;
+    if (options.userMetadata !== undefined) body.user_metadata = options.userMetadata;
+    return this.ctx.runtime
+      .submit<wire.SaveWeightsResponse>({ path: 'save_weights', body, requestType: 'SaveWeights', resultKind: 'json' }, opts)
+      .map((res) => ({ path: res.path }));
+  }
+
+  /** Loads a checkpoint's weights; the optimizer starts fresh. */
+  loadState(path: string, opts?: CallOptions): APIFuture<LoadWeightsResponse> {
+    return this.load(path, false, opts);
+  }
+
+  /** Loads a checkpoint's weights and optimizer state, to resume training exactly. */
+  loadStateWithOptimizer(path: string, opts?: CallOptions): APIFuture<LoadWeightsResponse> {
+    return this.load(path, true, opts);
+  }
+
+  /** Saves the current weights for sampling as `tinker://<run>/sampler_weights/<name>`. */
+  saveWeightsForSampler(name: string, options: SaveWeightsForSamplerOptions = {}, opts?: CallOptions): APIFuture<SaveWeightsForSamplerResponse> {
+    checkName(name);
+    checkTtl(options.ttlSeconds);
+    const body: wire.SaveWeightsForSamplerRequest = { model_id: this.modelId, path: name, seq_id: this.nextSeqId(), type: 'save_weights_for_sampler' };
+    if (options.ttlSeconds !== undefined) body.ttl_seconds = options.ttlSeconds;
+    if (options.userMetadata !== undefined) body.user_metadata = options.userMetadata;
+    return this.ctx.runtime
+      .submit<wire.SaveWeightsForSamplerResponseInternal>({ path: 'save_weights_for_sampler', body, requestType: 'SaveWeightsForSampler', resultKind: 'json' }, opts)
+      .map((res) => {
+        if (!res.path) throw new ValidationError('save_weights_for_sampler: the server returned no path', { field: 'path' });
+        return { path: res.path };
+      });
+  }
+
+  /**
+   * A sampling client on the current weights. Without `name` the weights are ephemeral (a
+   * sampling session only); with `name` they are also saved as sampler weights of that name.
+   */
+  saveWeightsAndGetSamplingClient(name?: string, opts?: CallOptions): APIFuture<SamplingClient> {
+    if (name !== undefined) {
+      return this.saveWeightsForSampler(name, {}, opts).chain((res) => this.createSamplingClient(res.path, opts));
+    }
+    const body: wire.SaveWeightsForSamplerRequest = {
+      model_id: this.modelId,
+      seq_id: this.nextSeqId(),
+      sampling_session_seq_id: this.ctx.nextSamplingSessionSeqId(),
+      type: 'save_weights_for_sampler',
+    };
+    return this.ctx.runtime
+      .submit<wire.SaveWeightsForSamplerResponseInternal>({ path: 'save_weights_for_sampler', body, requestType: 'SaveWeightsForSampler', resultKind: 'json' }, opts)
+      .chain((res) => {
+        if (!res.sampling_session_id) {
+          throw new ValidationError('save_weights_for_sampler: the server returned no sampling_session_id', { field: 'sampling_session_id' });
+        }
+        return this.ctx.runtime.serverConfig().map((config) => this.samplingClientFor(res.sampling_session_id!, config));
+      });
+  }
+
+  /** A sampling client on saved sampler weights. */
+  createSamplingClient(modelPath: string, opts?: CallOptions): APIFuture<SamplingClient> {
+    return this.ctx.createSamplingClient({ modelPath }, opts);
+  }
+
+  getInfo(opts?: CallOptions): APIFuture<GetInfoResponse> {
+    const body: wire.GetInfoRequest = { model_id: this.modelId, type: 'get_info' };
+    return this.ctx.runtime.request<wire.GetInfoResponse>({ method: 'POST', path: 'get_info', body }, opts).map(getInfoFromWire);
+  }
+
+  /** The tokenizer of this model's base model (resolved locally, see tokenizer.ts). */
+  getTokenizer(opts?: CallOptions): APIFuture<Tokenizer> {
+    if (this.baseModel) return APIFuture.resolved(getTokenizer(this.baseModel, this.ctx.tokenizerOptions));
+    return this.getInfo(opts).map((info) => {
+      const name = info.modelData.modelName ?? info.modelName;
+      if (!name) throw new ValidationError('get_info returned no model name to pick a tokenizer by', { field: 'model_name' });
+      return getTokenizer(name, this.ctx.tokenizerOptions);
+    });
+  }
+
+  /** Frees the model on the server; the client is unusable afterwards. */
+  unload(opts?: CallOptions): APIFuture<UnloadModelResponse> {
+    const body: wire.UnloadModelRequest = { model_id: this.modelId, type: 'unload_model' };
+    return this.ctx.runtime
+      .submit<wire.UnloadModelResponse>({ path: 'unload_model', body, requestType: 'UnloadModel', resultKind: 'json' }, opts)
+      .map((res) => ({ modelId: res?.model_id ?? this.modelId }));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private nextSeqId(): number {
+    return ++this.lastSeqId;
+  }
+
+  private load(path: string, optimizer: boolean, opts?: CallOptions): APIFuture<LoadWeightsResponse> {
+    checkTinkerPath(path, 'path');
+    const body: wire.LoadWeightsRequest = { model_id: this.modelId, path, seq_id: this.nextSeqId(), optimizer, type: 'load_weights' };
+    return this.ctx.runtime
+      .submit<wire.LoadWeightsResponse>({ path: 'load_weights', body, requestType: 'LoadWeights', resultKind: 'json' }, opts)
+      .map((res) => ({ path: res?.path ?? undefined, modelId: res?.model_id ?? undefined }));
+  }
+
+  private runForwardBackward(
+    data: readonly DatumLike[],
+    lossFn: LossFnType,
+    lossFnConfig: LossFnConfig | undefined,
+    forwardOnly: boolean,
+    opts?: CallOptions,
+  ): APIFuture<ForwardBackwardOutput> {
+    if (!Array.isArray(data)) throw new ValidationError('data: expected an array of Datum', { field: 'data' });
+    const datums = data.map((d) => toDatum(d));
+    this.checkData(datums, lossFn);
+    if (lossFnConfig !== undefined) protocolCheck(() => protocol.checkLossFnConfig(lossFn, lossFnConfig));
+    const chunks = this.chunk(datums);
+    const seqIds = chunks.map(() => this.nextSeqId());
+    return this.sendChunks(chunks, seqIds, lossFn, lossFnConfig, forwardOnly, opts);
+  }
+
+  private checkData(datums: readonly Datum[], lossFn: LossFnType): void {
+    if (datums.length === 0) throw new ValidationError('data: no data provided', { field: 'data' });
+    protocolCheck(() => protocol.checkLossFnType(lossFn, 'loss_fn'));
+    datums.forEach((d, i) => protocolCheck(() => protocol.checkDatum(d.toWire(), lossFn, `data[${i}]`)));
+  }
+
+  private chunk(datums: readonly Datum[]): DatumChunk[] {
+    return chunkData(datums, { maxChunkLen: this.config.fwdbwd_max_chunk_len, maxChunkBytes: this.config.fwdbwd_max_chunk_bytes_count });
+  }
+
+  /** Submits every chunk (first chunk last when parallel) and joins their outputs in datum order. */
+  private sendChunks(
+    chunks: readonly DatumChunk[],
+    seqIds: readonly number[],
+    lossFn: LossFnType,
+    lossFnConfig: LossFnConfig | undefined,
+    forwardOnly: boolean,
+    opts?: CallOptions,
+  ): APIFuture<ForwardBackwardOutput> {
+    const futures: APIFuture<wire.ForwardBackwardOutput>[] = new Array(chunks.length);
+    for (const i of submissionOrder(chunks.length, this.config.parallel_fwdbwd_chunks)) {
+      const input: wire.ForwardBackwardInput = { data: chunks[i]!.data.map((d) => d.toWire()), loss_fn: lossFn };
+      if (lossFnConfig !== undefined) input.loss_fn_config = lossFnConfig;
+      const body: wire.ForwardBackwardRequest = { forward_backward_input: input, model_id: this.modelId, seq_id: seqIds[i]!, forward_only: forwardOnly };
+      futures[i] = this.ctx.runtime.submit<wire.ForwardBackwardOutput>(
+        {
+          path: 'forward_backward',
+          body,
+          requestType: forwardOnly ? 'Forward' : 'ForwardBackward',
+          resultKind: 'ForwardBackwardOutput',
+          proto: 'ForwardBackwardRequest',
+        },
+        opts,
+      );
+    }
+    return APIFuture.all(futures).map((outs) => combineChunkOutputs(outs.map(forwardBackwardOutputFromWire)));
+  }
+
+  private samplingClientFor(samplingSessionId: string, config: wire.ClientConfigResponse): SamplingClient {
+    return new SamplingClient(this.ctx, { samplingSessionId, config });
+  }
+}
+
+/** The datum the custom loss's forward pass sends: only target_tokens/weights, weights default 0. */
+function forwardDatumForCustomLoss(d: Datum, i: number): Datum {
+  const target = d.lossFnInputs['target_tokens'];
+  if (!target) {
+    throw new ValidationError('forwardBackwardCustom needs loss_fn_inputs.target_tokens', { field: `data[${i}].loss_fn_inputs.target_tokens` });
+  }
+  const extra = Object.keys(d.lossFnInputs).filter((k) => k !== 'target_tokens' && k !== 'weights');
+  if (extra.length) {
+    throw new ValidationError(`forwardBackwardCustom only takes target_tokens and weights; found ${extra.join(', ')}`, {
+      field: `data[${i}].loss_fn_inputs.${extra[0]}`,
+    });
+  }
+  if (d.lossFnInputs['weights']) return d;
+  return d.withLossFnInputs({ weights: new TensorData(new Float32Array(target.size), { dtype: 'float32', shape: target.shape }) });
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.includes('/') || name.includes('..')) {
+    throw new ValidationError(`name: expected a non-empty checkpoint name without '/', got ${JSON.stringify(name)}`, { field: 'path' });
+  }
+}
+
+function checkTtl(ttl: number | undefined): void {
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) {
+    throw new ValidationError(`ttl_seconds: must be a positive integer, got ${JSON.stringify(ttl)}`, { field: 'ttl_seconds' });
+  }
+}

@@ -1,0 +1,349 @@
+// The SDK's user-facing types (camelCase) and their conversions from and to the wire (snake_case).
+import type * as wire from '@tinker-ts/protocol';
+import { TinkerProtocolError, parseTinkerPath } from '@tinker-ts/protocol';
+import { ValidationError } from './errors.js';
+import { TensorData } from './tensor-data.js';
+
+export type { LossFnType, StopReason, ImageFormat, CheckpointType, QueueState } from '@tinker-ts/protocol';
+
+/** Loss function config, e.g. `{ clip_low_threshold: 0.8 }` for ppo or `{ beta: 0.1 }` for dro. */
+export type LossFnConfig = Record<string, number>;
+
+/** Runs one of @tinker-ts/protocol's checks, reporting its failure as the SDK's ValidationError. */
+export function protocolCheck<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof TinkerProtocolError) throw new ValidationError(e.message, { field: e.field });
+    throw e;
+  }
+}
+
+/** Throws unless `path` is a tinker:// path. */
+export function checkTinkerPath(path: unknown, field: string): asserts path is string {
+  protocolCheck(() => parseTinkerPath(path as string, field));
+}
+
+// ---------------------------------------------------------------- parameters
+
+export interface SamplingParams {
+  maxTokens?: number;
+  seed?: number;
+  /** Stop strings, or stop token ids. */
+  stop?: string | string[] | number[];
+  /** Default 1. */
+  temperature?: number;
+  /** Default -1 (no limit). */
+  topK?: number;
+  /** Default 1. */
+  topP?: number;
+}
+
+export function samplingParamsToWire(p: SamplingParams): wire.SamplingParams {
+  const out: wire.SamplingParams = {
+    temperature: p.temperature ?? 1,
+    top_k: p.topK ?? -1,
+    top_p: p.topP ?? 1,
+  };
+  if (p.maxTokens !== undefined) out.max_tokens = p.maxTokens;
+  if (p.seed !== undefined) out.seed = p.seed;
+  if (p.stop !== undefined) out.stop = p.stop;
+  return out;
+}
+
+export interface AdamParams {
+  /** Default 1e-4. */
+  learningRate?: number;
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.95. */
+  beta2?: number;
+  /** Default 1e-12. */
+  eps?: number;
+  /** Decoupled (AdamW) weight decay; default 0. */
+  weightDecay?: number;
+  /** Max global gradient norm; 0 (default) = no clipping. */
+  gradClipNorm?: number;
+}
+
+/** Tinker's AdamParams defaults. */
+export const DEFAULT_ADAM_PARAMS: Readonly<Required<AdamParams>> = Object.freeze({
+  learningRate: 1e-4,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-12,
+  weightDecay: 0,
+  gradClipNorm: 0,
+});
+
+export function adamParamsToWire(p: AdamParams = {}): wire.AdamParams {
+  const d = DEFAULT_ADAM_PARAMS;
+  return {
+    learning_rate: p.learningRate ?? d.learningRate,
+    beta1: p.beta1 ?? d.beta1,
+    beta2: p.beta2 ?? d.beta2,
+    eps: p.eps ?? d.eps,
+    weight_decay: p.weightDecay ?? d.weightDecay,
+    grad_clip_norm: p.gradClipNorm ?? d.gradClipNorm,
+  };
+}
+
+// ---------------------------------------------------------------- training outputs
+
+/** Per-datum outputs of a loss, e.g. `logprobs` (one per target token) and `elementwise_loss`. */
+export type LossFnOutput = Record<string, TensorData>;
+
+export interface ForwardBackwardOutput {
+  lossFnOutputType: string;
+  /** One record per datum, in the order the data was given. */
+  lossFnOutputs: LossFnOutput[];
+  /** Keys name their reduction after ':', e.g. `loss:sum`. */
+  metrics: Record<string, number>;
+}
+
+export function forwardBackwardOutputFromWire(w: wire.ForwardBackwardOutput): ForwardBackwardOutput {
+  if (!w || !Array.isArray(w.loss_fn_outputs)) {
+    throw new ValidationError('ForwardBackwardOutput.loss_fn_outputs: missing from the server response', { field: 'loss_fn_outputs' });
+  }
+  return {
+    lossFnOutputType: w.loss_fn_output_type ?? '',
+    lossFnOutputs: w.loss_fn_outputs.map((rec, i) => {
+      const out: LossFnOutput = {};
+      for (const [k, t] of Object.entries(rec)) out[k] = TensorData.fromWire(t, `loss_fn_outputs[${i}].${k}`);
+      return out;
+    }),
+    metrics: { ...(w.metrics ?? {}) },
+  };
+}
+
+export interface OptimStepResponse {
+  metrics?: Record<string, number> | undefined;
+}
+
+export interface SaveWeightsResponse {
+  /** tinker://<run_id>/weights/<name> */
+  path: string;
+}
+
+export interface SaveWeightsForSamplerResponse {
+  /** tinker://<run_id>/sampler_weights/<name> */
+  path: string;
+}
+
+export interface LoadWeightsResponse {
+  path?: string | undefined;
+  modelId?: string | undefined;
+}
+
+export interface ModelData {
+  arch?: string | undefined;
+  modelName?: string | undefined;
+  tokenizerId?: string | undefined;
+}
+
+export interface GetInfoResponse {
+  modelId: string;
+  modelData: ModelData;
+  isLora?: boolean | undefined;
+  loraRank?: number | undefined;
+  modelName?: string | undefined;
+}
+
+export function getInfoFromWire(w: wire.GetInfoResponse): GetInfoResponse {
+  return {
+    modelId: w.model_id,
+    modelData: {
+      arch: w.model_data?.arch ?? undefined,
+      modelName: w.model_data?.model_name ?? undefined,
+      tokenizerId: w.model_data?.tokenizer_id ?? undefined,
+    },
+    isLora: w.is_lora ?? undefined,
+    loraRank: w.lora_rank ?? undefined,
+    modelName: w.model_name ?? w.model_data?.model_name ?? undefined,
+  };
+}
+
+export interface UnloadModelResponse {
+  modelId: string;
+}
+
+// ---------------------------------------------------------------- sampling outputs
+
+export interface SampledSequence {
+  stopReason: wire.StopReason;
+  tokens: number[];
+  /** Logprob of each sampled token, when the server returns them. */
+  logprobs?: number[] | undefined;
+  /** Identity of this sample (servers ≥ 0.26.2 protocol), for provenance. */
+  sequenceId?: string | undefined;
+}
+
+export interface SampleResponse {
+  sequences: SampledSequence[];
+  /** Logprob of each prompt token; null where not computed (the first token). */
+  promptLogprobs?: Array<number | null> | undefined;
+  /** Per prompt position, up to k [tokenId, logprob] pairs, or null. */
+  topkPromptLogprobs?: Array<Array<[number, number]> | null> | undefined;
+  promptCacheHitTokens: number;
+}
+
+/** Wire sample responses as decoded from JSON or protobuf (typed arrays, NaN for missing). */
+type WireSampleResponseLike = Omit<wire.SampleResponse, 'sequences' | 'prompt_logprobs'> & {
+  sequences: Array<Omit<wire.SampledSequence, 'tokens' | 'logprobs'> & { tokens: ArrayLike<number>; logprobs?: ArrayLike<number> | null }>;
+  prompt_logprobs?: ArrayLike<number | null> | null;
+};
+
+export function sampleResponseFromWire(w: WireSampleResponseLike, sequenceIds?: readonly string[] | null): SampleResponse {
+  if (!w || !Array.isArray(w.sequences)) {
+    throw new ValidationError('SampleResponse.sequences: missing from the server response', { field: 'sequences' });
+  }
+  if (sequenceIds && sequenceIds.length !== w.sequences.length) {
+    throw new ValidationError(
+      `sample_sequence_ids: the server sent ${sequenceIds.length} ids for ${w.sequences.length} sequences`,
+      { field: 'sample_sequence_ids' },
+    );
+  }
+  const out: SampleResponse = {
+    sequences: w.sequences.map((s, i) => {
+      const seq: SampledSequence = { stopReason: s.stop_reason, tokens: Array.from(s.tokens) };
+      if (s.logprobs) seq.logprobs = Array.from(s.logprobs);
+      if (sequenceIds) seq.sequenceId = sequenceIds[i];
+      return seq;
+    }),
+    promptCacheHitTokens: w.prompt_cache_hit_tokens ?? 0,
+  };
+  if (w.prompt_logprobs) {
+    out.promptLogprobs = Array.from(w.prompt_logprobs, (v) => (v === null || Number.isNaN(v) ? null : v));
+  }
+  if (w.topk_prompt_logprobs) {
+    out.topkPromptLogprobs = w.topk_prompt_logprobs.map((row) => (row ? row.map(([t, lp]) => [t, lp] as [number, number]) : null));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- service and REST
+
+export interface SupportedModel {
+  modelName?: string | undefined;
+  maxContextLength?: number | undefined;
+  trainable?: boolean | undefined;
+  sampleable?: boolean | undefined;
+}
+
+export interface GetServerCapabilitiesResponse {
+  supportedModels: SupportedModel[];
+}
+
+export function capabilitiesFromWire(w: wire.GetServerCapabilitiesResponse): GetServerCapabilitiesResponse {
+  return {
+    supportedModels: (w.supported_models ?? []).map((m) => ({
+      modelName: m.model_name ?? undefined,
+      maxContextLength: m.max_context_length ?? undefined,
+      trainable: m.trainable ?? undefined,
+      sampleable: m.sampleable ?? undefined,
+    })),
+  };
+}
+
+export interface WeightsInfoResponse {
+  baseModel: string;
+  isLora: boolean;
+  loraRank?: number | undefined;
+  trainUnembed?: boolean | undefined;
+  trainMlp?: boolean | undefined;
+  trainAttn?: boolean | undefined;
+}
+
+export function weightsInfoFromWire(w: wire.WeightsInfoResponse): WeightsInfoResponse {
+  return {
+    baseModel: w.base_model,
+    isLora: w.is_lora,
+    loraRank: w.lora_rank ?? undefined,
+    trainUnembed: w.train_unembed ?? undefined,
+    trainMlp: w.train_mlp ?? undefined,
+    trainAttn: w.train_attn ?? undefined,
+  };
+}
+
+export interface Checkpoint {
+  /** e.g. 'weights/step-10' or 'sampler_weights/final'. */
+  checkpointId: string;
+  checkpointType: wire.CheckpointType;
+  time: Date;
+  tinkerPath: string;
+  sizeBytes?: number | undefined;
+  public: boolean;
+  expiresAt?: Date | undefined;
+  userMetadata?: Record<string, string> | undefined;
+}
+
+export function checkpointFromWire(w: wire.Checkpoint): Checkpoint {
+  return {
+    checkpointId: w.checkpoint_id,
+    checkpointType: w.checkpoint_type,
+    time: new Date(w.time),
+    tinkerPath: w.tinker_path,
+    sizeBytes: w.size_bytes ?? undefined,
+    public: w.public ?? false,
+    expiresAt: w.expires_at ? new Date(w.expires_at) : undefined,
+    userMetadata: w.user_metadata ?? undefined,
+  };
+}
+
+export interface Cursor {
+  offset: number;
+  limit: number;
+  totalCount: number;
+}
+
+export function cursorFromWire(w: wire.Cursor): Cursor {
+  return { offset: w.offset, limit: w.limit, totalCount: w.total_count };
+}
+
+export interface TrainingRun {
+  trainingRunId: string;
+  baseModel: string;
+  modelOwner: string;
+  isLora: boolean;
+  corrupted: boolean;
+  loraRank?: number | undefined;
+  lastRequestTime: Date;
+  lastCheckpoint?: Checkpoint | undefined;
+  lastSamplerCheckpoint?: Checkpoint | undefined;
+  userMetadata?: Record<string, string> | undefined;
+}
+
+export function trainingRunFromWire(w: wire.TrainingRun): TrainingRun {
+  return {
+    trainingRunId: w.training_run_id,
+    baseModel: w.base_model,
+    modelOwner: w.model_owner,
+    isLora: w.is_lora,
+    corrupted: w.corrupted ?? false,
+    loraRank: w.lora_rank ?? undefined,
+    lastRequestTime: new Date(w.last_request_time),
+    lastCheckpoint: w.last_checkpoint ? checkpointFromWire(w.last_checkpoint) : undefined,
+    lastSamplerCheckpoint: w.last_sampler_checkpoint ? checkpointFromWire(w.last_sampler_checkpoint) : undefined,
+    userMetadata: w.user_metadata ?? undefined,
+  };
+}
+
+export interface CheckpointArchiveUrlResponse {
+  url: string;
+  expires: Date;
+}
+
+export interface GetSessionResponse {
+  trainingRunIds: string[];
+  samplerIds: string[];
+}
+
+export interface GetSamplerResponse {
+  samplerId: string;
+  baseModel: string;
+  modelPath?: string | undefined;
+}
+
+export function samplerFromWire(w: wire.GetSamplerResponse): GetSamplerResponse {
+  return { samplerId: w.sampler_id, baseModel: w.base_model, modelPath: w.model_path ?? undefined };
+}

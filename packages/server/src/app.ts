@@ -1,0 +1,108 @@
+/**
+ * Builds the server's application — store, futures, queues, routes — on a data directory and
+ * an engine, without listening anywhere. `startServer` (server.ts) adds the HTTP listener and
+ * the engine worker; tests can build an app around any EnginePort.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createAuthenticator } from './auth.js';
+import { CheckpointFiles } from './checkpoint-files.js';
+import { startCheckpointSweeper } from './checkpoint-sweeper.js';
+import { DEFAULT_SETTINGS, type ServerContext, type ServerSettings } from './context.js';
+import type { EnginePort } from './engine-port.js';
+import { FutureRegistry } from './futures.js';
+import { ModelQueues } from './model-queue.js';
+import { Router, type RouteDef } from './router.js';
+import type { BodyLimits } from './body.js';
+import { futureRoutes } from './routes/futures.js';
+import { modelRoutes } from './routes/models.js';
+import { samplingRoutes } from './routes/sampling.js';
+import { serviceRoutes } from './routes/service.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { trainingRoutes } from './routes/training.js';
+import { weightsRoutes } from './routes/weights.js';
+import { Store } from './store.js';
+
+export const DATABASE_FILE = 'tinker.sqlite';
+
+export interface AppOptions {
+  dataDir: string;
+  engine: EnginePort;
+  /** key → user; absent = dev mode (any "tml-" key is its own user). */
+  apiKeys?: Record<string, string>;
+  settings?: Partial<ServerSettings>;
+  limits?: Partial<BodyLimits>;
+  /** How often expired checkpoints are deleted (default 60 s). */
+  sweepIntervalMs?: number;
+  log?: (line: string) => void;
+  clock?: () => number;
+  /** More routes on the same router (e.g. the REST surface), built from the context. */
+  extraRoutes?: Array<(ctx: ServerContext) => RouteDef<any>[]>;
+}
+
+export interface App {
+  ctx: ServerContext;
+  router: Router;
+  /** Stops background work and closes the database (the engine is the caller's). */
+  close(): Promise<void>;
+}
+
+export const RESTART_MESSAGE =
+  'the server restarted before this request finished; it was not applied (resubmitting it will not run it again — ' +
+  'send a new request, or load the last checkpoint if the model lost its state)';
+
+export async function createApp(opts: AppOptions): Promise<App> {
+  const log = opts.log ?? (() => {});
+  const clock = opts.clock ?? Date.now;
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const store = new Store(path.join(opts.dataDir, DATABASE_FILE));
+
+  // Recovery: whatever was in flight when the last process died can never complete, and
+  // adapters only ever lived in that process's memory.
+  const now = clock();
+  const failed = store.failUnfinishedFutures(RESTART_MESSAGE, now);
+  const lost = store.loseLiveModels(`the server restarted at ${new Date(now).toISOString()}`);
+  if (failed || lost) log(`recovered data dir: ${failed} unfinished request(s) failed, ${lost} model(s) lost their in-memory state`);
+
+  const checkpoints = new CheckpointFiles(path.join(opts.dataDir, 'checkpoints'));
+  const ephemeral = new CheckpointFiles(path.join(opts.dataDir, 'ephemeral'));
+  const stale = (await checkpoints.removeStaleTemporaries()) + (await ephemeral.removeStaleTemporaries());
+  if (stale) log(`removed ${stale} partially written checkpoint director${stale === 1 ? 'y' : 'ies'}`);
+
+  const futures = new FutureRegistry(store, clock);
+  const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log });
+  const ctx: ServerContext = {
+    store,
+    futures,
+    queues,
+    engine: opts.engine,
+    checkpoints,
+    ephemeral,
+    models: await opts.engine.listModels(),
+    settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+    clock,
+    log,
+  };
+
+  const router = new Router({ authenticate: createAuthenticator(opts.apiKeys), limits: opts.limits, log });
+  router.addAll([
+    ...serviceRoutes(ctx),
+    ...sessionRoutes(ctx),
+    ...modelRoutes(ctx),
+    ...trainingRoutes(ctx),
+    ...weightsRoutes(ctx),
+    ...samplingRoutes(ctx),
+    ...futureRoutes(ctx),
+  ]);
+  for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
+
+  const stopSweeper = startCheckpointSweeper(ctx, opts.sweepIntervalMs ?? 60_000);
+  return {
+    ctx,
+    router,
+    async close() {
+      stopSweeper();
+      store.close();
+    },
+  };
+}

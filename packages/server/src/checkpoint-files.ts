@@ -1,0 +1,133 @@
+/**
+ * Checkpoint directories on disk: `<root>/<run_id>/{weights|sampler_weights}/<name>/`.
+ *
+ * A checkpoint is written into a temporary sibling directory, every file and the directory
+ * are fsync'ed, and only then is it renamed into place (and the parent fsync'ed), so a crash
+ * leaves either no checkpoint or a complete one — never a half-written directory under the
+ * final name. The database record is committed after the rename.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { CheckpointKind } from './store.js';
+
+const TMP_PREFIX = '.tmp-';
+const TRASH_PREFIX = '.trash-';
+
+async function fsyncPath(p: string, isDir: boolean): Promise<void> {
+  const handle = await fsp.open(p, isDir ? fs.constants.O_RDONLY | fs.constants.O_DIRECTORY : fs.constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsyncs every file under `dir`, then the directories bottom-up; returns the total size. */
+async function fsyncTree(dir: string): Promise<number> {
+  let size = 0;
+  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      size += await fsyncTree(p);
+    } else if (entry.isFile()) {
+      size += (await fsp.stat(p)).size;
+      await fsyncPath(p, false);
+    }
+  }
+  await fsyncPath(dir, true);
+  return size;
+}
+
+export async function directorySize(dir: string): Promise<number> {
+  let size = 0;
+  for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) size += await directorySize(p);
+    else if (entry.isFile()) size += (await fsp.stat(p)).size;
+  }
+  return size;
+}
+
+export class CheckpointFiles {
+  constructor(readonly root: string) {}
+
+  dirFor(runId: string, kind: CheckpointKind, name: string): string {
+    return path.join(this.root, runId, kind, name);
+  }
+
+  /**
+   * Runs `write(tmpDir)` (which must create files in the given, not yet existing, directory),
+   * makes the result durable and moves it to its final place. With `overwrite`, an existing
+   * checkpoint of that name is replaced; otherwise it is an error the caller should have
+   * checked first (`exists`).
+   */
+  async writeAtomically(
+    runId: string,
+    kind: CheckpointKind,
+    name: string,
+    write: (tmpDir: string) => Promise<void>,
+    opts: { overwrite: boolean },
+  ): Promise<{ dir: string; sizeBytes: number }> {
+    const finalDir = this.dirFor(runId, kind, name);
+    const parent = path.dirname(finalDir);
+    await fsp.mkdir(parent, { recursive: true });
+    const tmpDir = path.join(parent, `${TMP_PREFIX}${name}-${randomUUID()}`);
+    try {
+      await write(tmpDir);
+      const sizeBytes = await fsyncTree(tmpDir);
+      let trash: string | null = null;
+      if (fs.existsSync(finalDir)) {
+        if (!opts.overwrite) throw new Error(`checkpoint directory ${finalDir} already exists`);
+        trash = path.join(parent, `${TRASH_PREFIX}${name}-${randomUUID()}`);
+        await fsp.rename(finalDir, trash);
+      }
+      await fsp.rename(tmpDir, finalDir);
+      await fsyncPath(parent, true);
+      if (trash) await fsp.rm(trash, { recursive: true, force: true });
+      return { dir: finalDir, sizeBytes };
+    } catch (err) {
+      await fsp.rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+      throw err;
+    }
+  }
+
+  exists(runId: string, kind: CheckpointKind, name: string): boolean {
+    return fs.existsSync(this.dirFor(runId, kind, name));
+  }
+
+  /** Copies a finished checkpoint directory to a new place, atomically like a save. */
+  async copyInto(sourceDir: string, runId: string, kind: CheckpointKind, name: string): Promise<{ dir: string; sizeBytes: number }> {
+    return this.writeAtomically(runId, kind, name, (tmp) => fsp.cp(sourceDir, tmp, { recursive: true }), {
+      overwrite: false,
+    });
+  }
+
+  async remove(dir: string): Promise<void> {
+    // Only ever delete inside our own root.
+    const rel = path.relative(this.root, dir);
+    if (rel.startsWith('..') || path.isAbsolute(rel) || rel === '') throw new Error(`refusing to delete ${dir}`);
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+
+  /** Deletes leftovers of writes interrupted by a crash. */
+  async removeStaleTemporaries(): Promise<number> {
+    let removed = 0;
+    if (!fs.existsSync(this.root)) return 0;
+    for (const run of await fsp.readdir(this.root, { withFileTypes: true })) {
+      if (!run.isDirectory()) continue;
+      for (const kind of ['weights', 'sampler_weights']) {
+        const dir = path.join(this.root, run.name, kind);
+        if (!fs.existsSync(dir)) continue;
+        for (const entry of await fsp.readdir(dir)) {
+          if (entry.startsWith(TMP_PREFIX) || entry.startsWith(TRASH_PREFIX)) {
+            await fsp.rm(path.join(dir, entry), { recursive: true, force: true });
+            removed++;
+          }
+        }
+      }
+    }
+    return removed;
+  }
+}

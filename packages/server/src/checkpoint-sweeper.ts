@@ -1,0 +1,38 @@
+/**
+ * Deletes checkpoints whose TTL has passed: first the record (so an expired checkpoint is never
+ * listed or loadable), then its files. Runs periodically; each pass handles everything due.
+ */
+import type { ServerContext } from './context.js';
+
+export async function sweepExpiredCheckpoints(ctx: ServerContext): Promise<number> {
+  let removed = 0;
+  for (const row of ctx.store.expiredCheckpoints(ctx.clock())) {
+    ctx.store.deleteCheckpoint(row.run_id, row.kind, row.name);
+    try {
+      await ctx.checkpoints.remove(row.path);
+    } catch (err) {
+      ctx.log(`could not delete files of expired checkpoint ${row.run_id}/${row.kind}/${row.name}: ${String(err)}`);
+    }
+    removed++;
+  }
+  return removed;
+}
+
+/** Starts the periodic sweep; returns a function that stops it. */
+export function startCheckpointSweeper(ctx: ServerContext, intervalMs: number): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    sweepExpiredCheckpoints(ctx)
+      .then((n) => {
+        if (n > 0) ctx.log(`deleted ${n} expired checkpoint${n === 1 ? '' : 's'}`);
+      })
+      .catch((err) => ctx.log(`checkpoint sweep failed: ${String(err)}`))
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,95 @@
+/**
+ * What every route handler works with: the store, futures, queues, engine and checkpoint
+ * files, plus the ownership lookups every route needs. A resource owned by another user is
+ * answered exactly like a missing one (404), so ids of other users' objects reveal nothing.
+ */
+import type { CheckpointFiles } from './checkpoint-files.js';
+import type { EngineModelInfo, EnginePort } from './engine-port.js';
+import { BadRequestError, NotFoundError } from './errors.js';
+import type { FutureRegistry } from './futures.js';
+import type { ModelQueues } from './model-queue.js';
+import type { CheckpointKind, CheckpointRow, ModelRow, SamplingSessionRow, SessionRow, Store } from './store.js';
+import { parseCheckpointPath } from './tinker-paths.js';
+
+export interface ServerSettings {
+  /** How long retrieve_future waits for a result before answering try_again. */
+  longPollMs: number;
+  /** With allow_metadata_only, results larger than this are announced before being sent. */
+  metadataOnlyThresholdBytes: number;
+  /** Offer the create-via-load_weights path to clients (client/config flag). */
+  createModelViaLoadWeights: boolean;
+}
+
+export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
+  longPollMs: 20_000,
+  metadataOnlyThresholdBytes: 4 * 1024 * 1024,
+  createModelViaLoadWeights: true,
+});
+
+export interface ServerContext {
+  store: Store;
+  futures: FutureRegistry;
+  queues: ModelQueues;
+  engine: EnginePort;
+  /** `<dataDir>/checkpoints`: named, listed checkpoints. */
+  checkpoints: CheckpointFiles;
+  /** `<dataDir>/ephemeral`: sampler weights behind ephemeral sampling sessions. */
+  ephemeral: CheckpointFiles;
+  /** Base models the engine serves, fetched once at startup. */
+  models: EngineModelInfo[];
+  settings: ServerSettings;
+  clock: () => number;
+  log: (line: string) => void;
+}
+
+export function requireSession(ctx: ServerContext, user: string, sessionId: string): SessionRow {
+  const s = ctx.store.getSession(sessionId);
+  if (!s || s.owner !== user) throw new NotFoundError(`session ${sessionId} not found`);
+  return s;
+}
+
+export function requireModel(ctx: ServerContext, user: string, modelId: string): ModelRow {
+  const m = ctx.store.getModel(modelId);
+  if (!m || m.owner !== user) throw new NotFoundError(`model ${modelId} not found`);
+  return m;
+}
+
+export function requireSamplingSession(ctx: ServerContext, user: string, id: string): SamplingSessionRow {
+  const s = ctx.store.getSamplingSession(id);
+  if (!s || s.owner !== user) throw new NotFoundError(`sampling session ${id} not found`);
+  return s;
+}
+
+export function requireBaseModel(ctx: ServerContext, name: string, field = 'base_model'): EngineModelInfo {
+  const info = ctx.models.find((m) => m.model_name === name);
+  if (!info) {
+    throw new BadRequestError(
+      `unknown ${field} ${JSON.stringify(name)}; this server serves: ${ctx.models.map((m) => m.model_name).join(', ')}`,
+      { field },
+    );
+  }
+  return info;
+}
+
+/**
+ * Resolves a tinker:// path to a checkpoint the user may read: their own, or a published one.
+ * `kind` restricts which kind is acceptable.
+ */
+export function requireReadableCheckpoint(
+  ctx: ServerContext,
+  user: string,
+  tinkerPath: string,
+  kind: CheckpointKind | null,
+  field: string,
+): CheckpointRow {
+  const parsed = parseCheckpointPath(tinkerPath, field);
+  if (kind && parsed.kind !== kind) {
+    const want = kind === 'weights' ? 'tinker://<run_id>/weights/<name> (a save_state checkpoint)' : 'tinker://<run_id>/sampler_weights/<name> (a save_weights_for_sampler checkpoint)';
+    throw new BadRequestError(`${field} must be ${want}, got ${tinkerPath}`, { field });
+  }
+  const row = ctx.store.getCheckpoint(parsed.runId, parsed.kind, parsed.name);
+  if (!row || (row.owner !== user && !row.public) || (row.expires_at !== null && row.expires_at <= ctx.clock())) {
+    throw new NotFoundError(`checkpoint ${tinkerPath} not found`);
+  }
+  return row;
+}

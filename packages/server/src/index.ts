@@ -1,0 +1,13 @@
+export { startServer, type StartServerOptions, type RunningServer } from './server.js';
+export { createApp, DATABASE_FILE, RESTART_MESSAGE, type App, type AppOptions } from './app.js';
+export { Router, json, bytes, PROTOBUF_CONTENT_TYPE, type RouteDef, type RequestContext, type Reply, type HttpMethod, type Authenticator } from './router.js';
+export { Store, type SessionRow, type ModelRow, type FutureRow, type CheckpointRow, type SamplingSessionRow, type CheckpointKind, type ModelState, type FutureState } from './store.js';
+export {
+  HttpError, BadRequestError, UnauthorizedError, NotFoundError, MethodNotAllowedError, PayloadTooLargeError,
+  UnsupportedMediaTypeError, RequestFailure, type FailureCategory,
+} from './errors.js';
+export { DEFAULT_SETTINGS, requireModel, requireSession, requireSamplingSession, requireReadableCheckpoint, type ServerContext, type ServerSettings } from './context.js';
+export { createAuthenticator, devUserOf, DEV_KEY_PREFIX } from './auth.js';
+export { formatCheckpointPath, parseCheckpointPath, checkCheckpointName, type CheckpointAddress } from './tinker-paths.js';
+export { sweepExpiredCheckpoints } from './checkpoint-sweeper.js';
+export type { EnginePort } from './engine-port.js';

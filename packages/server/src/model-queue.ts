@@ -1,0 +1,254 @@
+/**
+ * Execution order. Each model (and each sampling target) has its own queue; a model's
+ * requests run strictly in seq_id order, one at a time, and a missing seq_id holds back
+ * everything after it. Requests without a seq_id (e.g. unload_model) run after what is already
+ * queued. Queues are independent: a model waiting for a gap, or one with a long backlog,
+ * never delays another model's bookkeeping; the engine worker itself serialises compute.
+ */
+import { ProtocolError, ValidationError } from '@tinker-ts/protocol';
+import { BadRequestError, RequestFailure, type FailureCategory } from './errors.js';
+import type { FutureRegistry, QueueStatus } from './futures.js';
+
+export interface QueuedRequest {
+  requestId: string;
+  /** null: not ordered, runs after everything already queued. */
+  seqId: number | null;
+  kind: string;
+  /** Does the work; the resolved value is the future's JSON result. */
+  execute(): Promise<unknown>;
+  /** Optional: completes the future itself (e.g. to commit a record in the same transaction). */
+  finish?(requestId: string, result: unknown): void;
+}
+
+interface Queue {
+  key: string;
+  /** Ordered queues: the seq_id that runs next. */
+  nextSeq: number;
+  ordered: boolean;
+  waiting: Map<number, QueuedRequest>;
+  unordered: QueuedRequest[];
+  running: QueuedRequest | null;
+  /** When set, new and waiting requests fail with this message. */
+  closedReason: { message: string; category: FailureCategory } | null;
+}
+
+/** Maps any error thrown while executing to a failed future's message and category. */
+export function classifyFailure(err: unknown): { message: string; category: FailureCategory } {
+  if (err instanceof RequestFailure) return { message: err.message, category: err.category };
+  if (err instanceof BadRequestError) return { message: err.message, category: 'user' };
+  if (err instanceof ValidationError || err instanceof ProtocolError) return { message: err.message, category: 'user' };
+  if (err instanceof Error && err.name === 'EngineUserError') return { message: err.message, category: 'user' };
+  const message = err instanceof Error ? err.message : String(err);
+  return { message: `internal error: ${message}`, category: 'server' };
+}
+
+export interface ModelQueuesOptions {
+  futures: FutureRegistry;
+  /** Calls waiting in the engine worker, for progress messages. */
+  engineBacklog?: () => number;
+  log?: (line: string) => void;
+}
+
+export class ModelQueues {
+  private readonly queues = new Map<string, Queue>();
+  private readonly where = new Map<string, string>();
+  private readonly futures: FutureRegistry;
+  private readonly engineBacklog: () => number;
+  private readonly log: (line: string) => void;
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(opts: ModelQueuesOptions) {
+    this.futures = opts.futures;
+    this.engineBacklog = opts.engineBacklog ?? (() => 0);
+    this.log = opts.log ?? (() => {});
+    this.futures.setStatusProvider((id) => this.status(id));
+  }
+
+  /** Creates the queue if needed. Ordered queues start at `firstSeq`. */
+  open(key: string, opts: { ordered: boolean; firstSeq?: number }): void {
+    if (this.queues.has(key)) return;
+    this.queues.set(key, {
+      key,
+      nextSeq: opts.firstSeq ?? 1,
+      ordered: opts.ordered,
+      waiting: new Map(),
+      unordered: [],
+      running: null,
+      closedReason: null,
+    });
+  }
+
+  has(key: string): boolean {
+    return this.queues.has(key);
+  }
+
+  /** The seq_id a model runs next, or null if the queue is unknown or unordered. */
+  nextSeq(key: string): number | null {
+    const q = this.queues.get(key);
+    return q && q.ordered ? q.nextSeq : null;
+  }
+
+  /**
+   * Rejects (before any future row exists) a seq_id that can never run: already passed, or
+   * already waiting under another request.
+   */
+  checkAcceptable(key: string, seqId: number | null): void {
+    const q = this.queues.get(key);
+    if (!q || !q.ordered || seqId === null) return;
+    if (seqId < q.nextSeq) {
+      throw new BadRequestError(
+        `seq_id ${seqId} is behind ${key}: requests up to seq_id ${q.nextSeq - 1} were already accepted; ` +
+          `the next expected seq_id is ${q.nextSeq}`,
+      );
+    }
+    if (q.waiting.has(seqId)) {
+      throw new BadRequestError(`seq_id ${seqId} of ${key} is already queued under another request`);
+    }
+  }
+
+  /** Queues an acknowledged request; its future row must already exist. */
+  enqueue(key: string, req: QueuedRequest): void {
+    const q = this.queues.get(key);
+    if (!q) throw new Error(`no queue ${key}`);
+    if (q.closedReason) {
+      this.futures.fail(req.requestId, q.closedReason.message, q.closedReason.category);
+      return;
+    }
+    this.where.set(req.requestId, key);
+    if (q.ordered && req.seqId !== null) q.waiting.set(req.seqId, req);
+    else q.unordered.push(req);
+    this.pump(q);
+  }
+
+  /**
+   * Stops a queue: waiting requests fail with `message`, later ones too. The running
+   * request (if any) finishes normally.
+   */
+  close(key: string, message: string, category: FailureCategory = 'user'): void {
+    const q = this.queues.get(key);
+    if (!q) return;
+    q.closedReason = { message, category };
+    const pending = [...q.waiting.values(), ...q.unordered];
+    q.waiting.clear();
+    q.unordered = [];
+    for (const req of pending) {
+      this.where.delete(req.requestId);
+      this.futures.fail(req.requestId, message, category);
+    }
+    if (!q.running) this.queues.delete(key);
+  }
+
+  /** Removes a queued (not yet running) request; returns whether it was found. */
+  cancel(requestId: string, message: string): boolean {
+    const key = this.where.get(requestId);
+    const q = key ? this.queues.get(key) : undefined;
+    if (!q || q.running?.requestId === requestId) return false;
+    let found = false;
+    for (const [seq, req] of q.waiting) {
+      if (req.requestId === requestId) {
+        // An ordered request keeps its slot: the seq_id still counts as used, so later ones run.
+        q.waiting.set(seq, { ...req, execute: () => Promise.reject(new RequestFailure(message, 'user')) });
+        found = true;
+      }
+    }
+    const idx = q.unordered.findIndex((r) => r.requestId === requestId);
+    if (idx >= 0) {
+      q.unordered.splice(idx, 1);
+      this.where.delete(requestId);
+      found = true;
+    }
+    if (found) this.futures.fail(requestId, message, 'user');
+    return found;
+  }
+
+  status(requestId: string): QueueStatus | null {
+    const key = this.where.get(requestId);
+    const q = key ? this.queues.get(key) : undefined;
+    if (!q) return null;
+    if (q.running?.requestId === requestId) {
+      const backlog = this.engineBacklog();
+      return {
+        queue_state: 'active',
+        reason: backlog > 1 ? `running (engine has ${backlog} calls queued)` : 'running',
+      };
+    }
+    for (const [seq, req] of q.waiting) {
+      if (req.requestId !== requestId) continue;
+      if (seq > q.nextSeq && !q.waiting.has(q.nextSeq)) {
+        return { queue_state: 'active', reason: `waiting for seq_id ${q.nextSeq} of ${q.key} (requests run in seq_id order)` };
+      }
+      const ahead = [...q.waiting.keys()].filter((s) => s < seq).length + (q.running ? 1 : 0);
+      return { queue_state: 'active', reason: `${ahead} request${ahead === 1 ? '' : 's'} ahead on ${q.key}` };
+    }
+    const idx = q.unordered.findIndex((r) => r.requestId === requestId);
+    if (idx >= 0) {
+      const ahead = idx + q.waiting.size + (q.running ? 1 : 0);
+      return { queue_state: 'active', reason: `${ahead} request${ahead === 1 ? '' : 's'} ahead on ${q.key}` };
+    }
+    return null;
+  }
+
+  /** Number of requests queued or running, over all queues. */
+  get size(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.waiting.size + q.unordered.length + (q.running ? 1 : 0);
+    return n;
+  }
+
+  /** Resolves once nothing is running (queued requests waiting on a gap do not count). */
+  whenIdle(): Promise<void> {
+    if (![...this.queues.values()].some((q) => q.running)) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  private takeNext(q: Queue): QueuedRequest | null {
+    if (q.ordered) {
+      const next = q.waiting.get(q.nextSeq);
+      if (next) {
+        q.waiting.delete(q.nextSeq);
+        q.nextSeq++;
+        return next;
+      }
+    }
+    return q.unordered.shift() ?? null;
+  }
+
+  private pump(q: Queue): void {
+    if (q.running) return;
+    const req = this.takeNext(q);
+    if (!req) {
+      if (q.closedReason) this.queues.delete(q.key);
+      this.notifyIdle();
+      return;
+    }
+    q.running = req;
+    this.futures.markRunning(req.requestId);
+    void this.run(q, req);
+  }
+
+  private async run(q: Queue, req: QueuedRequest): Promise<void> {
+    try {
+      const result = await req.execute();
+      if (req.finish) req.finish(req.requestId, result);
+      else this.futures.complete(req.requestId, result);
+    } catch (err) {
+      const { message, category } = classifyFailure(err);
+      if (category === 'server') this.log(`${req.kind} ${req.requestId} failed: ${err instanceof Error ? err.stack : err}`);
+      try {
+        this.futures.fail(req.requestId, message, category);
+      } catch (storeErr) {
+        this.log(`could not record failure of ${req.requestId}: ${String(storeErr)}`);
+      }
+    } finally {
+      this.where.delete(req.requestId);
+      q.running = null;
+      this.pump(q);
+    }
+  }
+
+  private notifyIdle(): void {
+    if ([...this.queues.values()].some((q) => q.running)) return;
+    for (const fn of [...this.idleWaiters]) fn();
+    this.idleWaiters.clear();
+  }
+}

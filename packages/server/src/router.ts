@@ -1,0 +1,276 @@
+/**
+ * A small router over node:http. Each route declares its method, path (with `{param}`
+ * segments), how its body is validated, and its handler; the router does everything in
+ * between in one place: matching (404 / 405), authentication (401), body reading with limits
+ * and zstd, JSON or protobuf decoding, validation (400 naming the field), and turning every
+ * thrown error into a JSON `{error, ...}` response. A handler can never crash the process.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { ProtocolError, ValidationError } from '@tinker-ts/protocol';
+import { readBody, type BodyLimits, DEFAULT_BODY_LIMITS } from './body.js';
+import {
+  BadRequestError,
+  HttpError,
+  MethodNotAllowedError,
+  NotFoundError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from './errors.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf';
+
+/** Validates a decoded JSON body; throws ValidationError (→ 400) on bad input. */
+export type JsonBodyParser<B> = (value: unknown) => B;
+/** Decodes and validates a protobuf body; throws ProtocolError/ValidationError (→ 400). */
+export type ProtobufBodyParser<B> = (bytes: Uint8Array) => B;
+
+export interface RequestContext<B> {
+  /** The authenticated user (owner of everything this request touches). */
+  user: string;
+  body: B;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** How the body arrived. */
+  bodyFormat: 'json' | 'protobuf' | 'none';
+  /** Whether the client lists this media type in Accept. */
+  accepts(mediaType: string): boolean;
+  /** Aborted when the client goes away; long polls stop waiting. */
+  signal: AbortSignal;
+}
+
+export type Reply =
+  | { kind: 'json'; status: number; value: unknown }
+  | { kind: 'bytes'; status: number; contentType: string; bytes: Uint8Array };
+
+export function json(value: unknown, status = 200): Reply {
+  return { kind: 'json', status, value };
+}
+
+export function bytes(data: Uint8Array, contentType: string, status = 200): Reply {
+  return { kind: 'bytes', status, contentType, bytes: data };
+}
+
+export interface RouteDef<B = unknown> {
+  method: HttpMethod;
+  /** e.g. `/api/v1/training_runs/{run_id}/checkpoints`. */
+  path: string;
+  /** Default true: the X-API-Key must map to a user. */
+  auth?: boolean;
+  /** Validator for JSON bodies. Routes without one ignore the body. */
+  body?: JsonBodyParser<B>;
+  /** If set, `Content-Type: application/x-protobuf` bodies are accepted and decoded by it. */
+  protobuf?: ProtobufBodyParser<B>;
+  handler(ctx: RequestContext<B>): Promise<Reply> | Reply;
+}
+
+/** Maps an X-API-Key to its user, or null if the key is not accepted. */
+export type Authenticator = (apiKey: string | undefined) => string | null;
+
+interface CompiledRoute {
+  def: RouteDef<any>;
+  segments: Array<{ literal: string } | { param: string }>;
+}
+
+export interface RouterOptions {
+  authenticate: Authenticator;
+  limits?: Partial<BodyLimits>;
+  log?: (line: string) => void;
+}
+
+function compile(def: RouteDef<any>): CompiledRoute {
+  const segments = def.path
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map((s) => (s.startsWith('{') && s.endsWith('}') ? { param: s.slice(1, -1) } : { literal: s }));
+  return { def, segments };
+}
+
+function matchPath(route: CompiledRoute, parts: string[]): Record<string, string> | null {
+  if (route.segments.length !== parts.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const seg = route.segments[i]!;
+    if ('literal' in seg) {
+      if (seg.literal !== parts[i]) return null;
+    } else {
+      params[seg.param] = parts[i]!;
+    }
+  }
+  return params;
+}
+
+function mediaTypeOf(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+export class Router {
+  private readonly routes: CompiledRoute[] = [];
+  private readonly limits: BodyLimits;
+  private readonly authenticate: Authenticator;
+  private readonly log: (line: string) => void;
+
+  constructor(opts: RouterOptions) {
+    this.authenticate = opts.authenticate;
+    this.limits = { ...DEFAULT_BODY_LIMITS, ...opts.limits };
+    this.log = opts.log ?? (() => {});
+  }
+
+  add<B>(def: RouteDef<B>): this {
+    this.routes.push(compile(def));
+    return this;
+  }
+
+  addAll(defs: RouteDef<any>[]): this {
+    for (const d of defs) this.add(d);
+    return this;
+  }
+
+  /** The node:http request listener. Never throws; always answers. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.dispatch(req, res).catch((err) => {
+      // Only reachable if writing the response itself failed.
+      this.log(`response failed: ${err instanceof Error ? err.stack : String(err)}`);
+      if (!res.headersSent) {
+        try {
+          res.statusCode = 500;
+          res.end();
+        } catch {
+          /* connection already gone */
+        }
+      } else {
+        res.destroy();
+      }
+    });
+  };
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    let reply: Reply;
+    try {
+      reply = await this.run(req, controller.signal);
+    } catch (err) {
+      reply = this.errorReply(err, req);
+      // The rest of an over-limit body is never read; close instead of draining it.
+      if (err instanceof HttpError && err.status === 413) res.setHeader('Connection', 'close');
+      if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allowed.join(', '));
+    }
+    if (res.destroyed) return;
+    if (reply.kind === 'json') {
+      const text = JSON.stringify(reply.value);
+      res.writeHead(reply.status, {
+        'Content-Type': 'application/json',
+        'Content-Length': Buffer.byteLength(text),
+      });
+      res.end(text);
+    } else {
+      res.writeHead(reply.status, {
+        'Content-Type': reply.contentType,
+        'Content-Length': reply.bytes.byteLength,
+      });
+      res.end(reply.bytes);
+    }
+  }
+
+  private async run(req: IncomingMessage, signal: AbortSignal): Promise<Reply> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let parts: string[];
+    try {
+      parts = url.pathname
+        .split('/')
+        .filter((s) => s.length > 0)
+        .map((s) => decodeURIComponent(s));
+    } catch {
+      throw new BadRequestError(`malformed URL path: ${url.pathname}`);
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+    let matched: { route: CompiledRoute; params: Record<string, string> } | null = null;
+    const allowed: string[] = [];
+    for (const route of this.routes) {
+      const params = matchPath(route, parts);
+      if (!params) continue;
+      allowed.push(route.def.method);
+      if (route.def.method === method && !matched) matched = { route, params };
+    }
+    if (!matched) {
+      if (allowed.length > 0) {
+        throw new MethodNotAllowedError(`${method} is not allowed on ${url.pathname} (use ${allowed.join(', ')})`, allowed);
+      }
+      throw new NotFoundError(`no route ${method} ${url.pathname}`);
+    }
+    const def = matched.route.def;
+
+    let user = '';
+    if (def.auth !== false) {
+      const key = req.headers['x-api-key'];
+      const apiKey = Array.isArray(key) ? key[0] : key;
+      if (!apiKey) throw new UnauthorizedError('missing X-API-Key header');
+      const resolved = this.authenticate(apiKey);
+      if (!resolved) throw new UnauthorizedError('invalid API key');
+      user = resolved;
+    }
+
+    let body: unknown = undefined;
+    let bodyFormat: RequestContext<unknown>['bodyFormat'] = 'none';
+    if (def.body || def.protobuf) {
+      const data = await readBody(req, this.limits);
+      const mediaType = mediaTypeOf(req.headers['content-type']);
+      if (mediaType === PROTOBUF_CONTENT_TYPE) {
+        if (!def.protobuf) {
+          throw new UnsupportedMediaTypeError(`${url.pathname} takes a JSON body, not ${PROTOBUF_CONTENT_TYPE}`);
+        }
+        bodyFormat = 'protobuf';
+        body = def.protobuf(data);
+      } else {
+        if (mediaType !== '' && mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
+          throw new UnsupportedMediaTypeError(
+            `Content-Type "${mediaType}" is not supported on ${url.pathname} (use application/json${def.protobuf ? ` or ${PROTOBUF_CONTENT_TYPE}` : ''})`,
+          );
+        }
+        if (!def.body) {
+          throw new UnsupportedMediaTypeError(`${url.pathname} takes a ${PROTOBUF_CONTENT_TYPE} body`);
+        }
+        let value: unknown = {};
+        if (data.length > 0) {
+          try {
+            value = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+          } catch (err) {
+            throw new BadRequestError(`request body is not valid JSON: ${(err as Error).message}`);
+          }
+        }
+        bodyFormat = 'json';
+        body = def.body(value);
+      }
+    } else if (req.method !== 'GET' && req.method !== 'HEAD') {
+      // Drain and ignore (e.g. an empty `{}` on a body-less POST).
+      await readBody(req, this.limits);
+    }
+
+    const acceptHeader = (req.headers['accept'] ?? '').toString().toLowerCase();
+    return await def.handler({
+      user,
+      body,
+      params: matched.params,
+      query: url.searchParams,
+      headers: req.headers,
+      bodyFormat,
+      accepts: (mediaType: string) => acceptHeader.includes(mediaType.toLowerCase()),
+      signal,
+    });
+  }
+
+  private errorReply(err: unknown, req: IncomingMessage): Reply {
+    if (err instanceof HttpError) return json(err.toJSON(), err.status);
+    if (err instanceof ValidationError || err instanceof ProtocolError) {
+      return json({ error: err.message, code: 'invalid_request', field: err.field || undefined }, 400);
+    }
+    this.log(`internal error on ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}`);
+    const message = err instanceof Error ? err.message : String(err);
+    return json({ error: `internal server error: ${message}`, code: 'internal' }, 500);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * retrieve_future (long poll) and cancel_future.
+ *
+ * What the official SDK reads (lib/api_future_impl.py): a 200 whose Content-Type is
+ * protobuf is the result; a JSON body with `type: "try_again"` means poll again; with
+ * `status: "complete_metadata"` it reserves `response_payload_size` bytes and polls again
+ * with allow_metadata_only=false; with an `error` key it raises RequestFailedError(category);
+ * anything else is the JSON result. 404 is fatal for it, which is what an unknown or foreign
+ * request id deserves.
+ */
+import {
+  cancelFutureRequestSchema,
+  futureRetrieveRequestSchema,
+  parse,
+  type FutureMetadataResponse,
+  type RequestFailedResponse,
+  type TryAgainResponse,
+} from '@tinker-ts/protocol';
+import type { ServerContext } from '../context.js';
+import { NotFoundError } from '../errors.js';
+import { bytes, json, PROTOBUF_CONTENT_TYPE, type Reply, type RouteDef } from '../router.js';
+import type { FutureRow } from '../store.js';
+import { encodeResultProtobuf, PROTOBUF_RESULT_KINDS } from '../wire-codec.js';
+
+function requireFuture(ctx: ServerContext, user: string, requestId: string): FutureRow {
+  const row = ctx.futures.get(requestId);
+  if (!row || row.owner !== user) throw new NotFoundError(`request ${requestId} not found`);
+  return row;
+}
+
+function completedReply(ctx: ServerContext, row: FutureRow, wantsProtobuf: boolean, allowMetadataOnly: boolean): Reply {
+  const result = JSON.parse(row.result_json ?? 'null') as unknown;
+  let reply: Reply;
+  let size: number;
+  if (wantsProtobuf && PROTOBUF_RESULT_KINDS.has(row.kind)) {
+    const data = encodeResultProtobuf(row.kind, result);
+    reply = bytes(data, PROTOBUF_CONTENT_TYPE);
+    size = data.byteLength;
+  } else {
+    reply = json(result);
+    size = Buffer.byteLength(row.result_json ?? 'null');
+  }
+  if (allowMetadataOnly && size > ctx.settings.metadataOnlyThresholdBytes) {
+    const meta: FutureMetadataResponse = { status: 'complete_metadata', response_payload_size: size };
+    return json(meta);
+  }
+  return reply;
+}
+
+export function futureRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/retrieve_future',
+      body: (v) => parse(futureRetrieveRequestSchema, v),
+      handler: async ({ user, body, accepts, signal }) => {
+        let row = requireFuture(ctx, user, body.request_id);
+        if (row.state === 'pending' || row.state === 'running') {
+          row = (await ctx.futures.waitUntilFinished(row.request_id, ctx.settings.longPollMs, signal)) ?? row;
+        }
+        if (row.state === 'failed') {
+          const failed: RequestFailedResponse = {
+            error: row.error ?? 'request failed',
+            category: (row.category as RequestFailedResponse['category']) ?? 'unknown',
+          };
+          return json(failed);
+        }
+        if (row.state === 'done') {
+          return completedReply(ctx, row, accepts(PROTOBUF_CONTENT_TYPE), body.allow_metadata_only === true);
+        }
+        const status = ctx.futures.status(row.request_id);
+        const tryAgain: TryAgainResponse = {
+          type: 'try_again',
+          request_id: row.request_id,
+          queue_state: status?.queue_state ?? 'active',
+          queue_state_reason: status?.reason ?? (row.state === 'running' ? 'running' : 'queued'),
+        };
+        return json(tryAgain);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/cancel_future',
+      body: (v) => parse(cancelFutureRequestSchema, v),
+      handler: ({ user, body }) => {
+        const row = requireFuture(ctx, user, body.request_id);
+        const cancelled =
+          (row.state === 'pending') && ctx.queues.cancel(row.request_id, `request ${row.request_id} was cancelled by the client`);
+        return json({ request_id: row.request_id, cancelled });
+      },
+    },
+  ];
+}

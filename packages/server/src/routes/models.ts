@@ -1,0 +1,228 @@
+/**
+ * Training models (LoRA adapters on a base model): create, describe, unload.
+ * A model id is `<session_id>:train:<model_seq_id>`, the same id the official SDK derives on
+ * its own when it creates a model through load_weights.
+ */
+import {
+  LORA_CONFIG_DEFAULTS,
+  createModelRequestSchema,
+  getInfoRequestSchema,
+  parse,
+  unloadModelRequestSchema,
+  type CreateModelResponse,
+  type GetInfoResponse,
+  type UnloadModelResponse,
+  type UntypedAPIFuture,
+} from '@tinker-ts/protocol';
+import { requireBaseModel, requireModel, requireSession, type ServerContext } from '../context.js';
+import type { EngineLoraSettings } from '../engine-port.js';
+import { BadRequestError } from '../errors.js';
+import { requestHash, requestIdFor } from '../futures.js';
+import { json, type RouteDef } from '../router.js';
+import type { LoraSettingsRow, ModelRow } from '../store.js';
+import { submitModelRequest } from '../submit.js';
+
+/** Largest LoRA rank accepted (the official service offers up to 128 on small models). */
+export const MAX_LORA_RANK = 256;
+
+export function modelIdOf(sessionId: string, modelSeqId: number): string {
+  return `${sessionId}:train:${modelSeqId}`;
+}
+
+export function engineLoraOf(row: LoraSettingsRow): EngineLoraSettings {
+  return {
+    rank: row.lora_rank,
+    ...(row.lora_seed !== null ? { seed: row.lora_seed } : {}),
+    train_mlp: row.train_mlp,
+    train_attn: row.train_attn,
+    train_unembed: row.train_unembed,
+  };
+}
+
+export interface NewModel {
+  user: string;
+  sessionId: string;
+  modelSeqId: number;
+  baseModel: string;
+  lora: LoraSettingsRow;
+  userMetadata: Record<string, unknown> | null;
+  /** The creating request (create_model, or load_weights creating the model). */
+  kind: string;
+  payload: unknown;
+  /** Work done after the adapter exists (e.g. loading a checkpoint). */
+  afterCreate?: (model: ModelRow) => Promise<void>;
+  result: (modelId: string) => unknown;
+}
+
+/**
+ * Creates a model as seq_id 0 of its own queue: the row and the future are committed in one
+ * transaction, the adapter is created in the engine when the future runs, and the client's
+ * requests (seq_id 1, 2, ...) queue up behind it. Resubmitting the same creation returns the
+ * original future.
+ */
+export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
+  const modelId = modelIdOf(m.sessionId, m.modelSeqId);
+  const existingModel = ctx.store.getModel(modelId);
+  if (existingModel && existingModel.owner !== m.user) {
+    throw new BadRequestError(`model id ${modelId} is taken`);
+  }
+  const requestId = requestIdFor(modelId, 0);
+  const { row, created } = ctx.store.transaction(() => {
+    const r = ctx.futures.submit({
+      request_id: requestId,
+      owner: m.user,
+      model_id: modelId,
+      queue_key: modelId,
+      seq_id: 0,
+      kind: m.kind,
+      request_hash: requestHash(m.kind, m.payload),
+    });
+    if (r.created) {
+      if (existingModel) throw new BadRequestError(`model_seq_id ${m.modelSeqId} of session ${m.sessionId} is already used`);
+      ctx.store.insertModel({
+        model_id: modelId,
+        owner: m.user,
+        session_id: m.sessionId,
+        model_seq_id: m.modelSeqId,
+        base_model: m.baseModel,
+        lora_rank: m.lora.lora_rank,
+        lora_seed: m.lora.lora_seed,
+        train_mlp: m.lora.train_mlp,
+        train_attn: m.lora.train_attn,
+        train_unembed: m.lora.train_unembed,
+        user_metadata: m.userMetadata,
+        state: 'creating',
+        now: ctx.clock(),
+      });
+    }
+    return r;
+  });
+  if (created) {
+    ctx.queues.open(modelId, { ordered: true, firstSeq: 0 });
+    ctx.queues.enqueue(modelId, {
+      requestId: row.request_id,
+      seqId: 0,
+      kind: m.kind,
+      execute: async () => {
+        try {
+          await ctx.engine.createAdapter(modelId, m.baseModel, engineLoraOf(m.lora));
+          if (m.afterCreate) await m.afterCreate(ctx.store.getModel(modelId)!);
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          ctx.store.setModelState(modelId, 'failed', message);
+          ctx.queues.close(modelId, `model ${modelId} could not be created: ${message}`);
+          await ctx.engine.dropAdapter(modelId).catch(() => {});
+          throw err;
+        }
+        ctx.store.setModelState(modelId, 'active');
+        return m.result(modelId);
+      },
+    });
+  }
+  return { request_id: row.request_id, model_id: modelId };
+}
+
+export function modelRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/create_model',
+      body: (v) => parse(createModelRequestSchema, v),
+      handler: ({ user, body }) => {
+        requireSession(ctx, user, body.session_id);
+        requireBaseModel(ctx, body.base_model);
+        const lora = body.lora_config ?? { rank: 32 };
+        if (lora.rank < 1 || lora.rank > MAX_LORA_RANK) {
+          throw new BadRequestError(`lora_config.rank must be between 1 and ${MAX_LORA_RANK}, got ${lora.rank}`, {
+            field: 'lora_config.rank',
+          });
+        }
+        const settings: LoraSettingsRow = {
+          lora_rank: lora.rank,
+          lora_seed: lora.seed ?? null,
+          train_mlp: lora.train_mlp ?? LORA_CONFIG_DEFAULTS.train_mlp,
+          train_attn: lora.train_attn ?? LORA_CONFIG_DEFAULTS.train_attn,
+          train_unembed: lora.train_unembed ?? LORA_CONFIG_DEFAULTS.train_unembed,
+        };
+        if (!settings.train_mlp && !settings.train_attn && !settings.train_unembed) {
+          throw new BadRequestError('lora_config trains nothing: enable at least one of train_mlp, train_attn, train_unembed', {
+            field: 'lora_config',
+          });
+        }
+        const future = createModel(ctx, {
+          user,
+          sessionId: body.session_id,
+          modelSeqId: body.model_seq_id,
+          baseModel: body.base_model,
+          lora: settings,
+          userMetadata: body.user_metadata ?? null,
+          kind: 'create_model',
+          payload: body,
+          result: (modelId): CreateModelResponse => ({ model_id: modelId, type: 'create_model' }),
+        });
+        return json(future);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/get_info',
+      body: (v) => parse(getInfoRequestSchema, v),
+      handler: ({ user, body }) => {
+        const model = requireModel(ctx, user, body.model_id);
+        const info = ctx.models.find((m) => m.model_name === model.base_model);
+        const res: GetInfoResponse = {
+          type: 'get_info',
+          model_data: {
+            arch: info?.family ?? null,
+            model_name: model.base_model,
+            tokenizer_id: model.base_model,
+          },
+          model_id: model.model_id,
+          is_lora: true,
+          lora_rank: model.lora_rank,
+          model_name: model.base_model,
+        };
+        return json(res);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/unload_model',
+      body: (v) => parse(unloadModelRequestSchema, v),
+      handler: ({ user, body }) => {
+        const model = requireModel(ctx, user, body.model_id);
+        const result: UnloadModelResponse = { model_id: model.model_id, type: 'unload_model' };
+        if (model.state !== 'active' && model.state !== 'creating') {
+          // Nothing in memory to free; answer with an already-completed future.
+          const requestId = requestIdFor(null, null);
+          ctx.futures.submit({
+            request_id: requestId,
+            owner: user,
+            model_id: model.model_id,
+            queue_key: null,
+            seq_id: null,
+            kind: 'unload_model',
+            request_hash: requestHash('unload_model', body),
+          });
+          if (model.state === 'lost') ctx.store.setModelState(model.model_id, 'unloaded', 'unloaded after a server restart');
+          ctx.futures.complete(requestId, result);
+          return json({ request_id: requestId, model_id: model.model_id });
+        }
+        const future = submitModelRequest(ctx, {
+          user,
+          model,
+          kind: 'unload_model',
+          seqId: null,
+          payload: body,
+          execute: async () => {
+            await ctx.engine.dropAdapter(model.model_id);
+            ctx.store.setModelState(model.model_id, 'unloaded', 'unloaded by the client');
+            ctx.queues.close(model.model_id, `model ${model.model_id} was unloaded; create a new training client`);
+            return result;
+          },
+        });
+        return json(future);
+      },
+    },
+  ];
+}

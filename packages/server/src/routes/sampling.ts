@@ -1,0 +1,122 @@
+/**
+ * asample: sampling from a base model, from saved sampler weights (model_path), or through a
+ * sampling session. Requests are not ordered among themselves; each sampling target has its
+ * own queue so a long generation on one never holds up another's bookkeeping.
+ */
+import {
+  checkSamplingParams,
+  modelInputTokens,
+  parse,
+  sampleRequestSchema,
+  type SampleRequest,
+  type SampleResponse,
+  type UntypedAPIFuture,
+} from '@tinker-ts/protocol';
+import {
+  requireBaseModel,
+  requireReadableCheckpoint,
+  requireSamplingSession,
+  type ServerContext,
+} from '../context.js';
+import type { EngineSampleSource } from '../engine-port.js';
+import { BadRequestError } from '../errors.js';
+import { requestHash, requestIdFor } from '../futures.js';
+import { json, type RouteDef } from '../router.js';
+
+/** Rejects newer request features this server does not implement, naming each. */
+function rejectUnsupported(body: SampleRequest): void {
+  const unsupported = (field: string, why: string): never => {
+    throw new BadRequestError(`${field} is not supported by this server (${why})`, { field });
+  };
+  if ((body.topk_sample_logprobs ?? 0) > 0) unsupported('topk_sample_logprobs', 'send 0');
+  if (body.target_prompt_logprobs != null) unsupported('target_prompt_logprobs', 'send null');
+  if (body.record_stability_info === true) unsupported('record_stability_info', 'send false');
+  if ((body.prompt_alt_tokens_k ?? 0) > 0) unsupported('prompt_alt_tokens_k', 'send 0');
+}
+
+function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): { source: EngineSampleSource; queueKey: string } {
+  if (body.sampling_session_id != null) {
+    const s = requireSamplingSession(ctx, user, body.sampling_session_id);
+    if (body.seq_id == null) {
+      throw new BadRequestError('seq_id is required with sampling_session_id', { field: 'seq_id' });
+    }
+    return {
+      source: { baseModel: s.base_model, ...(s.sampler_dir ? { samplerDir: s.sampler_dir } : {}) },
+      queueKey: s.sampling_session_id,
+    };
+  }
+  if (body.model_path != null) {
+    const ckpt = requireReadableCheckpoint(ctx, user, body.model_path, 'sampler_weights', 'model_path');
+    const run = ctx.store.getModel(ckpt.run_id);
+    if (!run) throw new BadRequestError(`model_path ${body.model_path} has no training run record`, { field: 'model_path' });
+    return { source: { baseModel: run.base_model, samplerDir: ckpt.path }, queueKey: `sampler:${body.model_path}` };
+  }
+  const base = requireBaseModel(ctx, body.base_model!).model_name;
+  return { source: { baseModel: base }, queueKey: `base:${base}` };
+}
+
+export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/asample',
+      body: (v) => parse(sampleRequestSchema, v),
+      handler: ({ user, body }) => {
+        rejectUnsupported(body);
+        const params = checkSamplingParams(body.sampling_params, 'sampling_params');
+        const prompt = modelInputTokens(body.prompt, 'prompt');
+        if (prompt.length === 0) throw new BadRequestError('prompt is empty', { field: 'prompt' });
+        prompt.forEach((t, i) => {
+          if (!Number.isInteger(t) || t < 0) {
+            throw new BadRequestError(`token ids must be non-negative integers, got ${t}`, { field: `prompt.tokens[${i}]` });
+          }
+        });
+        const { source, queueKey } = resolveSource(ctx, user, body);
+        const numSamples = body.num_samples ?? 1;
+        // Only sampling-session requests carry a seq_id that identifies them for dedup.
+        const seqId = body.sampling_session_id != null ? body.seq_id ?? null : null;
+        const dedupKey = seqId !== null ? queueKey : null;
+        const requestId = requestIdFor(dedupKey, seqId);
+        const sampleSequenceIds = Array.from({ length: numSamples }, (_, i) => `${requestId}:${i}`);
+        const { row, created } = ctx.futures.submit({
+          request_id: requestId,
+          owner: user,
+          model_id: null,
+          queue_key: dedupKey,
+          seq_id: seqId,
+          kind: 'sample',
+          request_hash: requestHash('sample', body),
+          ack_json: JSON.stringify({ sample_sequence_ids: sampleSequenceIds }),
+        });
+        if (created) {
+          ctx.queues.open(queueKey, { ordered: false });
+          ctx.queues.enqueue(queueKey, {
+            requestId: row.request_id,
+            seqId: null,
+            kind: 'sample',
+            execute: async (): Promise<SampleResponse> => {
+              const res = await ctx.engine.sample(source, {
+                prompt,
+                num_samples: numSamples,
+                sampling_params: {
+                  max_tokens: params.max_tokens,
+                  seed: params.seed,
+                  stop: params.stop,
+                  temperature: params.temperature,
+                  top_k: params.top_k,
+                  top_p: params.top_p,
+                },
+                prompt_logprobs: body.prompt_logprobs === true,
+                topk_prompt_logprobs: body.topk_prompt_logprobs ?? 0,
+              });
+              return { ...res, type: 'sample' };
+            },
+          });
+        }
+        const ack = row.ack_json ? (JSON.parse(row.ack_json) as { sample_sequence_ids?: string[] }) : {};
+        const future: UntypedAPIFuture = { request_id: row.request_id, sample_sequence_ids: ack.sample_sequence_ids ?? sampleSequenceIds };
+        return json(future);
+      },
+    },
+  ];
+}

@@ -1,0 +1,87 @@
+/**
+ * Service routes: health, capabilities, client feature flags, auth token exchange (off) and
+ * telemetry (accepted and dropped).
+ */
+import {
+  CLIENT_CONFIG_DEFAULTS,
+  DYNAMIC_CONFIG_DEFAULTS,
+  clientConfigRequestSchema,
+  clientDynamicConfigRequestSchema,
+  parse,
+  type ClientConfigResponse,
+  type ClientDynamicConfigResponse,
+  type GetServerCapabilitiesResponse,
+} from '@tinker-ts/protocol';
+import type { ServerContext } from '../context.js';
+import { NotFoundError } from '../errors.js';
+import { json, type RouteDef } from '../router.js';
+
+export function clientConfig(ctx: ServerContext): ClientConfigResponse {
+  return {
+    ...CLIENT_CONFIG_DEFAULTS,
+    pjwt_auth_enabled: false,
+    // Plain httpx transport: the SDK's alternative transport adds nothing against a local server.
+    use_pyqwest_transport: false,
+    // Compressed bodies are always accepted; clients need not spend CPU on them locally.
+    proto_compress_fwdbwd: false,
+    create_model_via_load_weights: ctx.settings.createModelViaLoadWeights,
+    sample_use_retrieve_futures: false,
+  };
+}
+
+export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'GET',
+      path: '/api/v1/healthz',
+      auth: false,
+      handler: () => json({ status: 'ok' }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/get_server_capabilities',
+      handler: () => {
+        const body: GetServerCapabilitiesResponse = {
+          supported_models: ctx.models.map((m) => ({
+            model_name: m.model_name,
+            max_context_length: m.max_context_length,
+            trainable: true,
+            sampleable: true,
+          })),
+        };
+        return json(body);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/client/config',
+      body: (v) => parse(clientConfigRequestSchema, v),
+      handler: () => json(clientConfig(ctx)),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/client/dynamic_config',
+      body: (v) => parse(clientDynamicConfigRequestSchema, v),
+      handler: () => {
+        const body: ClientDynamicConfigResponse = { ...DYNAMIC_CONFIG_DEFAULTS };
+        return json(body);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/auth/token',
+      handler: () => {
+        throw new NotFoundError(
+          'JWT auth is not enabled on this server (client/config pjwt_auth_enabled is false); send the API key as X-API-Key',
+        );
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/telemetry',
+      // Accepted and dropped: any JSON body is fine.
+      body: (v) => v,
+      handler: () => json({ status: 'accepted' }),
+    },
+  ];
+}

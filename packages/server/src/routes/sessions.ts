@@ -1,0 +1,125 @@
+/**
+ * Sessions (a client process's lifetime, kept alive by heartbeats) and sampling sessions
+ * (a sampler bound to a base model or to sampler weights).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  createSamplingSessionRequestSchema,
+  createSessionRequestSchema,
+  parse,
+  sessionHeartbeatRequestSchema,
+  type CreateSamplingSessionResponse,
+  type CreateSessionResponse,
+} from '@tinker-ts/protocol';
+import { requireBaseModel, requireReadableCheckpoint, requireSession, type ServerContext } from '../context.js';
+import { BadRequestError } from '../errors.js';
+import { json, type RouteDef } from '../router.js';
+
+export function samplingSessionIdOf(sessionId: string, seq: number): string {
+  return `${sessionId}:sample:${seq}`;
+}
+
+export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/create_session',
+      body: (v) => parse(createSessionRequestSchema, v),
+      handler: ({ user, body }) => {
+        const sessionId = randomUUID();
+        ctx.store.insertSession({
+          session_id: sessionId,
+          owner: user,
+          tags: body.tags,
+          user_metadata: body.user_metadata ?? null,
+          sdk_version: body.sdk_version,
+          project_id: body.project_id ?? null,
+          now: ctx.clock(),
+        });
+        const standIns = ctx.models.filter((m) => m.stand_in).map((m) => m.model_name);
+        const res: CreateSessionResponse = {
+          type: 'create_session',
+          session_id: sessionId,
+          info_message: standIns.length
+            ? `local tinker-ts server: ${standIns.join(', ')} are small stand-in models with random weights, not the real checkpoints`
+            : null,
+          warning_message: null,
+          error_message: null,
+        };
+        return json(res);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/session_heartbeat',
+      body: (v) => parse(sessionHeartbeatRequestSchema, v),
+      handler: ({ user, body }) => {
+        requireSession(ctx, user, body.session_id);
+        ctx.store.touchSession(body.session_id, ctx.clock());
+        return json({ type: 'session_heartbeat' });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/sessions/{session_id}/finish',
+      body: (v) => v,
+      handler: ({ user, params }) => {
+        requireSession(ctx, user, params.session_id!);
+        ctx.store.finishSession(params.session_id!, ctx.clock());
+        return json({ session_id: params.session_id, status: 'finished' });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/create_sampling_session',
+      body: (v) => parse(createSamplingSessionRequestSchema, v),
+      handler: ({ user, body }) => {
+        requireSession(ctx, user, body.session_id);
+        let baseModel: string;
+        let samplerDir: string | null = null;
+        const modelPath = body.model_path ?? null;
+        if (modelPath !== null) {
+          const ckpt = requireReadableCheckpoint(ctx, user, modelPath, 'sampler_weights', 'model_path');
+          const run = ctx.store.getModel(ckpt.run_id);
+          if (!run) throw new BadRequestError(`model_path ${modelPath} has no training run record`, { field: 'model_path' });
+          baseModel = run.base_model;
+          if (body.base_model != null && body.base_model !== baseModel) {
+            throw new BadRequestError(
+              `base_model ${body.base_model} does not match the base model of ${modelPath} (${baseModel})`,
+              { field: 'base_model' },
+            );
+          }
+          samplerDir = ckpt.path;
+        } else if (body.base_model != null) {
+          baseModel = requireBaseModel(ctx, body.base_model).model_name;
+        } else {
+          throw new BadRequestError('one of base_model or model_path is required', { field: 'base_model' });
+        }
+        const id = samplingSessionIdOf(body.session_id, body.sampling_session_seq_id);
+        const existing = ctx.store.getSamplingSession(id);
+        if (existing) {
+          if (existing.base_model !== baseModel || existing.model_path !== modelPath) {
+            throw new BadRequestError(
+              `sampling_session_seq_id ${body.sampling_session_seq_id} of session ${body.session_id} is already used by another sampling session`,
+              { field: 'sampling_session_seq_id' },
+            );
+          }
+        } else {
+          ctx.store.insertSamplingSession({
+            sampling_session_id: id,
+            owner: user,
+            session_id: body.session_id,
+            seq_id: body.sampling_session_seq_id,
+            base_model: baseModel,
+            model_path: modelPath,
+            sampler_dir: samplerDir,
+            ephemeral: false,
+            now: ctx.clock(),
+          });
+        }
+        const res: CreateSamplingSessionResponse = { type: 'create_sampling_session', sampling_session_id: id };
+        return json(res);
+      },
+    },
+  ];
+}

@@ -1,0 +1,108 @@
+/**
+ * Training steps: forward / forward_backward (protobuf bodies since SDK 0.25, JSON for older
+ * clients) and optim_step. Input is checked completely at submission, so a bad datum gets a
+ * 400 naming its field instead of a failed future later.
+ */
+import {
+  checkAdamParams,
+  checkData,
+  checkLossFnConfig,
+  forwardBackwardRequestSchema,
+  forwardRequestSchema,
+  optimStepRequestSchema,
+  parse,
+  type ForwardBackwardInput,
+  type OptimStepResponse,
+} from '@tinker-ts/protocol';
+import { requireModel, type ServerContext } from '../context.js';
+import { json, type RouteDef } from '../router.js';
+import { submitModelRequest } from '../submit.js';
+import { decodeForwardBackwardBody } from '../wire-codec.js';
+
+interface TrainingStep {
+  model_id: string;
+  seq_id: number | null;
+  input: ForwardBackwardInput;
+  forwardOnly: boolean;
+}
+
+function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
+  const model = requireModel(ctx, user, step.model_id);
+  const lossFn = step.input.loss_fn;
+  const path = step.forwardOnly ? 'forward_input' : 'forward_backward_input';
+  checkData(step.input.data, lossFn, `${path}.data`);
+  const config = checkLossFnConfig(lossFn, step.input.loss_fn_config ?? null, `${path}.loss_fn_config`);
+  const kind = step.forwardOnly ? 'forward' : 'forward_backward';
+  return submitModelRequest(ctx, {
+    user,
+    model,
+    kind,
+    seqId: step.seq_id,
+    payload: { model_id: step.model_id, seq_id: step.seq_id, input: step.input },
+    execute: async () => {
+      const out = await ctx.engine.forwardBackward(
+        model.model_id,
+        step.input.data,
+        lossFn,
+        Object.keys(config).length ? config : null,
+        step.forwardOnly,
+      );
+      return out;
+    },
+  });
+}
+
+export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/forward_backward',
+      body: (v) => parse(forwardBackwardRequestSchema, v),
+      protobuf: (bytes) => decodeForwardBackwardBody(bytes),
+      handler: ({ user, body }) =>
+        json(
+          submitStep(ctx, user, {
+            model_id: body.model_id,
+            seq_id: body.seq_id ?? null,
+            input: body.forward_backward_input,
+            forwardOnly: body.forward_only === true,
+          }),
+        ),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/forward',
+      body: (v) => parse(forwardRequestSchema, v),
+      handler: ({ user, body }) =>
+        json(
+          submitStep(ctx, user, {
+            model_id: body.model_id,
+            seq_id: body.seq_id ?? null,
+            input: body.forward_input,
+            forwardOnly: true,
+          }),
+        ),
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/optim_step',
+      body: (v) => parse(optimStepRequestSchema, v),
+      handler: ({ user, body }) => {
+        const model = requireModel(ctx, user, body.model_id);
+        const adam = checkAdamParams(body.adam_params, 'adam_params');
+        const future = submitModelRequest(ctx, {
+          user,
+          model,
+          kind: 'optim_step',
+          seqId: body.seq_id ?? null,
+          payload: { model_id: body.model_id, seq_id: body.seq_id ?? null, adam },
+          execute: async (): Promise<OptimStepResponse> => {
+            const res = await ctx.engine.optimStep(model.model_id, adam);
+            return { metrics: res.metrics };
+          },
+        });
+        return json(future);
+      },
+    },
+  ];
+}

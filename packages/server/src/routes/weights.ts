@@ -1,0 +1,352 @@
+/**
+ * Checkpoints: save_weights (training state incl. optimizer), save_weights_for_sampler (PEFT
+ * adapter, named or behind an ephemeral sampling session), load_weights (as a model's first
+ * request, or creating the model), weights_info and copy_weights.
+ *
+ * A save writes to a temporary directory, fsyncs, renames into place, and only then commits
+ * the checkpoint record together with the future's result.
+ */
+import {
+  copyWeightsRequestSchema,
+  loadWeightsRequestSchema,
+  parse,
+  saveWeightsForSamplerRequestSchema,
+  saveWeightsRequestSchema,
+  weightsInfoRequestSchema,
+  type CopyWeightsResponse,
+  type LoadWeightsResponse,
+  type SaveWeightsForSamplerResponseInternal,
+  type SaveWeightsResponse,
+  type WeightsInfoResponse,
+} from '@tinker-ts/protocol';
+import {
+  requireBaseModel,
+  requireModel,
+  requireReadableCheckpoint,
+  requireSession,
+  type ServerContext,
+} from '../context.js';
+import { BadRequestError, RequestFailure } from '../errors.js';
+import { json, type RouteDef } from '../router.js';
+import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
+import { submitModelRequest } from '../submit.js';
+import { checkCheckpointName, formatCheckpointPath } from '../tinker-paths.js';
+import { createModel, modelIdOf } from './models.js';
+import { samplingSessionIdOf } from './sessions.js';
+
+interface SaveSpec {
+  user: string;
+  model: ModelRow;
+  kind: CheckpointKind;
+  name: string;
+  overwrite: boolean;
+  ttlSeconds: number | null;
+  userMetadata: Record<string, string> | null;
+  seqId: number | null;
+  payload: unknown;
+  result: (path: string) => unknown;
+}
+
+function submitSave(ctx: ServerContext, s: SaveSpec) {
+  const modelId = s.model.model_id;
+  const tinkerPath = formatCheckpointPath({ runId: modelId, kind: s.kind, name: s.name });
+  let saved: CheckpointRow | null = null;
+  return submitModelRequest(ctx, {
+    user: s.user,
+    model: s.model,
+    kind: s.kind === 'weights' ? 'save_weights' : 'save_weights_for_sampler',
+    seqId: s.seqId,
+    payload: s.payload,
+    execute: async () => {
+      if (!s.overwrite && ctx.store.getCheckpoint(modelId, s.kind, s.name)) {
+        throw new RequestFailure(`checkpoint ${tinkerPath} already exists; pass overwrite=true or choose another name`);
+      }
+      const { dir, sizeBytes } = await ctx.checkpoints.writeAtomically(
+        modelId,
+        s.kind,
+        s.name,
+        (tmp) =>
+          s.kind === 'weights' ? ctx.engine.saveState(modelId, tmp, true) : ctx.engine.saveSamplerWeights(modelId, tmp),
+        { overwrite: true },
+      );
+      const now = ctx.clock();
+      saved = {
+        run_id: modelId,
+        kind: s.kind,
+        name: s.name,
+        owner: s.user,
+        path: dir,
+        size_bytes: sizeBytes,
+        created_at: now,
+        expires_at: s.ttlSeconds !== null ? now + s.ttlSeconds * 1000 : null,
+        public: false,
+        user_metadata: s.userMetadata,
+      };
+      return s.result(tinkerPath);
+    },
+    // The record and the result commit together: an acknowledged save is always listed.
+    finish: (requestId, result) => {
+      ctx.futures.complete(requestId, result, () => ctx.store.upsertCheckpoint(saved!));
+    },
+  });
+}
+
+function defaultCheckpointName(ctx: ServerContext, seqId: number | null): string {
+  const stamp = new Date(ctx.clock()).toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+  return seqId !== null ? `ckpt-${stamp}-seq${seqId}` : `ckpt-${stamp}`;
+}
+
+export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
+  return [
+    {
+      method: 'POST',
+      path: '/api/v1/save_weights',
+      body: (v) => parse(saveWeightsRequestSchema, v),
+      handler: ({ user, body }) => {
+        const model = requireModel(ctx, user, body.model_id);
+        const seqId = body.seq_id ?? null;
+        const name = checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path');
+        const future = submitSave(ctx, {
+          user,
+          model,
+          kind: 'weights',
+          name,
+          overwrite: body.overwrite === true,
+          ttlSeconds: body.ttl_seconds ?? null,
+          userMetadata: body.user_metadata ?? null,
+          seqId,
+          payload: body,
+          result: (path): SaveWeightsResponse => ({ path, type: 'save_weights' }),
+        });
+        return json(future);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/save_weights_for_sampler',
+      body: (v) => parse(saveWeightsForSamplerRequestSchema, v),
+      handler: ({ user, body }) => {
+        const model = requireModel(ctx, user, body.model_id);
+        const seqId = body.seq_id ?? null;
+        if (body.path != null) {
+          const name = checkCheckpointName(body.path, 'path');
+          const future = submitSave(ctx, {
+            user,
+            model,
+            kind: 'sampler_weights',
+            name,
+            overwrite: true,
+            ttlSeconds: body.ttl_seconds ?? null,
+            userMetadata: body.user_metadata ?? null,
+            seqId,
+            payload: body,
+            result: (path): SaveWeightsForSamplerResponseInternal => ({ path, type: 'save_weights_for_sampler' }),
+          });
+          return json(future);
+        }
+        if (body.sampling_session_seq_id == null) {
+          throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
+            field: 'path',
+          });
+        }
+        // Ephemeral: a snapshot of the adapter behind a new sampling session, not a listed checkpoint.
+        const samplingSessionId = samplingSessionIdOf(model.session_id, body.sampling_session_seq_id);
+        const future = submitModelRequest(ctx, {
+          user,
+          model,
+          kind: 'save_weights_for_sampler',
+          seqId,
+          payload: body,
+          execute: async () => {
+            if (ctx.store.getSamplingSession(samplingSessionId)) {
+              throw new RequestFailure(`sampling session ${samplingSessionId} already exists`);
+            }
+            const { dir } = await ctx.ephemeral.writeAtomically(
+              model.model_id,
+              'sampler_weights',
+              `session-${body.sampling_session_seq_id}`,
+              (tmp) => ctx.engine.saveSamplerWeights(model.model_id, tmp),
+              { overwrite: true },
+            );
+            ctx.store.insertSamplingSession({
+              sampling_session_id: samplingSessionId,
+              owner: user,
+              session_id: model.session_id,
+              seq_id: body.sampling_session_seq_id ?? null,
+              base_model: model.base_model,
+              model_path: null,
+              sampler_dir: dir,
+              ephemeral: true,
+              now: ctx.clock(),
+            });
+            const res: SaveWeightsForSamplerResponseInternal = {
+              path: null,
+              sampling_session_id: samplingSessionId,
+              type: 'save_weights_for_sampler',
+            };
+            return res;
+          },
+        });
+        return json(future);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/load_weights',
+      body: (v) => parse(loadWeightsRequestSchema, v),
+      handler: ({ user, body }) => {
+        const ckpt = requireReadableCheckpoint(ctx, user, body.path, 'weights', 'path');
+        const source = ctx.store.getModel(ckpt.run_id);
+        if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
+        const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
+
+        if (body.session_id != null) {
+          // Create-via-load: this load is the new model's creation (its seq_id 0).
+          requireSession(ctx, user, body.session_id);
+          const baseModel = body.base_model ?? source.base_model;
+          requireBaseModel(ctx, baseModel);
+          if (baseModel !== source.base_model) {
+            throw new BadRequestError(
+              `base_model ${baseModel} is not compatible with ${body.path}, which was trained on ${source.base_model}`,
+              { field: 'base_model' },
+            );
+          }
+          const future = createModel(ctx, {
+            user,
+            sessionId: body.session_id,
+            modelSeqId: body.model_seq_id!,
+            baseModel,
+            lora: source,
+            userMetadata: body.user_metadata ?? null,
+            kind: 'load_weights',
+            payload: body,
+            afterCreate: async (model) => {
+              const current = requireReadableCheckpointAtRun(ctx, user, body.path);
+              await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
+            },
+            result,
+          });
+          return json(future);
+        }
+
+        const model = requireModel(ctx, user, body.model_id!);
+        const seqId = body.seq_id ?? null;
+        const existing = seqId !== null ? ctx.store.getFutureBySeq(model.model_id, seqId) : null;
+        if (!existing) {
+          const maxSeq = ctx.store.maxSeq(model.model_id) ?? 0;
+          if (maxSeq > 0 || (seqId !== null && seqId !== 1)) {
+            throw new BadRequestError(
+              `load_weights is only allowed as a model's first request (seq_id 1); model ${model.model_id} already ` +
+                `${maxSeq > 0 ? `has requests up to seq_id ${maxSeq}` : `expects seq_id 1, got ${seqId}`}. ` +
+                'Create a new training client from the checkpoint instead.',
+              { field: 'seq_id' },
+            );
+          }
+        }
+        if (source.lora_rank !== model.lora_rank || source.base_model !== model.base_model) {
+          throw new BadRequestError(
+            `checkpoint ${body.path} (base ${source.base_model}, LoRA rank ${source.lora_rank}) does not fit model ` +
+              `${model.model_id} (base ${model.base_model}, LoRA rank ${model.lora_rank})`,
+            { field: 'path' },
+          );
+        }
+        const future = submitModelRequest(ctx, {
+          user,
+          model,
+          kind: 'load_weights',
+          seqId: seqId ?? 1,
+          payload: body,
+          execute: async () => {
+            const current = requireReadableCheckpointAtRun(ctx, user, body.path);
+            await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
+            return result(model.model_id);
+          },
+        });
+        return json(future);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/weights_info',
+      body: (v) => parse(weightsInfoRequestSchema, v),
+      handler: ({ user, body }) => {
+        const ckpt = requireReadableCheckpoint(ctx, user, body.tinker_path, null, 'tinker_path');
+        const run = ctx.store.getModel(ckpt.run_id);
+        if (!run) throw new BadRequestError(`checkpoint ${body.tinker_path} has no training run record`, { field: 'tinker_path' });
+        const res: WeightsInfoResponse = {
+          base_model: run.base_model,
+          is_lora: true,
+          lora_rank: run.lora_rank,
+          train_unembed: run.train_unembed,
+          train_mlp: run.train_mlp,
+          train_attn: run.train_attn,
+        };
+        return json(res);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/v1/copy_weights',
+      body: (v) => parse(copyWeightsRequestSchema, v),
+      handler: async ({ user, body }) => {
+        requireSession(ctx, user, body.session_id);
+        const ckpt = requireReadableCheckpoint(ctx, user, body.source_path, null, 'source_path');
+        const source = ctx.store.getModel(ckpt.run_id);
+        if (!source) throw new BadRequestError(`checkpoint ${body.source_path} has no training run record`, { field: 'source_path' });
+        const runId = modelIdOf(body.session_id, body.model_seq_id);
+        const tinkerPath = formatCheckpointPath({ runId, kind: ckpt.kind, name: ckpt.name });
+        const existingRun = ctx.store.getModel(runId);
+        if (existingRun) {
+          if (existingRun.owner === user && ctx.store.getCheckpoint(runId, ckpt.kind, ckpt.name)) {
+            return json({ tinker_path: tinkerPath } satisfies CopyWeightsResponse);
+          }
+          throw new BadRequestError(`model_seq_id ${body.model_seq_id} of session ${body.session_id} is already used`, {
+            field: 'model_seq_id',
+          });
+        }
+        const { dir, sizeBytes } = await ctx.checkpoints.copyInto(ckpt.path, runId, ckpt.kind, ckpt.name);
+        const now = ctx.clock();
+        ctx.store.transaction(() => {
+          ctx.store.insertModel({
+            model_id: runId,
+            owner: user,
+            session_id: body.session_id,
+            model_seq_id: body.model_seq_id,
+            base_model: source.base_model,
+            lora_rank: source.lora_rank,
+            lora_seed: source.lora_seed,
+            train_mlp: source.train_mlp,
+            train_attn: source.train_attn,
+            train_unembed: source.train_unembed,
+            user_metadata: null,
+            state: 'unloaded',
+            now,
+          });
+          ctx.store.setModelState(runId, 'unloaded', `holds a copy of ${body.source_path}; load it into a new training client to train`);
+          ctx.store.upsertCheckpoint({
+            run_id: runId,
+            kind: ckpt.kind,
+            name: ckpt.name,
+            owner: user,
+            path: dir,
+            size_bytes: sizeBytes,
+            created_at: now,
+            expires_at: body.ttl_seconds != null ? now + body.ttl_seconds * 1000 : null,
+            public: false,
+            user_metadata: ckpt.user_metadata,
+          });
+        });
+        return json({ tinker_path: tinkerPath } satisfies CopyWeightsResponse);
+      },
+    },
+  ];
+}
+
+/** Re-resolves a checkpoint when the queued load runs (it may have expired or been deleted meanwhile). */
+function requireReadableCheckpointAtRun(ctx: ServerContext, user: string, tinkerPath: string): CheckpointRow {
+  try {
+    return requireReadableCheckpoint(ctx, user, tinkerPath, 'weights', 'path');
+  } catch (err) {
+    throw new RequestFailure(err instanceof Error ? err.message : String(err));
+  }
+}

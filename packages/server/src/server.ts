@@ -1,0 +1,97 @@
+/**
+ * startServer: a local server speaking hosted Tinker's HTTP API, backed by the CPU engine in a
+ * worker thread and durable state in `<dataDir>`.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EngineHost } from '@tinker-ts/engine';
+import { createApp, type AppOptions } from './app.js';
+import type { ServerSettings } from './context.js';
+
+export interface StartServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 = any free port. Default 0. */
+  port?: number;
+  /** Database, checkpoints and sampler weights live here. */
+  dataDir: string;
+  /** Extra base models: name → local Hugging Face model directory. */
+  models?: Record<string, string>;
+  /** key → user; absent = dev mode: any "tml-" key is its own user. */
+  apiKeys?: Record<string, string>;
+  kernels?: 'native' | 'reference';
+  log?: (line: string) => void;
+  settings?: Partial<ServerSettings>;
+  sweepIntervalMs?: number;
+  extraRoutes?: AppOptions['extraRoutes'];
+}
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:41234 (no trailing slash). */
+  url: string;
+  port: number;
+  engine: EngineHost;
+  close(): Promise<void>;
+}
+
+/** How long close() lets a running engine call finish before stopping the worker. */
+const CLOSE_GRACE_MS = 10_000;
+
+export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
+  const log = opts.log ?? (() => {});
+  const engine = await EngineHost.start({ models: opts.models, kernels: opts.kernels });
+  log(`engine ready (OpenBLAS core ${engine.coreName})`);
+  let app;
+  try {
+    app = await createApp({
+      dataDir: opts.dataDir,
+      engine,
+      apiKeys: opts.apiKeys,
+      settings: opts.settings,
+      sweepIntervalMs: opts.sweepIntervalMs,
+      extraRoutes: opts.extraRoutes,
+      log,
+    });
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  for (const m of app.ctx.models) {
+    log(`model ${m.model_name} (${m.family}, context ${m.max_context_length})${m.stand_in ? ' [stand-in: random weights]' : ''}`);
+  }
+
+  const server = http.createServer(app.router.handle);
+  // Long polls last ~20 s; keep sockets open a little longer than that.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 0;
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log(`listening on ${url} (data dir ${opts.dataDir}, ${opts.apiKeys ? 'configured API keys' : 'dev mode: any tml- key'})`);
+
+  let closing: Promise<void> | null = null;
+  return {
+    url,
+    port,
+    engine,
+    close() {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await stopped;
+        await Promise.race([app.ctx.queues.whenIdle(), new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]);
+        await engine.close();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}

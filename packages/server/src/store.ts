@@ -1,0 +1,554 @@
+/**
+ * Durable server state in SQLite (better-sqlite3, WAL journal).
+ *
+ * `synchronous=FULL` for the whole database: a future is acknowledged to the client only
+ * after its row is committed, and a checkpoint counts as saved only once its row is; with
+ * FULL each commit fsyncs the WAL, so both survive a power loss or kernel crash, not just a
+ * killed process (NORMAL would already survive SIGKILL, but could lose the last commits on
+ * power loss). The write rate is a handful of commits per training step, so the fsync cost is
+ * negligible next to the compute.
+ *
+ * Times are Unix epoch milliseconds. JSON columns hold JSON text.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type ModelState = 'creating' | 'active' | 'lost' | 'unloaded' | 'failed';
+export type FutureState = 'pending' | 'running' | 'done' | 'failed';
+export type CheckpointKind = 'weights' | 'sampler_weights';
+
+export interface SessionRow {
+  session_id: string;
+  owner: string;
+  tags: string[];
+  user_metadata: Record<string, unknown> | null;
+  sdk_version: string | null;
+  project_id: string | null;
+  created_at: number;
+  last_heartbeat: number;
+  finished_at: number | null;
+}
+
+export interface LoraSettingsRow {
+  lora_rank: number;
+  lora_seed: number | null;
+  train_mlp: boolean;
+  train_attn: boolean;
+  train_unembed: boolean;
+}
+
+export interface ModelRow extends LoraSettingsRow {
+  model_id: string;
+  owner: string;
+  session_id: string;
+  model_seq_id: number;
+  base_model: string;
+  user_metadata: Record<string, unknown> | null;
+  created_at: number;
+  last_request_time: number;
+  state: ModelState;
+  /** Why the model is not active (shown to the user), else null. */
+  state_reason: string | null;
+}
+
+export interface FutureRow {
+  request_id: string;
+  owner: string;
+  model_id: string | null;
+  /** The ordering/dedup scope: a model id or a sampling session id. */
+  queue_key: string | null;
+  seq_id: number | null;
+  kind: string;
+  request_hash: string;
+  state: FutureState;
+  result_json: string | null;
+  error: string | null;
+  category: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  /** Extra JSON returned with the acknowledgement (e.g. sample_sequence_ids). */
+  ack_json: string | null;
+}
+
+export interface CheckpointRow {
+  run_id: string;
+  kind: CheckpointKind;
+  name: string;
+  owner: string;
+  /** Absolute directory on disk. */
+  path: string;
+  size_bytes: number;
+  created_at: number;
+  expires_at: number | null;
+  public: boolean;
+  user_metadata: Record<string, string> | null;
+}
+
+export interface SamplingSessionRow {
+  sampling_session_id: string;
+  owner: string;
+  session_id: string | null;
+  seq_id: number | null;
+  base_model: string;
+  /** tinker:// path it samples from, if any. */
+  model_path: string | null;
+  /** Directory with the sampler (PEFT) weights, or null for the base model. */
+  sampler_dir: string | null;
+  /** Whether sampler_dir belongs to this session alone (deleted with it). */
+  ephemeral: boolean;
+  created_at: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sessions (
+  session_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  user_metadata TEXT,
+  sdk_version TEXT,
+  project_id TEXT,
+  created_at INTEGER NOT NULL,
+  last_heartbeat INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS sessions_owner ON sessions(owner, created_at);
+
+CREATE TABLE IF NOT EXISTS models (
+  model_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  session_id TEXT NOT NULL,
+  model_seq_id INTEGER NOT NULL,
+  base_model TEXT NOT NULL,
+  lora_rank INTEGER NOT NULL,
+  lora_seed INTEGER,
+  train_mlp INTEGER NOT NULL,
+  train_attn INTEGER NOT NULL,
+  train_unembed INTEGER NOT NULL,
+  user_metadata TEXT,
+  created_at INTEGER NOT NULL,
+  last_request_time INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  state_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS models_owner ON models(owner, created_at);
+CREATE INDEX IF NOT EXISTS models_session ON models(session_id);
+
+CREATE TABLE IF NOT EXISTS futures (
+  request_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  model_id TEXT,
+  queue_key TEXT,
+  seq_id INTEGER,
+  kind TEXT NOT NULL,
+  request_hash TEXT NOT NULL,
+  state TEXT NOT NULL,
+  result_json TEXT,
+  error TEXT,
+  category TEXT,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  ack_json TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS futures_queue_seq ON futures(queue_key, seq_id)
+  WHERE queue_key IS NOT NULL AND seq_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS futures_state ON futures(state);
+
+CREATE TABLE IF NOT EXISTS checkpoints (
+  run_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  path TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  public INTEGER NOT NULL DEFAULT 0,
+  user_metadata TEXT,
+  PRIMARY KEY (run_id, kind, name)
+);
+CREATE INDEX IF NOT EXISTS checkpoints_owner ON checkpoints(owner, created_at);
+CREATE INDEX IF NOT EXISTS checkpoints_expiry ON checkpoints(expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS sampling_sessions (
+  sampling_session_id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  session_id TEXT,
+  seq_id INTEGER,
+  base_model TEXT NOT NULL,
+  model_path TEXT,
+  sampler_dir TEXT,
+  ephemeral INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sampling_sessions_session ON sampling_sessions(session_id);
+`;
+
+type Raw = Record<string, unknown>;
+
+function parseJson<T>(text: unknown): T | null {
+  return typeof text === 'string' ? (JSON.parse(text) as T) : null;
+}
+
+function jsonOrNull(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+function toSession(r: Raw): SessionRow {
+  return {
+    session_id: r.session_id as string,
+    owner: r.owner as string,
+    tags: parseJson<string[]>(r.tags) ?? [],
+    user_metadata: parseJson(r.user_metadata),
+    sdk_version: (r.sdk_version as string | null) ?? null,
+    project_id: (r.project_id as string | null) ?? null,
+    created_at: r.created_at as number,
+    last_heartbeat: r.last_heartbeat as number,
+    finished_at: (r.finished_at as number | null) ?? null,
+  };
+}
+
+function toModel(r: Raw): ModelRow {
+  return {
+    model_id: r.model_id as string,
+    owner: r.owner as string,
+    session_id: r.session_id as string,
+    model_seq_id: r.model_seq_id as number,
+    base_model: r.base_model as string,
+    lora_rank: r.lora_rank as number,
+    lora_seed: (r.lora_seed as number | null) ?? null,
+    train_mlp: r.train_mlp === 1,
+    train_attn: r.train_attn === 1,
+    train_unembed: r.train_unembed === 1,
+    user_metadata: parseJson(r.user_metadata),
+    created_at: r.created_at as number,
+    last_request_time: r.last_request_time as number,
+    state: r.state as ModelState,
+    state_reason: (r.state_reason as string | null) ?? null,
+  };
+}
+
+function toCheckpoint(r: Raw): CheckpointRow {
+  return {
+    run_id: r.run_id as string,
+    kind: r.kind as CheckpointKind,
+    name: r.name as string,
+    owner: r.owner as string,
+    path: r.path as string,
+    size_bytes: r.size_bytes as number,
+    created_at: r.created_at as number,
+    expires_at: (r.expires_at as number | null) ?? null,
+    public: r.public === 1,
+    user_metadata: parseJson(r.user_metadata),
+  };
+}
+
+function toSamplingSession(r: Raw): SamplingSessionRow {
+  return {
+    sampling_session_id: r.sampling_session_id as string,
+    owner: r.owner as string,
+    session_id: (r.session_id as string | null) ?? null,
+    seq_id: (r.seq_id as number | null) ?? null,
+    base_model: r.base_model as string,
+    model_path: (r.model_path as string | null) ?? null,
+    sampler_dir: (r.sampler_dir as string | null) ?? null,
+    ephemeral: r.ephemeral === 1,
+    created_at: r.created_at as number,
+  };
+}
+
+export interface NewFuture {
+  request_id: string;
+  owner: string;
+  model_id: string | null;
+  queue_key: string | null;
+  seq_id: number | null;
+  kind: string;
+  request_hash: string;
+  ack_json?: string | null;
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertSession: db.prepare(
+      `INSERT INTO sessions (session_id, owner, tags, user_metadata, sdk_version, project_id, created_at, last_heartbeat)
+       VALUES (@session_id, @owner, @tags, @user_metadata, @sdk_version, @project_id, @now, @now)`,
+    ),
+    getSession: db.prepare(`SELECT * FROM sessions WHERE session_id = ?`),
+    touchSession: db.prepare(`UPDATE sessions SET last_heartbeat = ? WHERE session_id = ?`),
+    finishSession: db.prepare(`UPDATE sessions SET finished_at = ? WHERE session_id = ? AND finished_at IS NULL`),
+    listSessions: db.prepare(`SELECT * FROM sessions WHERE owner = ? ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?`),
+    countSessions: db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE owner = ?`),
+
+    insertModel: db.prepare(
+      `INSERT INTO models (model_id, owner, session_id, model_seq_id, base_model, lora_rank, lora_seed, train_mlp, train_attn,
+         train_unembed, user_metadata, created_at, last_request_time, state, state_reason)
+       VALUES (@model_id, @owner, @session_id, @model_seq_id, @base_model, @lora_rank, @lora_seed, @train_mlp, @train_attn,
+         @train_unembed, @user_metadata, @now, @now, @state, NULL)`,
+    ),
+    getModel: db.prepare(`SELECT * FROM models WHERE model_id = ?`),
+    setModelState: db.prepare(`UPDATE models SET state = ?, state_reason = ? WHERE model_id = ?`),
+    touchModel: db.prepare(`UPDATE models SET last_request_time = ? WHERE model_id = ?`),
+    loseLiveModels: db.prepare(
+      `UPDATE models SET state = 'lost', state_reason = ? WHERE state IN ('creating', 'active')`,
+    ),
+    listModels: db.prepare(`SELECT * FROM models WHERE owner = ? ORDER BY created_at DESC, model_id LIMIT ? OFFSET ?`),
+    countModels: db.prepare(`SELECT COUNT(*) AS n FROM models WHERE owner = ?`),
+    modelsOfSession: db.prepare(`SELECT * FROM models WHERE session_id = ? ORDER BY model_seq_id`),
+
+    insertFuture: db.prepare(
+      `INSERT INTO futures (request_id, owner, model_id, queue_key, seq_id, kind, request_hash, state, created_at, ack_json)
+       VALUES (@request_id, @owner, @model_id, @queue_key, @seq_id, @kind, @request_hash, 'pending', @now, @ack_json)`,
+    ),
+    getFuture: db.prepare(`SELECT * FROM futures WHERE request_id = ?`),
+    getFutureBySeq: db.prepare(`SELECT * FROM futures WHERE queue_key = ? AND seq_id = ?`),
+    maxSeq: db.prepare(`SELECT MAX(seq_id) AS m FROM futures WHERE queue_key = ?`),
+    markRunning: db.prepare(`UPDATE futures SET state = 'running', started_at = ? WHERE request_id = ? AND state = 'pending'`),
+    completeFuture: db.prepare(
+      `UPDATE futures SET state = 'done', result_json = ?, finished_at = ? WHERE request_id = ? AND state IN ('pending', 'running')`,
+    ),
+    failFuture: db.prepare(
+      `UPDATE futures SET state = 'failed', error = ?, category = ?, finished_at = ? WHERE request_id = ? AND state IN ('pending', 'running')`,
+    ),
+    failUnfinished: db.prepare(
+      `UPDATE futures SET state = 'failed', error = ?, category = 'server', finished_at = ? WHERE state IN ('pending', 'running')`,
+    ),
+
+    upsertCheckpoint: db.prepare(
+      `INSERT INTO checkpoints (run_id, kind, name, owner, path, size_bytes, created_at, expires_at, public, user_metadata)
+       VALUES (@run_id, @kind, @name, @owner, @path, @size_bytes, @created_at, @expires_at, @public, @user_metadata)
+       ON CONFLICT (run_id, kind, name) DO UPDATE SET path = excluded.path, size_bytes = excluded.size_bytes,
+         created_at = excluded.created_at, expires_at = excluded.expires_at, user_metadata = excluded.user_metadata`,
+    ),
+    getCheckpoint: db.prepare(`SELECT * FROM checkpoints WHERE run_id = ? AND kind = ? AND name = ?`),
+    deleteCheckpoint: db.prepare(`DELETE FROM checkpoints WHERE run_id = ? AND kind = ? AND name = ?`),
+    expiredCheckpoints: db.prepare(`SELECT * FROM checkpoints WHERE expires_at IS NOT NULL AND expires_at <= ?`),
+    checkpointsOfRun: db.prepare(`SELECT * FROM checkpoints WHERE run_id = ? ORDER BY created_at, kind, name`),
+    checkpointsOfOwner: db.prepare(
+      `SELECT * FROM checkpoints WHERE owner = ? ORDER BY created_at DESC, run_id, kind, name LIMIT ? OFFSET ?`,
+    ),
+    countCheckpointsOfOwner: db.prepare(`SELECT COUNT(*) AS n FROM checkpoints WHERE owner = ?`),
+    lastCheckpointOfRun: db.prepare(
+      `SELECT * FROM checkpoints WHERE run_id = ? AND kind = ? ORDER BY created_at DESC, name DESC LIMIT 1`,
+    ),
+    setCheckpointPublic: db.prepare(`UPDATE checkpoints SET public = ? WHERE run_id = ? AND kind = ? AND name = ?`),
+    setCheckpointExpiry: db.prepare(`UPDATE checkpoints SET expires_at = ? WHERE run_id = ? AND kind = ? AND name = ?`),
+
+    insertSamplingSession: db.prepare(
+      `INSERT INTO sampling_sessions (sampling_session_id, owner, session_id, seq_id, base_model, model_path, sampler_dir, ephemeral, created_at)
+       VALUES (@sampling_session_id, @owner, @session_id, @seq_id, @base_model, @model_path, @sampler_dir, @ephemeral, @now)`,
+    ),
+    getSamplingSession: db.prepare(`SELECT * FROM sampling_sessions WHERE sampling_session_id = ?`),
+    samplingSessionsOfSession: db.prepare(
+      `SELECT * FROM sampling_sessions WHERE session_id = ? ORDER BY created_at, sampling_session_id`,
+    ),
+  };
+}
+type Statements = ReturnType<typeof prepareStatements>;
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly stmts: Statements;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.stmts = prepareStatements(this.db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+
+  /** Runs `fn` in one transaction (all-or-nothing, one fsync). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  insertSession(s: {
+    session_id: string;
+    owner: string;
+    tags: string[];
+    user_metadata: Record<string, unknown> | null;
+    sdk_version: string | null;
+    project_id: string | null;
+    now: number;
+  }): void {
+    this.stmts.insertSession.run({ ...s, tags: JSON.stringify(s.tags), user_metadata: jsonOrNull(s.user_metadata) });
+  }
+
+  getSession(sessionId: string): SessionRow | null {
+    const r = this.stmts.getSession.get(sessionId) as Raw | undefined;
+    return r ? toSession(r) : null;
+  }
+
+  touchSession(sessionId: string, now: number): void {
+    this.stmts.touchSession.run(now, sessionId);
+  }
+
+  finishSession(sessionId: string, now: number): void {
+    this.stmts.finishSession.run(now, sessionId);
+  }
+
+  listSessions(owner: string, limit: number, offset: number): { rows: SessionRow[]; total: number } {
+    const rows = (this.stmts.listSessions.all(owner, limit, offset) as Raw[]).map(toSession);
+    const total = (this.stmts.countSessions.get(owner) as { n: number }).n;
+    return { rows, total };
+  }
+
+  // ------------------------------------------------------------------ models
+
+  insertModel(m: Omit<ModelRow, 'created_at' | 'last_request_time' | 'state_reason'> & { now: number }): void {
+    this.stmts.insertModel.run({
+      model_id: m.model_id,
+      owner: m.owner,
+      session_id: m.session_id,
+      model_seq_id: m.model_seq_id,
+      base_model: m.base_model,
+      lora_rank: m.lora_rank,
+      lora_seed: m.lora_seed,
+      train_mlp: m.train_mlp ? 1 : 0,
+      train_attn: m.train_attn ? 1 : 0,
+      train_unembed: m.train_unembed ? 1 : 0,
+      user_metadata: jsonOrNull(m.user_metadata),
+      now: m.now,
+      state: m.state,
+    });
+  }
+
+  getModel(modelId: string): ModelRow | null {
+    const r = this.stmts.getModel.get(modelId) as Raw | undefined;
+    return r ? toModel(r) : null;
+  }
+
+  setModelState(modelId: string, state: ModelState, reason: string | null = null): void {
+    this.stmts.setModelState.run(state, reason, modelId);
+  }
+
+  touchModel(modelId: string, now: number): void {
+    this.stmts.touchModel.run(now, modelId);
+  }
+
+  /** At startup: adapters live only in engine memory, so every live model is gone. */
+  loseLiveModels(reason: string): number {
+    return this.stmts.loseLiveModels.run(reason).changes;
+  }
+
+  listModels(owner: string, limit: number, offset: number): { rows: ModelRow[]; total: number } {
+    const rows = (this.stmts.listModels.all(owner, limit, offset) as Raw[]).map(toModel);
+    const total = (this.stmts.countModels.get(owner) as { n: number }).n;
+    return { rows, total };
+  }
+
+  modelsOfSession(sessionId: string): ModelRow[] {
+    return (this.stmts.modelsOfSession.all(sessionId) as Raw[]).map(toModel);
+  }
+
+  // ------------------------------------------------------------------ futures
+
+  insertFuture(f: NewFuture, now: number): void {
+    this.stmts.insertFuture.run({ ...f, ack_json: f.ack_json ?? null, now });
+  }
+
+  getFuture(requestId: string): FutureRow | null {
+    return (this.stmts.getFuture.get(requestId) as FutureRow | undefined) ?? null;
+  }
+
+  getFutureBySeq(queueKey: string, seqId: number): FutureRow | null {
+    return (this.stmts.getFutureBySeq.get(queueKey, seqId) as FutureRow | undefined) ?? null;
+  }
+
+  /** Highest seq_id ever submitted in a queue, or null. */
+  maxSeq(queueKey: string): number | null {
+    return (this.stmts.maxSeq.get(queueKey) as { m: number | null }).m;
+  }
+
+  markRunning(requestId: string, now: number): void {
+    this.stmts.markRunning.run(now, requestId);
+  }
+
+  /** Returns false if the future had already finished (e.g. cancelled). */
+  completeFuture(requestId: string, resultJson: string, now: number): boolean {
+    return this.stmts.completeFuture.run(resultJson, now, requestId).changes === 1;
+  }
+
+  failFuture(requestId: string, error: string, category: string, now: number): boolean {
+    return this.stmts.failFuture.run(error, category, now, requestId).changes === 1;
+  }
+
+  /** At startup: what was queued or running when the process died can never finish. */
+  failUnfinishedFutures(error: string, now: number): number {
+    return this.stmts.failUnfinished.run(error, now).changes;
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  upsertCheckpoint(c: CheckpointRow): void {
+    this.stmts.upsertCheckpoint.run({
+      ...c,
+      public: c.public ? 1 : 0,
+      user_metadata: jsonOrNull(c.user_metadata),
+    });
+  }
+
+  getCheckpoint(runId: string, kind: CheckpointKind, name: string): CheckpointRow | null {
+    const r = this.stmts.getCheckpoint.get(runId, kind, name) as Raw | undefined;
+    return r ? toCheckpoint(r) : null;
+  }
+
+  deleteCheckpoint(runId: string, kind: CheckpointKind, name: string): boolean {
+    return this.stmts.deleteCheckpoint.run(runId, kind, name).changes === 1;
+  }
+
+  expiredCheckpoints(now: number): CheckpointRow[] {
+    return (this.stmts.expiredCheckpoints.all(now) as Raw[]).map(toCheckpoint);
+  }
+
+  checkpointsOfRun(runId: string): CheckpointRow[] {
+    return (this.stmts.checkpointsOfRun.all(runId) as Raw[]).map(toCheckpoint);
+  }
+
+  checkpointsOfOwner(owner: string, limit: number, offset: number): { rows: CheckpointRow[]; total: number } {
+    const rows = (this.stmts.checkpointsOfOwner.all(owner, limit, offset) as Raw[]).map(toCheckpoint);
+    const total = (this.stmts.countCheckpointsOfOwner.get(owner) as { n: number }).n;
+    return { rows, total };
+  }
+
+  lastCheckpointOfRun(runId: string, kind: CheckpointKind): CheckpointRow | null {
+    const r = this.stmts.lastCheckpointOfRun.get(runId, kind) as Raw | undefined;
+    return r ? toCheckpoint(r) : null;
+  }
+
+  setCheckpointPublic(runId: string, kind: CheckpointKind, name: string, isPublic: boolean): boolean {
+    return this.stmts.setCheckpointPublic.run(isPublic ? 1 : 0, runId, kind, name).changes === 1;
+  }
+
+  setCheckpointExpiry(runId: string, kind: CheckpointKind, name: string, expiresAt: number | null): boolean {
+    return this.stmts.setCheckpointExpiry.run(expiresAt, runId, kind, name).changes === 1;
+  }
+
+  // ------------------------------------------------------------------ sampling sessions
+
+  insertSamplingSession(s: Omit<SamplingSessionRow, 'created_at'> & { now: number }): void {
+    this.stmts.insertSamplingSession.run({ ...s, ephemeral: s.ephemeral ? 1 : 0 });
+  }
+
+  getSamplingSession(id: string): SamplingSessionRow | null {
+    const r = this.stmts.getSamplingSession.get(id) as Raw | undefined;
+    return r ? toSamplingSession(r) : null;
+  }
+
+  samplingSessionsOfSession(sessionId: string): SamplingSessionRow[] {
+    return (this.stmts.samplingSessionsOfSession.all(sessionId) as Raw[]).map(toSamplingSession);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The protobuf side of the wire, in one place: decoding forward_backward request bodies and
+ * encoding the results the SDK asks for as protobuf (ForwardBackwardOutput, SampleResponse).
+ */
+import {
+  decodeForwardBackwardRequest,
+  encodeForwardBackwardOutput,
+  encodeSampleResponse,
+  type ForwardBackwardOutput,
+  type ForwardBackwardRequest,
+  type SampleResponse,
+} from '@tinker-ts/protocol';
+
+/** Future kinds whose results can be sent as protobuf. */
+export const PROTOBUF_RESULT_KINDS = new Set(['forward_backward', 'forward', 'sample']);
+
+export function decodeForwardBackwardBody(bytes: Uint8Array): ForwardBackwardRequest {
+  return decodeForwardBackwardRequest(bytes);
+}
+
+export function encodeResultProtobuf(kind: string, result: unknown): Uint8Array {
+  if (kind === 'sample') return encodeSampleResponse(result as SampleResponse);
+  return encodeForwardBackwardOutput(result as ForwardBackwardOutput);
+}
