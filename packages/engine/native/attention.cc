@@ -18,6 +18,7 @@ static constexpr int64_t kQueryBlock = 128;
 struct AttentionShape {
   const int32_t* starts;
   int64_t nSeq, T, heads, kvHeads, hd, maxLen;
+  double flops;  // of the causal forward, ≈ 2·L²·hd per (sequence, head)
 };
 
 static void requireHeadShape(int64_t heads, int64_t kvHeads) {
@@ -30,11 +31,14 @@ static AttentionShape attentionShape(const View<int32_t>& starts, int64_t heads,
   requireHeadShape(heads, kvHeads);
   if (starts.length < 1 || starts.data[0] != 0) throwRange("seqStarts must start with 0");
   int64_t maxLen = 0;
+  double flops = 0;
   for (int64_t s = 1; s < starts.length; s++) {
     if (starts.data[s] < starts.data[s - 1]) throwRange("seqStarts must be non-decreasing");
-    maxLen = std::max<int64_t>(maxLen, starts.data[s] - starts.data[s - 1]);
+    const int64_t L = starts.data[s] - starts.data[s - 1];
+    maxLen = std::max<int64_t>(maxLen, L);
+    flops += 2.0 * static_cast<double>(L) * static_cast<double>(L) * static_cast<double>(heads * hd);
   }
-  return {starts.data, starts.length - 1, starts.data[starts.length - 1], heads, kvHeads, hd, maxLen};
+  return {starts.data, starts.length - 1, starts.data[starts.length - 1], heads, kvHeads, hd, maxLen, flops};
 }
 
 static float* scratch(std::vector<float>& buf, int64_t n) {
@@ -83,7 +87,7 @@ static Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
         sgemm(false, false, nb, hd, kEnd, 1.f, S, kEnd, vh, ldk, 0.f, oh + qb * ldq, ldq);
       }
     }
-  });
+  }, sh.flops >= kMinParallelFlops);
   return info.Env().Undefined();
 }
 
@@ -154,7 +158,7 @@ static Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
         sgemm(true, false, kEnd, hd, nb, 1.f, P, kEnd, qh + qb * ldq, ldq, 1.f, dkh, ldk);
       }
     }
-  });
+  }, 2 * sh.flops >= kMinParallelFlops);
   return info.Env().Undefined();
 }
 
@@ -171,7 +175,9 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
   requireLength(kc, nSeq * cap * kvHeads * hd, "kCache");
   requireLength(vc, nSeq * cap * kvHeads * hd, "vCache");
   requireLength(past, nSeq, "past");
+  double flops = 0;
   for (int64_t s = 0; s < nSeq; s++) {
+    flops += 4.0 * static_cast<double>(nNew * heads * hd) * static_cast<double>(past.data[s] + nNew);
     if (past.data[s] < 0 || past.data[s] + nNew > cap) {
       throwRange("sequence " + std::to_string(s) + ": past " + std::to_string(past.data[s]) + " + " + std::to_string(nNew) +
                  " new rows exceed the cache capacity " + std::to_string(cap));
@@ -200,7 +206,7 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
       }
       sgemm(false, false, nNew, hd, kEnd, 1.f, S, kEnd, vh, ldk, 0.f, oh, ldq);
     }
-  });
+  }, flops >= kMinParallelFlops);
   return info.Env().Undefined();
 }
 

@@ -11,11 +11,17 @@
 
 namespace tk {
 
-/** Runs fn(task, worker) for every task in [0, nTasks) on up to OpenBLAS's thread count. */
+/** Below this many FLOPs a kernel is not worth a thread start (~20 µs). */
+constexpr double kMinParallelFlops = 4e6;
+
+/**
+ * Runs fn(task, worker) for every task in [0, nTasks) on up to OpenBLAS's thread count
+ * (worker < openblas_get_num_threads()); `threaded` = false keeps it on the calling thread.
+ */
 template <typename F>
-void parallelTasks(int64_t nTasks, F&& fn) {
+void parallelTasks(int64_t nTasks, F&& fn, bool threaded = true) {
   const int blasThreads = openblas_get_num_threads();
-  const int workers = static_cast<int>(std::min<int64_t>(blasThreads, nTasks));
+  const int workers = threaded ? static_cast<int>(std::min<int64_t>(blasThreads, nTasks)) : 1;
   if (workers <= 1) {
     for (int64_t t = 0; t < nTasks; t++) fn(t, 0);
     return;

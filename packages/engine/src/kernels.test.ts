@@ -143,8 +143,11 @@ test('rope matches the reference and its inverse undoes it', () => {
   assertClose(xn, x, 1e-5, 1e-6, 'rope inverse');
 });
 
-/** Packed sequences of lengths 5, 1, 7, 150 (the last spans two query blocks of the native kernel). */
-const attnStarts = new Int32Array([0, 5, 6, 13, 163]);
+/**
+ * Packed sequences of lengths 5, 1, 7, 300: the last spans three query blocks of the native
+ * kernel, and the total work is large enough for it to split heads across threads.
+ */
+const attnStarts = new Int32Array([0, 5, 6, 13, 313]);
 const H = 4, KVH = 2;
 
 function attentionInputs(T: number, hd: number, seed: number) {
@@ -157,7 +160,7 @@ function attentionInputs(T: number, hd: number, seed: number) {
 }
 
 test('attention forward and backward match the reference over packed GQA sequences', () => {
-  const hd = 8, T = attnStarts[attnStarts.length - 1], scale = 1 / Math.sqrt(hd);
+  const hd = 16, T = attnStarts[attnStarts.length - 1], scale = 1 / Math.sqrt(hd);
   const { q, k, v, dout } = attentionInputs(T, hd, 51);
   const results = [ref, nat].map((kern: Kernels) => {
     const out = new Float32Array(T * H * hd), lse = new Float32Array(H * T);
@@ -181,9 +184,8 @@ test('attention forward and backward match the reference over packed GQA sequenc
   }
 });
 
-test('attentionWithCache reproduces the attentionForward rows of the same sequences', () => {
-  const hd = 8, scale = 1 / Math.sqrt(hd), capacity = 12, nNew = 3;
-  const past = new Int32Array([0, 4, 9]);
+function checkAttentionWithCache(hd: number, capacity: number, nNew: number, past: Int32Array): void {
+  const scale = 1 / Math.sqrt(hd);
   const nSeq = past.length;
   const lens = Array.from(past, (p) => p + nNew);
   const starts = new Int32Array(nSeq + 1);
@@ -210,6 +212,13 @@ test('attentionWithCache reproduces the attentionForward rows of the same sequen
     kern.attentionWithCache(qNew, kCache, vCache, out, past, nSeq, nNew, capacity, H, KVH, hd, scale);
     assertClose(out, expected, 1e-4, 1e-5, `${kern === ref ? 'reference' : 'native'} attentionWithCache`);
   }
+}
+
+test('attentionWithCache reproduces the attentionForward rows of the same sequences', () => {
+  checkAttentionWithCache(8, 12, 3, new Int32Array([0, 4, 9]));
+  checkAttentionWithCache(8, 12, 1, new Int32Array([0, 4, 11]));
+  // enough work for the native kernel to use several threads
+  checkAttentionWithCache(32, 400, 16, new Int32Array([0, 200, 384]));
 });
 
 test('swiglu forward and backward match the reference, including large |gate|', () => {
@@ -318,6 +327,42 @@ test('sumOfSquares, scale and axpy match the reference', () => {
   ref.scale(yr, 3.5);
   nat.scale(yn, 3.5);
   assertClose(yn, yr, 1e-6, 1e-7, 'scale');
+});
+
+test('kernels large enough to be split across threads match the reference', () => {
+  const n = (1 << 19) + 1001;
+  const gate = randn(n, 131, 5), up = randn(n, 132), dout = randn(n, 133);
+  const outR = new Float32Array(n), outN = new Float32Array(n);
+  ref.swigluForward(gate, up, outR, n);
+  nat.swigluForward(gate, up, outN, n);
+  assertClose(outN, outR, 1e-5, 1e-6, 'swiglu out');
+  const dgR = new Float32Array(n), duR = new Float32Array(n), dgN = new Float32Array(n), duN = new Float32Array(n);
+  ref.swigluBackward(dout, gate, up, dgR, duR, n);
+  nat.swigluBackward(dout, gate, up, dgN, duN, n);
+  assertClose(dgN, dgR, 1e-5, 1e-6, 'swiglu dgate');
+  assertClose(duN, duR, 1e-5, 1e-6, 'swiglu dup');
+
+  const pR = copy(up), pN = copy(up), mR = new Float32Array(n), mN = new Float32Array(n), vR = new Float32Array(n), vN = new Float32Array(n);
+  ref.adamw(pR, dout, mR, vR, 0.01, 0.9, 0.99, 1e-8, 0.1, 1);
+  nat.adamw(pN, dout, mN, vN, 0.01, 0.9, 0.99, 1e-8, 0.1, 1);
+  assertClose(pN, pR, 1e-5, 1e-6, 'adamw param');
+
+  const rows = 2001, vocab = 301;
+  const logits = randn(rows * vocab, 134, 6);
+  const targets = new Int32Array(rows).map((_, i) => (i % 7 === 0 ? -1 : (i * 31) % vocab));
+  const g = randn(rows, 135);
+  const lpR = new Float32Array(rows), lseR = new Float32Array(rows), lpN = new Float32Array(rows), lseN = new Float32Array(rows);
+  ref.targetLogprobs(logits, rows, vocab, targets, 1, lpR, lseR);
+  nat.targetLogprobs(logits, rows, vocab, targets, 1, lpN, lseN);
+  assertClose(lpN, lpR, 1e-5, 1e-5, 'logprobs');
+  const dR = copy(logits), dN = copy(logits);
+  ref.targetLogprobsBackward(dR, rows, vocab, targets, 1, g, lseR);
+  nat.targetLogprobsBackward(dN, rows, vocab, targets, 1, g, lseN);
+  assertClose(dN, dR, 1e-4, 1e-6, 'dlogits');
+  const xR = copy(logits), xN = copy(logits);
+  ref.logSoftmaxRows(xR, rows, vocab);
+  nat.logSoftmaxRows(xN, rows, vocab);
+  assertClose(xN, xR, 1e-5, 1e-5, 'logSoftmax');
 });
 
 test('native kernels throw RangeError/TypeError on bad buffers instead of reading out of bounds', () => {

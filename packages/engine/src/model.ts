@@ -46,7 +46,7 @@ export type LossGradientFn = (rowStart: number, rowCount: number, logprobs: Floa
 export interface TrainingPassOptions {
   /** Absent: forward only (no activations kept, no gradients). */
   lossGradient?: LossGradientFn;
-  /** Rows per head chunk; default keeps a chunk's logits around 8M floats. */
+  /** Rows per head chunk; the default keeps a chunk's logits around 8M floats. */
   headChunkRows?: number;
 }
 
@@ -86,9 +86,9 @@ function checkTokenId(cfg: ModelConfig, id: number, what: string): number {
   return id;
 }
 
-/** Rows per head chunk so that a chunk of logits stays around 8M floats (32 MB). */
+/** Rows per head chunk: a chunk of logits stays around 8M floats (32 MB), and the head GEMM keeps enough rows to run fast. */
 export function defaultHeadChunkRows(vocabSize: number): number {
-  return Math.max(16, Math.min(256, Math.floor((1 << 23) / vocabSize)));
+  return Math.max(32, Math.min(1024, Math.floor((1 << 23) / vocabSize)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,12 +127,13 @@ export interface BlockActivations {
   xnMlp: Float32Array; // [T, d]
   gate: Float32Array; // [T, ff]
   up: Float32Array; // [T, ff]
-  h: Float32Array; // [T, ff] silu(gate)*up
+  /** [T, ff] silu(gate)*up; may be shared by all layers of a training pass (the backward recomputes it). */
+  h: Float32Array;
   /** x·Aᵀ [T, r] per adapted module of this layer. */
   u: Partial<Record<LoraModuleKind, Float32Array>>;
 }
 
-export function allocBlock(ctx: PassContext, layer: number, rows: number): BlockActivations {
+export function allocBlock(ctx: PassContext, layer: number, rows: number, sharedH?: Float32Array): BlockActivations {
   const { cfg } = ctx;
   const d = cfg.hiddenSize;
   const qDim = cfg.numHeads * cfg.headDim;
@@ -162,7 +163,7 @@ export function allocBlock(ctx: PassContext, layer: number, rows: number): Block
     xnMlp: new Float32Array(rows * d),
     gate: new Float32Array(rows * ff),
     up: new Float32Array(rows * ff),
-    h: new Float32Array(rows * ff),
+    h: sharedH ?? new Float32Array(rows * ff),
     u,
   };
 }
@@ -271,7 +272,10 @@ export function mlpHalfBackward(ctx: PassContext, layer: number, a: BlockActivat
   const lw = ctx.w.layers[layer];
   const d = cfg.hiddenSize;
   const ff = cfg.intermediateSize;
-  linearBackward(k, s.dRes, a.h, T, lw.down, ff, d, s.dh, false, loraBackward(ctx, loraKey(layer, 'down'), a.u.down, s.du));
+  const downLora = loraBackward(ctx, loraKey(layer, 'down'), a.u.down, s.du);
+  // Only the down adapter's A gradient reads h; it is recomputed because later layers reuse its buffer.
+  if (downLora !== null) k.swigluForward(a.gate, a.up, a.h, T * ff);
+  linearBackward(k, s.dRes, a.h, T, lw.down, ff, d, s.dh, false, downLora);
   k.swigluBackward(s.dh, a.gate, a.up, s.dgate, s.dup, T * ff);
   linearBackward(k, s.dgate, a.xnMlp, T, lw.gate, d, ff, s.dxn, false, loraBackward(ctx, loraKey(layer, 'gate'), a.u.gate, s.du));
   linearBackward(k, s.dup, a.xnMlp, T, lw.up, d, ff, s.dxn, true, loraBackward(ctx, loraKey(layer, 'up'), a.u.up, s.du));
@@ -369,9 +373,10 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
   let spare: Float32Array | null = training ? null : new Float32Array(T * d);
   embedForward(ctx, batch.tokens, residuals[0]);
   const acts: BlockActivations[] = [];
+  const sharedH = new Float32Array(T * cfg.intermediateSize);
   let x: Float32Array = residuals[0];
   for (let l = 0; l < L; l++) {
-    const a = training || acts.length === 0 ? allocBlock(ctx, l, T) : reuseBlock(ctx, acts[0], l, T);
+    const a = training || acts.length === 0 ? allocBlock(ctx, l, T, sharedH) : reuseBlock(ctx, acts[0], l, T);
     if (training || acts.length === 0) acts.push(a);
     const out = spare ?? new Float32Array(T * d);
     attentionHalfForward(ctx, l, x, a, packedAttention);

@@ -7,7 +7,7 @@
 import { ValidationError } from './errors.js';
 import { modelInputLength } from './model-input.js';
 import { checkTensorStructure, denseValues, isSparse, tensorShape } from './tensor.js';
-import type { Datum, LossFnConfig, LossFnType, TensorData, TensorDtype } from './types.js';
+import type { Datum, ForwardBackwardInput, LossFnConfig, LossFnType, TensorData, TensorDtype } from './types.js';
 import { LOSS_FN_TYPES } from './types.js';
 
 /** Wire dtype of every known loss_fn_inputs key (the SDK's own table). */
@@ -20,20 +20,18 @@ export const LOSS_INPUT_DTYPES: Readonly<Record<string, TensorDtype>> = Object.f
   clip_high_threshold: 'float32',
 });
 
-/** Keys each loss requires, and keys it also accepts. */
+/**
+ * Keys each loss requires, and keys it also accepts. Anything else is an
+ * error rather than silently ignored (clients strip helper keys such as
+ * `mask` before sending).
+ */
 export const LOSS_INPUT_KEYS: Readonly<Record<LossFnType, { required: readonly string[]; optional: readonly string[] }>> =
   Object.freeze({
     cross_entropy: { required: ['target_tokens'], optional: ['weights'] },
-    importance_sampling: { required: ['target_tokens', 'logprobs', 'advantages'], optional: ['weights'] },
-    ppo: {
-      required: ['target_tokens', 'logprobs', 'advantages'],
-      optional: ['weights', 'clip_low_threshold', 'clip_high_threshold'],
-    },
-    cispo: {
-      required: ['target_tokens', 'logprobs', 'advantages'],
-      optional: ['weights', 'clip_low_threshold', 'clip_high_threshold'],
-    },
-    dro: { required: ['target_tokens', 'logprobs', 'advantages'], optional: ['weights'] },
+    importance_sampling: { required: ['target_tokens', 'logprobs', 'advantages'], optional: [] },
+    ppo: { required: ['target_tokens', 'logprobs', 'advantages'], optional: ['clip_low_threshold', 'clip_high_threshold'] },
+    cispo: { required: ['target_tokens', 'logprobs', 'advantages'], optional: ['clip_low_threshold', 'clip_high_threshold'] },
+    dro: { required: ['target_tokens', 'logprobs', 'advantages'], optional: [] },
   });
 
 /** Config keys of each loss with their defaults; `undefined` = required. */
@@ -214,6 +212,22 @@ export function checkLossFnConfig(
     throw new ValidationError(`must be > 0, got ${out.beta}`, join(path, 'beta'));
   }
   return out;
+}
+
+/**
+ * Everything a forward_backward batch must satisfy beyond its JSON shape:
+ * a known loss, valid data for it, and its config. Returns the config with
+ * defaults filled in.
+ */
+export function checkForwardBackwardInput(
+  input: ForwardBackwardInput,
+  path = 'forward_backward_input',
+  opts: CheckDatumOptions = {},
+): Record<string, number> {
+  const lossFn = checkLossFnType(input.loss_fn, join(path, 'loss_fn'));
+  if (input.data.length === 0) throw new ValidationError('a batch needs at least one datum', join(path, 'data'));
+  checkData(input.data, lossFn, join(path, 'data'), opts);
+  return checkLossFnConfig(lossFn, input.loss_fn_config, join(path, 'loss_fn_config'));
 }
 
 /** Dense per-position values of one loss input, e.g. weights for the engine. */

@@ -4,10 +4,19 @@
  * so a server can answer 400 with it and a client can point at its own bug.
  */
 
+export interface ProtocolErrorOptions {
+  /** Dotted path of the offending value; '' when it is the whole input. */
+  field?: string;
+  cause?: unknown;
+}
+
 export class TinkerProtocolError extends Error {
   readonly field: string;
-  constructor(message: string, field = '') {
-    super(field ? `${field}: ${message}` : message);
+  /** `field` may be given directly or in an options object. */
+  constructor(message: string, fieldOrOptions: string | ProtocolErrorOptions = '') {
+    const opts = typeof fieldOrOptions === 'string' ? { field: fieldOrOptions } : fieldOrOptions;
+    const field = opts.field ?? '';
+    super(field ? `${field}: ${message}` : message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.field = field;
   }

@@ -104,6 +104,11 @@ const jsonOutput: ForwardBackwardOutput = {
   metrics: { 'loss:sum': 3.5 },
 };
 
+test('seq_id 0 on the wire (the SDK\'s "unset") decodes as absent', () => {
+  const decoded = decodeForwardBackwardRequest(encodeForwardBackwardRequest({ ...jsonRequest, seq_id: null }));
+  assert.equal('seq_id' in decoded, false);
+});
+
 test('ForwardBackwardOutput golden bytes encode and decode (one ArrayRecord, byte offsets)', () => {
   assert.equal(toHex(encodeForwardBackwardOutput(jsonOutput)), toHex(goldenOutput));
   assert.deepEqual(decodeForwardBackwardOutput(goldenOutput), jsonOutput);
@@ -235,14 +240,17 @@ test('bfloat16 and int32 batched tensors widen to float32 and int64', () => {
 test('SampleResponse round trip with top-k sampled logprobs and newer fields', () => {
   const resp = {
     sequences: [
-      { stop_reason: 'stop' as const, tokens: [1, 2], logprobs: [-0.5, -0.25], topk_sampled_logprobs: [[[1, -0.5], [3, -1]], [[2, -0.25]]] as Array<Array<[number, number]>> },
+      { stop_reason: 'stop' as const, tokens: [1, 2], logprobs: [-0.5, -0.25], topk_logprobs: [[[1, -0.5], [3, -1]], [[2, -0.25]]] as Array<Array<[number, number]>> },
       { stop_reason: 'length' as const, tokens: [4] },
     ],
     prompt_logprobs: [null, -2, -3],
     topk_prompt_logprobs: [null, [[5, -1], [6, -2]], [[7, -0.5]]] as Array<Array<[number, number]> | null>,
     prompt_cache_hit_tokens: 3,
     target_prompt_logprobs: { data: [0.5, -1], dtype: 'float32' as const, shape: [2] },
-    prompt_alt_tokens: { tokens: [8, 9], logprobs: [-0.5, -4] },
+    prompt_alt_tokens: {
+      tokens: { data: [8, 9, 10, 11], dtype: 'int64' as const, shape: [2, 2] },
+      logprobs: { data: [-0.5, -4, -1, -2], dtype: 'float32' as const, shape: [2, 2] },
+    },
   };
   assert.deepEqual(decodeSampleResponse(encodeSampleResponse(resp)), resp);
 });

@@ -10,6 +10,10 @@
  * padding). Decoding checks every length against the bytes that remain, so
  * corrupt or truncated input fails with a ProtocolError naming the field
  * rather than hanging or allocating without bound.
+ *
+ * Decoding checks the wire, not the meaning: a server should still run the
+ * decoded request through `forwardBackwardRequestSchema` and `checkData`,
+ * exactly as it does for a JSON body.
  */
 
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
@@ -74,6 +78,7 @@ export const FIELDS = Object.freeze({
   SampledSequence: { stop_reason: 1, tokens: 2, logprobs: 3, topk_sampled_logprobs: 4 },
   /** Named TopkPromptLogprobs up to 0.25, TopkLogprobs after (field 4 `prompt_length` → `length`). */
   TopkLogprobs: { token_ids: 1, logprobs: 2, k: 3, length: 4 },
+  TopkPromptLogprobs: { token_ids: 1, logprobs: 2, k: 3, prompt_length: 4 },
   PromptAltTokens: { tokens: 1, logprobs: 2 },
   MapEntry: { key: 1, value: 2 },
   SamplingParams: { max_tokens: 1, seed: 2, temperature: 3, top_k: 4, top_p: 5, stop_strs: 6, stop_tokens: 7 },
@@ -803,8 +808,9 @@ export function decodeForwardBackwardRequest(bytes: Uint8Array): ForwardBackward
         ...(Object.keys(config).length ? { loss_fn_config: config } : {}),
       },
       model_id: modelId,
-      seq_id: seqId,
     };
+    // 0 is proto3's "unset": the SDK sends 0 for a request without seq_id.
+    if (seqId !== 0) req.seq_id = seqId;
     if (forwardOnly) req.forward_only = true;
     return req;
   });
@@ -848,7 +854,7 @@ export function encodeForwardBackwardOutput(out: ForwardBackwardOutput): Uint8Ar
     if (same) last.datums.push(datum);
     else groups.push({ names, dtypes, trailing, datums: [datum] });
   });
-  groups.forEach((group, g) => {
+  for (const group of groups) {
     writeMessage(w, F.ForwardBackwardOutput.loss_fn_outputs, () => {
       w.tag(F.ArrayRecord.type_tag, LD).string('ArrayRecord');
       group.names.forEach((name, j) => {
@@ -876,8 +882,7 @@ export function encodeForwardBackwardOutput(out: ForwardBackwardOutput): Uint8Ar
       });
       w.tag(F.ArrayRecord.num_datums, WireType.Varint).int64(group.datums.length);
     });
-    void g;
-  });
+  }
   for (const [key, value] of Object.entries(out.metrics)) {
     writeMessage(w, F.ForwardBackwardOutput.metrics, () => {
       w.tag(F.MapEntry.key, LD).string(key);
@@ -1024,9 +1029,10 @@ export function decodeForwardBackwardOutput(bytes: Uint8Array): ForwardBackwardO
           return false;
       }
     });
-    const className = outputs.length || outputType ? outputType.slice(outputType.lastIndexOf(':') + 1) : '';
+    // As the SDK: the bare class name after the last ':', or 'ArrayRecord' when nothing came back.
+    const className = outputs.length ? outputType.slice(outputType.lastIndexOf(':') + 1) : outputType || 'ArrayRecord';
     return {
-      loss_fn_output_type: className || 'ArrayRecord',
+      loss_fn_output_type: className,
       loss_fn_outputs: outputs,
       metrics,
     };
@@ -1105,8 +1111,8 @@ function writeSequence(w: BinaryWriter, seq: SampledSequence, path: string): voi
   if (seq.stop_reason === 'length') w.tag(F.SampledSequence.stop_reason, WireType.Varint).int32(ProtoStopReason.LENGTH);
   w.tag(F.SampledSequence.tokens, LD).bytes(numbersToInt32Bytes(seq.tokens, join(path, 'tokens')));
   if (seq.logprobs != null) w.tag(F.SampledSequence.logprobs, LD).bytes(numbersToFloat32Bytes(seq.logprobs));
-  if (seq.topk_sampled_logprobs != null) {
-    writeTopk(w, F.SampledSequence.topk_sampled_logprobs, seq.topk_sampled_logprobs, join(path, 'topk_sampled_logprobs'));
+  if (seq.topk_logprobs != null) {
+    writeTopk(w, F.SampledSequence.topk_sampled_logprobs, seq.topk_logprobs, join(path, 'topk_sampled_logprobs'));
   }
 }
 
@@ -1144,17 +1150,11 @@ function readSequence(w: WireReader, end: number, path: string): SampledSequence
   }
   const seq: SampledSequence = { stop_reason: stop === ProtoStopReason.STOP ? 'stop' : 'length', tokens };
   if (logprobs) seq.logprobs = logprobs;
-  if (topk) seq.topk_sampled_logprobs = topk as Array<Array<[number, number]>>;
+  if (topk) seq.topk_logprobs = topk;
   return seq;
 }
 
-/** Extra SampleResponse fields of newer SDKs (not in the 0.25 JSON shape). */
-export interface SampleResponseExtras {
-  target_prompt_logprobs?: TensorData;
-  prompt_alt_tokens?: { tokens: number[]; logprobs: number[] };
-}
-
-export function encodeSampleResponse(resp: SampleResponse & SampleResponseExtras): Uint8Array {
+export function encodeSampleResponse(resp: SampleResponse): Uint8Array {
   const w = new BinaryWriter();
   resp.sequences.forEach((seq, i) => writeMessage(w, F.SampleResponse.sequences, () => writeSequence(w, seq, `sequences[${i}]`)));
   if (resp.prompt_logprobs != null) {
@@ -1174,18 +1174,18 @@ export function encodeSampleResponse(resp: SampleResponse & SampleResponseExtras
   if (resp.prompt_alt_tokens) {
     const alt = resp.prompt_alt_tokens;
     writeMessage(w, F.SampleResponse.prompt_alt_tokens, () => {
-      w.tag(F.PromptAltTokens.tokens, LD).bytes(numbersToInt32Bytes(alt.tokens, 'prompt_alt_tokens.tokens'));
-      w.tag(F.PromptAltTokens.logprobs, LD).bytes(numbersToFloat32Bytes(alt.logprobs));
+      writeMessage(w, F.PromptAltTokens.tokens, () => writeTensorBody(w, alt.tokens, 'prompt_alt_tokens.tokens'));
+      writeMessage(w, F.PromptAltTokens.logprobs, () => writeTensorBody(w, alt.logprobs, 'prompt_alt_tokens.logprobs'));
     });
   }
   return w.finish();
 }
 
 /** Decode a protobuf `SampleResponse` into the JSON shape (NaN prompt logprobs become null). */
-export function decodeSampleResponse(bytes: Uint8Array): SampleResponse & SampleResponseExtras {
+export function decodeSampleResponse(bytes: Uint8Array): SampleResponse {
   return decodeWith('SampleResponse', bytes, (w) => {
     const end = bytes.length;
-    const resp: SampleResponse & SampleResponseExtras = { sequences: [] };
+    const resp: SampleResponse = { sequences: [] };
     w.fields(end, '', (no, wt) => {
       switch (no) {
         case F.SampleResponse.sequences: {
@@ -1218,13 +1218,19 @@ export function decodeSampleResponse(bytes: Uint8Array): SampleResponse & Sample
         case F.SampleResponse.prompt_alt_tokens: {
           w.expect(wt, LD, 'prompt_alt_tokens');
           const e = w.lengthEnd(end, 'prompt_alt_tokens');
-          const alt = { tokens: [] as number[], logprobs: [] as number[] };
+          let tokens: TensorData | undefined;
+          let logprobs: TensorData | undefined;
           w.fields(e, 'prompt_alt_tokens', (n2, wt2) => {
-            if (n2 === F.PromptAltTokens.tokens) alt.tokens = int32BytesToNumbers(w.bytes(e, wt2, 'prompt_alt_tokens.tokens'), 'prompt_alt_tokens.tokens');
-            else if (n2 === F.PromptAltTokens.logprobs) alt.logprobs = float32BytesToNumbers(w.bytes(e, wt2, 'prompt_alt_tokens.logprobs'), 'prompt_alt_tokens.logprobs');
-            else return false;
+            if (n2 !== F.PromptAltTokens.tokens && n2 !== F.PromptAltTokens.logprobs) return false;
+            const p = n2 === F.PromptAltTokens.tokens ? 'prompt_alt_tokens.tokens' : 'prompt_alt_tokens.logprobs';
+            w.expect(wt2, LD, p);
+            const t = readTensor(w, w.lengthEnd(e, p), p);
+            if (n2 === F.PromptAltTokens.tokens) tokens = t;
+            else logprobs = t;
             return true;
           });
+          if (!tokens || !logprobs) throw new ProtocolError('needs both tokens and logprobs', 'prompt_alt_tokens');
+          const alt = { tokens, logprobs };
           resp.prompt_alt_tokens = alt;
           return true;
         }

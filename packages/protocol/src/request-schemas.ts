@@ -168,6 +168,9 @@ export const clientConfigRequestSchema: Schema<T.ClientConfigRequest> = object({
 /** `client/dynamic_config` takes no fields the server needs; any object passes. */
 export const clientDynamicConfigRequestSchema: Schema<Record<string, unknown>> = object({}, { unknownKeys: 'keep' });
 
+/** `auth/token` is posted with an empty object; the credential is in the header. */
+export const authTokenRequestSchema: Schema<Record<string, unknown>> = object({}, { unknownKeys: 'keep' });
+
 export const createSessionRequestSchema: Schema<T.CreateSessionRequest> = object({
   tags: array(string({ maxLength: 1024 }), { maxLength: REQUEST_LIMITS.maxListItems }),
   user_metadata: nullable(record(unknownValue(), { maxKeys: 1024 })),
@@ -333,6 +336,7 @@ export const sampleRequestSchema: Schema<T.SampleRequest> = refine(
     target_prompt_logprobs: optionalNullable(tensorDataSchema),
     record_stability_info: optionalNullable(bool()),
     prompt_alt_tokens_k: optionalNullable(int({ min: 0 })),
+    prompt_logprobs_last_n: optionalNullable(int({ min: 1 })),
     type: typeTag('sample'),
   }),
   (req, path) => {
@@ -354,11 +358,11 @@ export const futureRetrieveRequestSchema: Schema<T.FutureRetrieveRequest> = obje
 
 export const futuresRetrieveRequestSchema: Schema<T.FuturesRetrieveRequest> = object({
   target: object({
-    type: literal('sampling_session'),
+    type: optional(literal('sampling_session'), 'sampling_session'),
     sampling_session_id: id(),
-    cloned_sampler_id: int({ min: 0 }),
+    cloned_sampler_id: optional(int({ min: 0 }), 0),
   }),
-  prev_cursor: int({ min: 0 }),
+  prev_cursor: optional(int({ min: 0 }), 0),
   timeout: optionalNullable(number({ min: 0 })),
 });
 
@@ -405,4 +409,7 @@ export const REQUEST_SCHEMAS = {
   'POST retrieve_future': futureRetrieveRequestSchema,
   'POST retrieve_futures': futuresRetrieveRequestSchema,
   'POST cancel_future': cancelFutureRequestSchema,
+  'POST auth/token': authTokenRequestSchema,
+  'PUT training_runs/{id}/checkpoints/{checkpoint_id}/ttl': checkpointTtlRequestSchema,
+  'PUT sessions/{id}/project': sessionProjectRequestSchema,
 } as const;

@@ -79,11 +79,16 @@ export function checkTensorStructure(td: TensorData, path = ''): void {
     throw new ValidationError(`last row pointer must equal the value count ${nnz}, got ${crow[rows]}`, at(`sparse_crow_indices[${rows}]`));
   }
   for (let r = 0; r < rows; r++) {
+    if (!Number.isInteger(crow[r + 1]) || crow[r + 1]! < crow[r]!) {
+      throw new ValidationError(
+        `row pointers must be non-decreasing integers, got ${crow[r]} then ${crow[r + 1]}`,
+        at(`sparse_crow_indices[${r + 1}]`),
+      );
+    }
+  }
+  for (let r = 0; r < rows; r++) {
     const start = crow[r]!;
     const end = crow[r + 1]!;
-    if (!Number.isInteger(end) || end < start) {
-      throw new ValidationError(`row pointers must be non-decreasing integers, got ${start} then ${end}`, at(`sparse_crow_indices[${r + 1}]`));
-    }
     let prev = -1;
     for (let j = start; j < end; j++) {
       const c = col[j]!;

@@ -140,7 +140,6 @@ export interface ForwardBackwardOutput {
   loss_fn_outputs: LossFnOutput[];
   /** Every key has exactly one ':' naming its reduction, e.g. 'loss:sum'. */
   metrics: Record<string, number>;
-  type?: 'forward_backward';
 }
 
 export interface AdamParams {
@@ -173,7 +172,6 @@ export interface OptimStepRequest {
 
 export interface OptimStepResponse {
   metrics?: Record<string, number> | null;
-  type?: 'optim_step';
 }
 
 // ---------------------------------------------------------------- models
@@ -408,7 +406,17 @@ export interface SampleRequest {
   target_prompt_logprobs?: TensorData | null;
   record_stability_info?: boolean | null;
   prompt_alt_tokens_k?: number | null;
+  /** Newer SDKs: only the last n prompt logprobs (needs prompt_logprobs). */
+  prompt_logprobs_last_n?: number | null;
   type?: 'sample';
+}
+
+/** Dense [len(prompt) - 1, k] draws from the next-token distribution at each prompt position. */
+export interface PromptAltTokens {
+  /** int64 token ids. */
+  tokens: TensorData;
+  /** float32 logprobs of those tokens. */
+  logprobs: TensorData;
 }
 
 /** Sentinel logprob for empty top-k slots (token id 0). */
@@ -418,8 +426,17 @@ export interface SampledSequence {
   stop_reason: StopReason;
   tokens: number[];
   logprobs?: number[] | null;
-  /** Newer SDKs: top-k per sampled token, as [token_id, logprob] pairs. */
-  topk_sampled_logprobs?: Array<Array<[number, number]>> | null;
+  /**
+   * Newer SDKs (request `topk_sample_logprobs`): per sampled token, up to k
+   * [token_id, logprob] pairs. Proto field `topk_sampled_logprobs`; the SDK
+   * exposes it as `SampledSequence.topk_logprobs`.
+   */
+  topk_logprobs?: Array<Array<[number, number]> | null> | null;
+  /**
+   * Client-side only (never on the wire): the id the sampling future's
+   * `sample_sequence_ids` assigned to this sequence, stamped by the SDK.
+   */
+  sequence_id?: string;
 }
 
 export interface SampleResponse {
@@ -429,6 +446,11 @@ export interface SampleResponse {
   /** Per prompt position: up to k [token_id, logprob] pairs, or null. */
   topk_prompt_logprobs?: Array<Array<[number, number]> | null> | null;
   prompt_cache_hit_tokens?: number;
+  /** Newer SDKs: same shape as the request's `target_prompt_logprobs`, float32. */
+  target_prompt_logprobs?: TensorData | null;
+  /** Newer SDKs: k draws per prompt position (request `prompt_alt_tokens_k`). */
+  prompt_alt_tokens?: PromptAltTokens | null;
+  /** Pre-0.25 JSON responses carried this literal tag. */
   type?: 'sample';
 }
 
@@ -475,23 +497,25 @@ export interface CancelFutureRequest {
 }
 
 export interface SamplingSessionFuturesTarget {
-  type: 'sampling_session';
+  type?: 'sampling_session';
   sampling_session_id: string;
-  /** seq_id // 1e9 for cloned sampling clients, 0 for the original. */
-  cloned_sampler_id: number;
+  /** seq_id // 1e9 for cloned sampling clients; default 0 (the original). */
+  cloned_sampler_id?: number;
 }
 
 export interface FuturesRetrieveRequest {
   target: SamplingSessionFuturesTarget;
-  /** 0 starts from the beginning. */
-  prev_cursor: number;
+  /** Opaque cursor from the previous response; default 0 starts from the beginning. */
+  prev_cursor?: number;
+  /** Long-poll hold in seconds. */
   timeout?: number | null;
 }
 
+/** A finished request reported by `retrieve_futures`; the size lets the client reserve its byte budget. */
 export interface FutureFinished {
   state: 'finished';
   request_id: RequestID;
-  response_payload_size?: number | null;
+  response_payload_uncompressed_size?: number | null;
 }
 
 export interface FutureFailed {

@@ -28,9 +28,10 @@ function ensureInit(): Promise<void> {
   return ready;
 }
 
-export async function zstdCompress(bytes: Uint8Array, level = 3): Promise<Uint8Array> {
+export async function zstdCompress(bytes: Uint8Array, level = 3): Promise<Uint8Array<ArrayBuffer>> {
   await ensureInit();
-  return compress(bytes, level);
+  // The library returns a fresh copy (slice), so its buffer is a plain ArrayBuffer.
+  return compress(bytes, level) as Uint8Array<ArrayBuffer>;
 }
 
 interface FrameInfo {
@@ -126,7 +127,10 @@ function zstdErrorCode(err: unknown): number | undefined {
  * Decompress `bytes`, refusing (ProtocolError) corrupt input and output over
  * `maxBytes`. Declared sizes are checked before anything is allocated.
  */
-export async function zstdDecompress(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES): Promise<Uint8Array> {
+export async function zstdDecompress(
+  bytes: Uint8Array,
+  maxBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
+): Promise<Uint8Array<ArrayBuffer>> {
   const frames = zstdFrames(bytes);
   let declared = 0;
   for (const f of frames) declared += f.contentSize ?? 0;
@@ -134,13 +138,13 @@ export async function zstdDecompress(bytes: Uint8Array, maxBytes: number = DEFAU
     throw new ProtocolError(`zstd content of ${declared} bytes exceeds the ${maxBytes}-byte limit`);
   }
   await ensureInit();
-  const parts: Uint8Array[] = [];
+  const parts: Uint8Array<ArrayBuffer>[] = [];
   let total = 0;
   for (const frame of frames) {
     if (frame.skippable) continue;
     const input = bytes.subarray(frame.start, frame.end);
     const budget = maxBytes - total;
-    let out: Uint8Array;
+    let out: Uint8Array<ArrayBuffer>;
     if (frame.contentSize !== undefined) {
       out = decompressFrame(input, frame.contentSize);
     } else {
@@ -160,20 +164,20 @@ export async function zstdDecompress(bytes: Uint8Array, maxBytes: number = DEFAU
   return joined;
 }
 
-function decompressFrame(frame: Uint8Array, heapSize: number): Uint8Array {
+function decompressFrame(frame: Uint8Array, heapSize: number): Uint8Array<ArrayBuffer> {
   try {
-    return decompress(frame, { defaultHeapSize: heapSize });
+    return decompress(frame, { defaultHeapSize: heapSize }) as Uint8Array<ArrayBuffer>;
   } catch (err) {
     throw new ProtocolError(`zstd data is corrupt (zstd error ${zstdErrorCode(err) ?? '?'})`);
   }
 }
 
 /** A frame with no declared size: try buffers of doubling size up to the budget. */
-function decompressGrowing(frame: Uint8Array, budget: number, maxBytes: number): Uint8Array {
+function decompressGrowing(frame: Uint8Array, budget: number, maxBytes: number): Uint8Array<ArrayBuffer> {
   let size = Math.min(Math.max(FIRST_GUESS_BYTES, frame.length * 4), budget);
   for (;;) {
     try {
-      return decompress(frame, { defaultHeapSize: Math.max(size, 1) });
+      return decompress(frame, { defaultHeapSize: Math.max(size, 1) }) as Uint8Array<ArrayBuffer>;
     } catch (err) {
       const code = zstdErrorCode(err);
       if (code !== DST_TOO_SMALL) throw new ProtocolError(`zstd data is corrupt (zstd error ${code ?? '?'})`);

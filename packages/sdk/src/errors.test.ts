@@ -44,3 +44,14 @@ test('foreign errors cross as TinkerError with their name in the message', () =>
   assert.ok(back instanceof TinkerError);
   assert.match(back.message, /RangeError: out of range/);
 });
+
+test('the protocol package ValidationError is part of the tree and crosses threads with its field', async () => {
+  const { ValidationError } = await import('./errors.js');
+  const e = new ValidationError('expected an int32 integer', 'seq_id');
+  assert.ok(e instanceof TinkerError);
+  assert.ok(!(e instanceof APIError));
+  const back = deserializeError(structuredClone(serializeError(e)));
+  assert.ok(back instanceof ValidationError);
+  assert.ok(back instanceof TinkerError);
+  assert.equal((back as InstanceType<typeof ValidationError>).field, 'seq_id');
+});

@@ -3,12 +3,24 @@
 // Errors are created on the network thread and rebuilt on the caller's thread, so each class
 // registers itself for (de)serialisation and keeps only plain, cloneable fields.
 
+import { ProtocolError, TinkerProtocolError, ValidationError } from '@tinker-ts/protocol';
+
 export type Headers = Record<string, string>;
+
+/** Bad input caught on the client before anything is sent (`field` names the offending value). */
+export { ValidationError, ProtocolError };
 
 export class TinkerError extends Error {
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
+  }
+
+  // The protocol package's errors (ValidationError, ProtocolError) belong to the same tree:
+  // `e instanceof TinkerError` holds for them too.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this === TinkerError && value instanceof TinkerProtocolError) return true;
+    return Function.prototype[Symbol.hasInstance].call(this, value);
   }
 }
 
@@ -95,15 +107,6 @@ export class TimeoutError extends TinkerError {
   }
 }
 
-/** Bad input caught on the client before anything is sent. */
-export class ValidationError extends TinkerError {
-  readonly field: string | undefined;
-  constructor(message: string, fields: { field?: string | undefined } = {}) {
-    super(message);
-    this.field = fields.field;
-  }
-}
-
 export function statusErrorClass(status: number): new (message: string, fields: APIErrorFields) => APIError {
   switch (status) {
     case 400: return BadRequestError;
@@ -138,7 +141,7 @@ const registry = new Map<string, Function>();
 for (const cls of [
   TinkerError, APIError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
   ConflictError, UnprocessableEntityError, RateLimitError, InternalServerError, APIConnectionError,
-  APIConnectionTimeoutError, APIUserAbortError, RequestFailedError, TimeoutError, ValidationError,
+  APIConnectionTimeoutError, APIUserAbortError, RequestFailedError, TimeoutError, ValidationError, ProtocolError, TinkerProtocolError,
 ]) {
   registry.set(cls.name, cls);
 }

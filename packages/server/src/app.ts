@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createAuthenticator } from './auth.js';
 import { CheckpointFiles } from './checkpoint-files.js';
 import { startCheckpointSweeper } from './checkpoint-sweeper.js';
+import { startSessionReaper } from './session-reaper.js';
 import { DEFAULT_SETTINGS, type ServerContext, type ServerSettings } from './context.js';
 import type { EnginePort } from './engine-port.js';
 import { FutureRegistry } from './futures.js';
@@ -16,6 +17,7 @@ import { Router, type RouteDef } from './router.js';
 import type { BodyLimits } from './body.js';
 import { futureRoutes } from './routes/futures.js';
 import { modelRoutes } from './routes/models.js';
+import { restRoutes } from './routes/rest.js';
 import { samplingRoutes } from './routes/sampling.js';
 import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -32,7 +34,7 @@ export interface AppOptions {
   apiKeys?: Record<string, string>;
   settings?: Partial<ServerSettings>;
   limits?: Partial<BodyLimits>;
-  /** How often expired checkpoints are deleted (default 60 s). */
+  /** How often expired checkpoints are deleted and idle sessions finished (default 60 s). */
   sweepIntervalMs?: number;
   log?: (line: string) => void;
   clock?: () => number;
@@ -93,15 +95,18 @@ export async function createApp(opts: AppOptions): Promise<App> {
     ...weightsRoutes(ctx),
     ...samplingRoutes(ctx),
     ...futureRoutes(ctx),
+    ...restRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
 
   const stopSweeper = startCheckpointSweeper(ctx, opts.sweepIntervalMs ?? 60_000);
+  const stopReaper = startSessionReaper(ctx, opts.sweepIntervalMs ?? 60_000);
   return {
     ctx,
     router,
     async close() {
       stopSweeper();
+      stopReaper();
       store.close();
     },
   };

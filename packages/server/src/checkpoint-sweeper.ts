@@ -1,6 +1,7 @@
 /**
- * Deletes checkpoints whose TTL has passed: first the record (so an expired checkpoint is never
- * listed or loadable), then its files. Runs periodically; each pass handles everything due.
+ * Periodic cleanup. Deletes checkpoints whose TTL has passed: first the record (so an expired
+ * checkpoint is never listed or loadable), then its files. Also forgets futures finished longer
+ * ago than the retention period, so the database does not grow without bound.
  */
 import type { ServerContext } from './context.js';
 
@@ -27,6 +28,7 @@ export function startCheckpointSweeper(ctx: ServerContext, intervalMs: number): 
     sweepExpiredCheckpoints(ctx)
       .then((n) => {
         if (n > 0) ctx.log(`deleted ${n} expired checkpoint${n === 1 ? '' : 's'}`);
+        ctx.store.deleteFinishedFuturesBefore(ctx.clock() - ctx.settings.futureRetentionMs);
       })
       .catch((err) => ctx.log(`checkpoint sweep failed: ${String(err)}`))
       .finally(() => {

@@ -18,12 +18,27 @@ export interface ServerSettings {
   metadataOnlyThresholdBytes: number;
   /** Offer the create-via-load_weights path to clients (client/config flag). */
   createModelViaLoadWeights: boolean;
+  /**
+   * Ask clients to zstd-compress forward_backward bodies (client/config proto_compress_fwdbwd).
+   * Compressed bodies are accepted either way; locally compression mostly costs client CPU.
+   */
+  compressForwardBackward: boolean;
+  /**
+   * A session with neither heartbeats nor model requests for this long is finished and its
+   * models unloaded, so abandoned clients do not hold adapters forever. 0 = never.
+   */
+  sessionIdleTimeoutMs: number;
+  /** Finished futures are kept (retrievable, and deduplicating resubmissions) this long. */
+  futureRetentionMs: number;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   longPollMs: 20_000,
   metadataOnlyThresholdBytes: 4 * 1024 * 1024,
   createModelViaLoadWeights: true,
+  compressForwardBackward: false,
+  sessionIdleTimeoutMs: 30 * 60_000,
+  futureRetentionMs: 7 * 24 * 3600_000,
 });
 
 export interface ServerContext {

@@ -18,6 +18,8 @@ export interface QueuedRequest {
   execute(): Promise<unknown>;
   /** Optional: completes the future itself (e.g. to commit a record in the same transaction). */
   finish?(requestId: string, result: unknown): void;
+  /** A placeholder for a refused request's seq_id: no future, nothing to run. */
+  skipped?: boolean;
 }
 
 interface Queue {
@@ -106,6 +108,18 @@ export class ModelQueues {
     }
   }
 
+  /**
+   * Marks a seq_id as used by a request that was refused at submission (HTTP 4xx), so the
+   * requests after it do not wait forever for a seq_id that will never come. Does nothing if
+   * the seq_id is already passed or taken.
+   */
+  skip(key: string, seqId: number): void {
+    const q = this.queues.get(key);
+    if (!q || !q.ordered || seqId < q.nextSeq || q.waiting.has(seqId)) return;
+    q.waiting.set(seqId, { requestId: '', seqId, kind: 'skipped', execute: async () => null, skipped: true });
+    this.pump(q);
+  }
+
   /** Queues an acknowledged request; its future row must already exist. */
   enqueue(key: string, req: QueuedRequest): void {
     const q = this.queues.get(key);
@@ -128,7 +142,7 @@ export class ModelQueues {
     const q = this.queues.get(key);
     if (!q) return;
     q.closedReason = { message, category };
-    const pending = [...q.waiting.values(), ...q.unordered];
+    const pending = [...q.waiting.values(), ...q.unordered].filter((r) => !r.skipped);
     q.waiting.clear();
     q.unordered = [];
     for (const req of pending) {
@@ -177,7 +191,7 @@ export class ModelQueues {
       if (seq > q.nextSeq && !q.waiting.has(q.nextSeq)) {
         return { queue_state: 'active', reason: `waiting for seq_id ${q.nextSeq} of ${q.key} (requests run in seq_id order)` };
       }
-      const ahead = [...q.waiting.keys()].filter((s) => s < seq).length + (q.running ? 1 : 0);
+      const ahead = [...q.waiting.entries()].filter(([s, r]) => s < seq && !r.skipped).length + (q.running ? 1 : 0);
       return { queue_state: 'active', reason: `${ahead} request${ahead === 1 ? '' : 's'} ahead on ${q.key}` };
     }
     const idx = q.unordered.findIndex((r) => r.requestId === requestId);
@@ -191,7 +205,9 @@ export class ModelQueues {
   /** Number of requests queued or running, over all queues. */
   get size(): number {
     let n = 0;
-    for (const q of this.queues.values()) n += q.waiting.size + q.unordered.length + (q.running ? 1 : 0);
+    for (const q of this.queues.values()) {
+      n += [...q.waiting.values()].filter((r) => !r.skipped).length + q.unordered.length + (q.running ? 1 : 0);
+    }
     return n;
   }
 
@@ -203,11 +219,12 @@ export class ModelQueues {
 
   private takeNext(q: Queue): QueuedRequest | null {
     if (q.ordered) {
-      const next = q.waiting.get(q.nextSeq);
-      if (next) {
+      for (;;) {
+        const next = q.waiting.get(q.nextSeq);
+        if (!next) break;
         q.waiting.delete(q.nextSeq);
         q.nextSeq++;
-        return next;
+        if (!next.skipped) return next;
       }
     }
     return q.unordered.shift() ?? null;
@@ -222,12 +239,12 @@ export class ModelQueues {
       return;
     }
     q.running = req;
-    this.futures.markRunning(req.requestId);
-    void this.run(q, req);
+    void this.run(q, req).catch((err) => this.log(`queue ${q.key} stopped: ${String(err)}`));
   }
 
   private async run(q: Queue, req: QueuedRequest): Promise<void> {
     try {
+      this.futures.markRunning(req.requestId);
       const result = await req.execute();
       if (req.finish) req.finish(req.requestId, result);
       else this.futures.complete(req.requestId, result);

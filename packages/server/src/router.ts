@@ -42,8 +42,10 @@ export interface RequestContext<B> {
 }
 
 export type Reply =
-  | { kind: 'json'; status: number; value: unknown }
-  | { kind: 'bytes'; status: number; contentType: string; bytes: Uint8Array };
+  | { kind: 'json'; status: number; value: unknown; headers?: Record<string, string> }
+  | { kind: 'bytes'; status: number; contentType: string; bytes: Uint8Array }
+  /** A body written piece by piece (e.g. a checkpoint archive); `headers` include Content-Type. */
+  | { kind: 'stream'; status: number; headers: Record<string, string>; write(res: ServerResponse): Promise<void> };
 
 export function json(value: unknown, status = 200): Reply {
   return { kind: 'json', status, value };
@@ -161,9 +163,13 @@ export class Router {
       if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allowed.join(', '));
     }
     if (res.destroyed) return;
-    if (reply.kind === 'json') {
+    if (reply.kind === 'stream') {
+      res.writeHead(reply.status, reply.headers);
+      await reply.write(res);
+    } else if (reply.kind === 'json') {
       const text = JSON.stringify(reply.value);
       res.writeHead(reply.status, {
+        ...reply.headers,
         'Content-Type': 'application/json',
         'Content-Length': Buffer.byteLength(text),
       });
@@ -225,7 +231,13 @@ export class Router {
           throw new UnsupportedMediaTypeError(`${url.pathname} takes a JSON body, not ${PROTOBUF_CONTENT_TYPE}`);
         }
         bodyFormat = 'protobuf';
-        body = def.protobuf(data);
+        try {
+          body = def.protobuf(data);
+        } catch (err) {
+          if (err instanceof HttpError || err instanceof ValidationError || err instanceof ProtocolError) throw err;
+          // A decoder tripping over corrupt bytes is still the sender's fault.
+          throw new BadRequestError(`protobuf body could not be decoded: ${err instanceof Error ? err.message : String(err)}`);
+        }
       } else {
         if (mediaType !== '' && mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
           throw new UnsupportedMediaTypeError(

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EngineHost } from '@tinker-ts/engine';
 import { createApp, type AppOptions } from './app.js';
-import type { ServerSettings } from './context.js';
+import type { ServerContext, ServerSettings } from './context.js';
 
 export interface StartServerOptions {
   /** Default 127.0.0.1. */
@@ -31,6 +31,8 @@ export interface RunningServer {
   url: string;
   port: number;
   engine: EngineHost;
+  /** The application state (store, queues, ...), for embedding and tests. */
+  ctx: ServerContext;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     url,
     port,
     engine,
+    ctx: app.ctx,
     close() {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));

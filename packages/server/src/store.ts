@@ -155,6 +155,8 @@ CREATE TABLE IF NOT EXISTS futures (
 CREATE UNIQUE INDEX IF NOT EXISTS futures_queue_seq ON futures(queue_key, seq_id)
   WHERE queue_key IS NOT NULL AND seq_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS futures_state ON futures(state);
+CREATE INDEX IF NOT EXISTS futures_model ON futures(model_id, state);
+CREATE INDEX IF NOT EXISTS futures_finished ON futures(finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS checkpoints (
   run_id TEXT NOT NULL,
@@ -281,6 +283,13 @@ function prepareStatements(db: Database.Database) {
     finishSession: db.prepare(`UPDATE sessions SET finished_at = ? WHERE session_id = ? AND finished_at IS NULL`),
     listSessions: db.prepare(`SELECT * FROM sessions WHERE owner = ? ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?`),
     countSessions: db.prepare(`SELECT COUNT(*) AS n FROM sessions WHERE owner = ?`),
+    idleSessions: db.prepare(
+      `SELECT s.* FROM sessions s WHERE s.finished_at IS NULL
+         AND MAX(s.last_heartbeat, COALESCE((SELECT MAX(m.last_request_time) FROM models m WHERE m.session_id = s.session_id), 0)) < ?
+         AND EXISTS (SELECT 1 FROM models m WHERE m.session_id = s.session_id AND m.state IN ('creating', 'active'))
+         AND NOT EXISTS (SELECT 1 FROM futures f JOIN models m ON f.model_id = m.model_id
+                         WHERE m.session_id = s.session_id AND f.state IN ('pending', 'running'))`,
+    ),
 
     insertModel: db.prepare(
       `INSERT INTO models (model_id, owner, session_id, model_seq_id, base_model, lora_rank, lora_seed, train_mlp, train_attn,
@@ -312,6 +321,7 @@ function prepareStatements(db: Database.Database) {
     failFuture: db.prepare(
       `UPDATE futures SET state = 'failed', error = ?, category = ?, finished_at = ? WHERE request_id = ? AND state IN ('pending', 'running')`,
     ),
+    deleteFinishedBefore: db.prepare(`DELETE FROM futures WHERE finished_at IS NOT NULL AND finished_at < ?`),
     failUnfinished: db.prepare(
       `UPDATE futures SET state = 'failed', error = ?, category = 'server', finished_at = ? WHERE state IN ('pending', 'running')`,
     ),
@@ -400,6 +410,14 @@ export class Store {
     this.stmts.finishSession.run(now, sessionId);
   }
 
+  /**
+   * Unfinished sessions with live models, no work in flight, and neither a heartbeat nor a
+   * model request since `before`.
+   */
+  idleSessions(before: number): SessionRow[] {
+    return (this.stmts.idleSessions.all(before) as Raw[]).map(toSession);
+  }
+
   listSessions(owner: string, limit: number, offset: number): { rows: SessionRow[]; total: number } {
     const rows = (this.stmts.listSessions.all(owner, limit, offset) as Raw[]).map(toSession);
     const total = (this.stmts.countSessions.get(owner) as { n: number }).n;
@@ -484,6 +502,11 @@ export class Store {
 
   failFuture(requestId: string, error: string, category: string, now: number): boolean {
     return this.stmts.failFuture.run(error, category, now, requestId).changes === 1;
+  }
+
+  /** Forgets results finished before `before` (their request ids then answer 404). */
+  deleteFinishedFuturesBefore(before: number): number {
+    return this.stmts.deleteFinishedBefore.run(before).changes;
   }
 
   /** At startup: what was queued or running when the process died can never finish. */

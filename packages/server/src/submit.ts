@@ -42,22 +42,40 @@ export function notLiveMessage(ctx: ServerContext, model: ModelRow): string | nu
   }
 }
 
+/**
+ * Runs the submission-time checks of a request for `seqId` of `model`. If they refuse it (a
+ * 4xx), the seq_id is marked used so later requests of the model do not wait for it forever:
+ * clients number requests at call time and never resend a refused seq_id.
+ */
+export function checkedForSeq<T>(ctx: ServerContext, model: ModelRow, seqId: number | null, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (seqId !== null && !ctx.store.getFutureBySeq(model.model_id, seqId)) ctx.queues.skip(model.model_id, seqId);
+    throw err;
+  }
+}
+
 export function submitModelRequest(ctx: ServerContext, req: ModelRequest): UntypedAPIFuture {
   const modelId = req.model.model_id;
   const existing = req.seqId !== null ? ctx.store.getFutureBySeq(modelId, req.seqId) : null;
   const deadMessage = notLiveMessage(ctx, req.model);
   if (!existing && !deadMessage) ctx.queues.checkAcceptable(modelId, req.seqId);
-  const { row, created } = ctx.futures.submit({
-    request_id: requestIdFor(modelId, req.seqId),
-    owner: req.user,
-    model_id: modelId,
-    queue_key: modelId,
-    seq_id: req.seqId,
-    kind: req.kind,
-    request_hash: requestHash(req.kind, req.payload),
+  // One commit (one fsync) for the future row and the model's last_request_time.
+  const { row, created } = ctx.store.transaction(() => {
+    const r = ctx.futures.submit({
+      request_id: requestIdFor(modelId, req.seqId),
+      owner: req.user,
+      model_id: modelId,
+      queue_key: modelId,
+      seq_id: req.seqId,
+      kind: req.kind,
+      request_hash: requestHash(req.kind, req.payload),
+    });
+    if (r.created) ctx.store.touchModel(modelId, ctx.clock());
+    return r;
   });
   if (created) {
-    ctx.store.touchModel(modelId, ctx.clock());
     if (deadMessage || !ctx.queues.has(modelId)) {
       ctx.futures.fail(row.request_id, deadMessage ?? `model ${modelId} is not accepting requests`, 'user');
     } else {

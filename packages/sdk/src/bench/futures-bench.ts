@@ -1,6 +1,7 @@
 // Futures throughput and per-call overhead of the SDK runtime against a no-op peer on loopback.
 // Targets: ≤ 1 ms added per call (our round trip minus a raw fetch round trip), ≥ 2000 futures/s.
 // Run: npm run bench -w @tinker-ts/sdk
+import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { APIFuture } from '../future.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -24,8 +25,8 @@ async function timeEach(n: number, fn: () => Promise<unknown> | unknown): Promis
 const fmt = (x: number, d = 3) => x.toFixed(d);
 
 async function main(): Promise<void> {
-  const sequential = Number(process.env['BENCH_SEQUENTIAL'] ?? 1000);
-  const concurrent = Number(process.env['BENCH_CONCURRENT'] ?? 10000);
+  const sequential = Number(process.env['BENCH_SEQUENTIAL'] ?? 500);
+  const concurrent = Number(process.env['BENCH_CONCURRENT'] ?? 5000);
   const peer = await startPeer();
   const runtime = Runtime.create({ baseURL: peer.baseURL, apiKey: 'tml-bench' });
   const submit = () => runtime.submit({ path: 'optim_step', body: { model_id: 'm', seq_id: 1 }, requestType: 'OptimStep', resultKind: 'json' });
@@ -37,37 +38,59 @@ async function main(): Promise<void> {
       await r.arrayBuffer();
     };
 
-    const fetchMs = await timeEach(sequential, rawFetch);
-    const requestMs = await timeEach(sequential, () => runtime.request({ method: 'POST', path: 'noop', body: {} }));
-    const requestBlockingMs = await timeEach(sequential, () => runtime.request({ method: 'POST', path: 'noop', body: {} }).result());
-    const submitMs = await timeEach(sequential, () => submit());
-    const submitBlockingMs = await timeEach(sequential, () => submit().result());
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const rawHttp = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': 2, 'x-api-key': 'tml-bench' } }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        });
+        req.on('error', reject);
+        req.end('{}');
+      });
 
-    const t0 = performance.now();
-    const fs: APIFuture<unknown>[] = [];
-    for (let i = 0; i < concurrent; i++) fs.push(submit());
-    await APIFuture.all(fs);
-    const perS = concurrent / ((performance.now() - t0) / 1000);
+    // Timings on this VM drift by 10–20 %: interleave the measurements and keep the best of 3 rounds.
+    const best = { fetch: Infinity, http: Infinity, request: Infinity, requestBlocking: Infinity, submit: Infinity, submitBlocking: Infinity, perS: 0, blockingPerS: 0 };
+    for (let round = 0; round < 3; round++) {
+      best.fetch = Math.min(best.fetch, await timeEach(sequential, rawFetch));
+      best.http = Math.min(best.http, await timeEach(sequential, rawHttp));
+      best.request = Math.min(best.request, await timeEach(sequential, () => runtime.request({ method: 'POST', path: 'noop', body: {} })));
+      best.requestBlocking = Math.min(best.requestBlocking, await timeEach(sequential, () => runtime.request({ method: 'POST', path: 'noop', body: {} }).result()));
+      best.submit = Math.min(best.submit, await timeEach(sequential, () => submit()));
+      best.submitBlocking = Math.min(best.submitBlocking, await timeEach(sequential, () => submit().result()));
 
-    const t1 = performance.now();
-    const bs: APIFuture<unknown>[] = [];
-    for (let i = 0; i < concurrent; i++) bs.push(submit());
-    APIFuture.all(bs).result();
-    const blockingPerS = concurrent / ((performance.now() - t1) / 1000);
+      const t0 = performance.now();
+      const fs: APIFuture<unknown>[] = [];
+      for (let i = 0; i < concurrent; i++) fs.push(submit());
+      await APIFuture.all(fs);
+      best.perS = Math.max(best.perS, concurrent / ((performance.now() - t0) / 1000));
+
+      const t1 = performance.now();
+      const bs: APIFuture<unknown>[] = [];
+      for (let i = 0; i < concurrent; i++) bs.push(submit());
+      APIFuture.all(bs).result();
+      best.blockingPerS = Math.max(best.blockingPerS, concurrent / ((performance.now() - t1) / 1000));
+    }
+    const { fetch: fetchMs, http: httpMs, request: requestMs, requestBlocking: requestBlockingMs, submit: submitMs, submitBlocking: submitBlockingMs, perS, blockingPerS } = best;
+    agent.destroy();
 
     const added = requestMs - fetchMs;
     const addedSubmit = submitMs - 2 * fetchMs; // a submit is two round trips: the POST and one retrieve_future
-    const row = (name: string, v: string, ratio?: number) =>
-      console.log(`${name.padEnd(52)} ${v.padStart(12)}${ratio === undefined ? '' : `   ratio vs target ${fmt(ratio, 2)}${ratio >= 1 ? ' (meets)' : ' (misses)'}`}`);
-    console.log(`futures bench: ${sequential} sequential calls, ${concurrent} concurrent futures, peer on loopback (own thread)`);
+    const verdict = (ratio: number) => `   ratio vs target ${Number.isFinite(ratio) ? fmt(ratio, 2) : '∞ (below noise)'}${ratio >= 1 ? ' (meets)' : ' (misses)'}`;
+    const row = (name: string, v: string, ratio?: number) => console.log(`${name.padEnd(52)} ${v.padStart(12)}${ratio === undefined ? '' : verdict(ratio)}`);
+    const addedRatio = (ms: number) => (ms <= 0 ? Infinity : TARGET_ADDED_MS / ms);
+    console.log(`futures bench: ${sequential} sequential calls, ${concurrent} concurrent futures, peer on loopback (own thread), best of 3 rounds`);
     row('raw fetch round trip (ms)', fmt(fetchMs));
+    row('raw node:http keep-alive round trip (ms)', fmt(httpMs));
     row('runtime.request() round trip, await (ms)', fmt(requestMs));
     row('runtime.request() round trip, result() (ms)', fmt(requestBlockingMs));
     row('runtime.submit() submit+poll, await (ms)', fmt(submitMs));
     row('runtime.submit() submit+poll, result() (ms)', fmt(submitBlockingMs));
-    row('added per call: request - fetch (ms)', fmt(added), TARGET_ADDED_MS / Math.max(added, 1e-3));
-    row('added per call: request(result) - fetch (ms)', fmt(requestBlockingMs - fetchMs), TARGET_ADDED_MS / Math.max(requestBlockingMs - fetchMs, 1e-3));
-    row('added per submit: submit - 2×fetch (ms)', fmt(addedSubmit), TARGET_ADDED_MS / Math.max(addedSubmit, 1e-3));
+    row('added per call: request - fetch (ms)', fmt(added), addedRatio(added));
+    row('added per call: request(result) - fetch (ms)', fmt(requestBlockingMs - fetchMs), addedRatio(requestBlockingMs - fetchMs));
+    row('added per submit: submit - 2×fetch (ms)', fmt(addedSubmit), addedRatio(addedSubmit));
+    row('stricter: request - raw node:http (ms)', fmt(requestMs - httpMs), addedRatio(requestMs - httpMs));
+    row('stricter: submit - 2×raw node:http (ms)', fmt(submitMs - 2 * httpMs), addedRatio(submitMs - 2 * httpMs));
     row('futures/s, concurrent submits, await', fmt(perS, 0), perS / TARGET_FUTURES_PER_S);
     row('futures/s, concurrent submits, blocking all().result()', fmt(blockingPerS, 0), blockingPerS / TARGET_FUTURES_PER_S);
   } finally {

@@ -12,7 +12,7 @@ import { HttpClient, parseJson, statusError, type HttpRequest } from './http.js'
 import { JwtAuth } from './jwt-auth.js';
 import type { NetworkSettings } from './options.js';
 import { BytesSemaphore } from './bytes-semaphore.js';
-import { initCompression } from './wire-codec.js';
+import type { HttpTransport } from './transport.js';
 
 export interface Connection {
   http: HttpClient;
@@ -27,7 +27,7 @@ export interface Connection {
 
 export interface BootstrapHooks {
   settings: NetworkSettings;
-  fetch: typeof fetch;
+  transport: HttpTransport;
   warn(msg: string): void;
   /** Retries a bootstrap step like a submit (408/409/429/5xx/connection errors, backoff, 402 pause). */
   withRetries<T>(fn: () => Promise<T>): Promise<T>;
@@ -59,7 +59,7 @@ export async function connect(hooks: BootstrapHooks): Promise<Connection> {
   const apiKey = await resolveApiKey(settings.apiKey, address.apiKey);
   let token: () => string | Promise<string> = () => apiKey;
   const http = new HttpClient({
-    fetch: hooks.fetch,
+    transport: hooks.transport,
     baseURL: address.baseURL,
     defaultHeaders: sdkHeaders(settings.headers),
     authToken: () => token(),
@@ -98,8 +98,6 @@ export async function connect(hooks: BootstrapHooks): Promise<Connection> {
     if (!(e instanceof NotFoundError)) throw e;
     dynamicConfig = { ...DYNAMIC_CONFIG_DEFAULTS }; // the server predates the route
   }
-
-  if (config.proto_compress_fwdbwd) await initCompression();
 
   const connection: Connection = {
     http,

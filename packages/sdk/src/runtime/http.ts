@@ -2,6 +2,7 @@
 // failures into the SDK's connection errors. Status codes are returned, not thrown: the callers
 // (retry loops, the retrieve_future state machine) decide what each status means.
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, type Headers } from '../errors.js';
+import { TransportTimeout, type HttpTransport } from './transport.js';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'PUT';
@@ -26,7 +27,7 @@ export interface HttpResponse {
 }
 
 export interface HttpClientOptions {
-  fetch: typeof fetch;
+  transport: HttpTransport;
   baseURL: string;
   defaultHeaders: Record<string, string>;
   /** The X-API-Key value (an API key or a JWT); may refresh itself. */
@@ -72,18 +73,14 @@ export class HttpClient {
     if (req.contentEncoding) headers['Content-Encoding'] = req.contentEncoding;
     Object.assign(headers, req.headers ?? {});
 
-    const attempt = AbortSignal.timeout(Math.max(1, req.timeoutMs));
-    const signal = req.signal ? AbortSignal.any([req.signal, attempt]) : attempt;
     const url = this.url(req.path, req.query);
+    if (req.signal?.aborted) throw abortReason(req.signal);
     try {
-      const res = await this.opts.fetch(url, { method: req.method, headers, body, signal });
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const out: Headers = {};
-      res.headers.forEach((v, k) => (out[k] = v));
-      return { status: res.status, headers: out, contentType: out['content-type'] ?? '', bytes };
+      const res = await this.opts.transport(url, { method: req.method, headers, body, signal: req.signal, timeoutMs: Math.max(1, req.timeoutMs) });
+      return { status: res.status, headers: res.headers, contentType: res.headers['content-type'] ?? '', bytes: res.bytes };
     } catch (e) {
       if (req.signal?.aborted) throw abortReason(req.signal);
-      if (attempt.aborted) throw new APIConnectionTimeoutError(`Request timed out after ${req.timeoutMs} ms: ${req.method} ${url}`);
+      if (e instanceof TransportTimeout) throw new APIConnectionTimeoutError(`Request timed out after ${req.timeoutMs} ms: ${req.method} ${url}`);
       const cause = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
       throw new APIConnectionError(`Connection error: ${req.method} ${url}: ${cause}`);
     }

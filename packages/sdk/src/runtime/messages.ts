@@ -23,6 +23,7 @@ export type Call =
   | { op: 'request'; spec: RequestSpec }
   | { op: 'submit'; spec: SubmitSpec }
   | { op: 'serverConfig' }
+  | { op: 'dynamicConfig' }
   | { op: 'sessionId' };
 
 /** CallOptions without what cannot cross threads (the signal and the observer stay behind). */
@@ -38,6 +39,7 @@ export type ToNetwork =
   | { t: 'abort'; id: number }
   | { t: 'close' };
 
+/** Messages travel in batches (arrays), one postMessage per event-loop turn. */
 export type FromNetwork =
   | { t: 'requestId'; id: number; requestId: string }
   | { t: 'resolve'; id: number; value: unknown }

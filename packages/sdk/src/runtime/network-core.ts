@@ -7,7 +7,9 @@ import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork, WireCallOpt
 import type { NetworkSettings } from './options.js';
 import { PromiseExpired, retrieveFuture, type PollProgress } from './retrieve-future.js';
 import { isRetryableError, isRetryableStatus, requestBackoffMs, retryAfterMs, sleep, submitBackoffMs } from './retry.js';
+import { SendOrder, type SendSlot } from './send-order.js';
 import { Session } from './session.js';
+import type { HttpTransport } from './transport.js';
 import { compress, encodeProtoRequest } from './wire-codec.js';
 
 const DEFAULT_REQUEST_MAX_RETRIES = 10;
@@ -25,6 +27,8 @@ interface CallState {
   progress: PollProgress;
   submits: number;
   timers: NodeJS.Timeout[];
+  /** Place in the send order (requests and submits only). */
+  slot?: SendSlot | undefined;
 }
 
 export class NetworkCore {
@@ -35,10 +39,12 @@ export class NetworkCore {
   private readonly calls = new Map<number, CallState>();
   private closed = false;
   private billing: { firstAt?: number | undefined; lastLoggedAt?: number | undefined } = {};
+  private readonly instanceId = crypto.randomUUID();
+  private readonly sendOrder = new SendOrder();
 
   constructor(
     private readonly settings: NetworkSettings,
-    private readonly fetchImpl: typeof fetch,
+    private readonly transport: HttpTransport,
     private readonly emit: (msg: FromNetwork) => void,
   ) {}
 
@@ -82,6 +88,7 @@ export class NetworkCore {
       return;
     }
     this.calls.set(id, st);
+    if (call.op === 'request' || call.op === 'submit') st.slot = this.sendOrder.reserve();
     if (opts.timeoutMs !== undefined) {
       const t = setTimeout(() => st.controller.abort(new APIConnectionTimeoutError(`${st.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
       st.timers.push(t);
@@ -94,6 +101,7 @@ export class NetworkCore {
   }
 
   private finish(st: CallState, msg: FromNetwork): void {
+    st.slot?.release(); // a call that failed before sending must not hold up the others
     if (!this.calls.delete(st.id)) return;
     for (const t of st.timers) clearTimeout(t);
     this.emit(msg);
@@ -137,6 +145,8 @@ export class NetworkCore {
     switch (call.op) {
       case 'serverConfig':
         return conn.config;
+      case 'dynamicConfig':
+        return conn.dynamicConfig;
       case 'sessionId':
         return (await this.getSession(conn)).id;
       case 'request':
@@ -149,7 +159,7 @@ export class NetworkCore {
   private connect(): Promise<Connection> {
     this.connecting ??= connect({
       settings: this.settings,
-      fetch: this.fetchImpl,
+      transport: this.transport,
       warn: (msg) => this.warn(msg),
       withRetries: (fn) => this.withRetries(fn),
     }).then(
@@ -197,16 +207,18 @@ export class NetworkCore {
     const maxRetries = st.opts.maxRetries ?? this.settings.maxRetries ?? DEFAULT_REQUEST_MAX_RETRIES;
     const signal = st.controller.signal;
     const headers = { ...st.opts.headers };
-    if (spec.method !== 'GET') headers['X-Idempotency-Key'] ??= `tinker-ts-retry-${crypto.randomUUID()}`;
+    if (spec.method !== 'GET') headers['X-Idempotency-Key'] ??= `tinker-ts-retry-${this.instanceId}-${st.id}`;
     const req: HttpRequest = {
       method: spec.method, path: spec.path, query: spec.query, body: spec.body, headers,
       timeoutMs: this.settings.attemptTimeoutMs, signal,
     };
+    await st.slot?.turn;
     for (let attempt = 0; ; attempt++) {
       let res: HttpResponse;
       try {
-        // The first attempt starts synchronously so requests leave in call order.
-        res = await (attempt === 0 ? conn.http.sendNow(req) : conn.http.send(req));
+        const sending = attempt === 0 ? conn.http.sendNow(req) : conn.http.send(req);
+        if (attempt === 0) st.slot?.release();
+        res = await sending;
       } catch (e) {
         if (signal.aborted || !(e instanceof APIConnectionError) || attempt >= maxRetries) throw e;
         st.progress.lastOutcome = e.message;
@@ -231,7 +243,7 @@ export class NetworkCore {
       const encoded = encodeProtoRequest(spec.proto, spec.body);
       req.contentType = 'application/x-protobuf';
       if (conn.config.proto_compress_fwdbwd) {
-        req.body = compress(encoded);
+        req.body = await compress(encoded);
         req.contentEncoding = 'zstd';
       } else {
         req.body = encoded;
@@ -275,7 +287,9 @@ export class NetworkCore {
 
   /** POST with the official SDK's execute_with_retries rules: min(2^n, 30) s for up to 5 minutes. */
   private async postWithRetries(conn: Connection, st: CallState, req: HttpRequest): Promise<Record<string, unknown>> {
+    await st.slot?.turn;
     const first = conn.http.sendNow(req);
+    st.slot?.release();
     return this.withRetries(async (attempt) => {
       const res = await (attempt === 0 ? first : conn.http.send(req));
       if (res.status >= 300) {
@@ -340,6 +354,8 @@ function describeCall(call: Call): string {
       return `${call.spec.requestType} (POST ${call.spec.path})`;
     case 'serverConfig':
       return 'client/config';
+    case 'dynamicConfig':
+      return 'client/dynamic_config';
     case 'sessionId':
       return 'create_session';
   }

@@ -6,6 +6,7 @@ import { serializeError } from '../errors.js';
 import type { FromNetwork, ToNetwork } from './messages.js';
 import { NetworkCore } from './network-core.js';
 import type { NetworkSettings } from './options.js';
+import { nodeHttpTransport } from './transport.js';
 
 export interface NetworkWorkerData {
   port: MessagePort;
@@ -17,19 +18,31 @@ export interface NetworkWorkerData {
 const { port, signal, settings } = workerData as NetworkWorkerData;
 const counter = new Int32Array(signal);
 
-function post(msg: FromNetwork): void {
-  port.postMessage(msg);
+// Messages of one event-loop turn go out as one batch: fewer postMessage calls and wake-ups.
+let outbox: FromNetwork[] = [];
+function flush(): void {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
   Atomics.add(counter, 0, 1);
   Atomics.notify(counter, 0);
 }
+function post(msg: FromNetwork): void {
+  if (outbox.push(msg) === 1) setImmediate(flush);
+}
 
-const core = new NetworkCore(settings, globalThis.fetch, post);
+const core = new NetworkCore(settings, nodeHttpTransport(), post);
 
-port.on('message', (msg: ToNetwork) => {
-  core.handle(msg);
-  if (msg.t === 'close') port.close();
+port.on('message', (batch: ToNetwork[]) => {
+  for (const msg of batch) {
+    core.handle(msg);
+    if (msg.t === 'close') setImmediate(() => port.close()); // after the last batch is out
+  }
 });
 
 // Never leave a blocked caller waiting on a thread that died.
-process.on('uncaughtException', (e) => post({ t: 'fatal', error: serializeError(e) }));
+process.on('uncaughtException', (e) => {
+  post({ t: 'fatal', error: serializeError(e) });
+  flush();
+});
 process.on('unhandledRejection', (e) => post({ t: 'log', level: 'warn', msg: `network thread: unhandled rejection: ${e instanceof Error ? e.stack : String(e)}` }));

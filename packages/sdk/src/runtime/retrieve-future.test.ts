@@ -1,7 +1,7 @@
 // The retrieve_future state machine (protocol.md), driven against a scripted server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BadRequestError, NotFoundError, RequestFailedError, TinkerError } from '../errors.js';
+import { BadRequestError, NotFoundError, RequestFailedError, TinkerError, ValidationError } from '../errors.js';
 import { harness } from './testing/harness.js';
 
 const submitOk = (id: string) => ({ body: { request_id: id } });
@@ -224,6 +224,88 @@ test('submit gives up after maxRetries', async () => {
   try {
     await assert.rejects(h.runtime.submit(spec, { maxRetries: 2 }).future(), /down/);
     assert.equal((await h.peer.requests('optim_step')).length, 3);
+  } finally {
+    await h.close();
+  }
+});
+
+test('protobuf results are decoded on the network thread', async () => {
+  const { encodeForwardBackwardOutput, encodeSampleResponse } = await import('@tinker-ts/protocol');
+  const fb = {
+    loss_fn_output_type: 'ArrayRecord',
+    loss_fn_outputs: [{ logprobs: { data: [-0.5, -1.25], dtype: 'float32' as const, shape: [2] } }],
+    metrics: { 'loss:sum': 1.75 },
+  };
+  const sample = { sequences: [{ tokens: [5, 6, 7], stop_reason: 'length' as const, logprobs: [-0.5, -0.25, -1] }] };
+  const proto = 'application/x-protobuf';
+  const h = await harness({
+    routes: {
+      forward_backward: [submitOk('f1')],
+      asample: [submitOk('s1')],
+      retrieve_future: [{ bytes: [...encodeForwardBackwardOutput(fb)], contentType: proto }, { bytes: [...encodeSampleResponse(sample)], contentType: proto }],
+    },
+  });
+  try {
+    const out = (await h.runtime.submit({ path: 'forward_backward', body: {}, requestType: 'ForwardBackward', resultKind: 'ForwardBackwardOutput' })) as typeof fb;
+    assert.equal(out.metrics['loss:sum'], 1.75);
+    assert.deepEqual(Array.from(out.loss_fn_outputs[0]!.logprobs!.data), [-0.5, -1.25]);
+    const s = (await h.runtime.submit({ path: 'asample', body: {}, requestType: 'Sample', resultKind: 'SampleResponse' })) as typeof sample;
+    assert.deepEqual(Array.from(s.sequences[0]!.tokens), [5, 6, 7]);
+    assert.equal(s.sequences[0]!.stop_reason, 'length');
+  } finally {
+    await h.close();
+  }
+});
+
+test('corrupt protobuf fails with a clear error', async () => {
+  const h = await harness({ routes: { forward_backward: [submitOk('f1')], retrieve_future: [{ bytes: [0xff, 0xff, 0xff], contentType: 'application/x-protobuf' }] } });
+  try {
+    await assert.rejects(
+      h.runtime.submit({ path: 'forward_backward', body: {}, requestType: 'ForwardBackward', resultKind: 'ForwardBackwardOutput' }).future(),
+      (e: unknown) => e instanceof TinkerError && /decode the ForwardBackwardOutput/.test(e.message),
+    );
+  } finally {
+    await h.close();
+  }
+});
+
+test('ForwardBackwardRequest bodies go out as protobuf, zstd-compressed when the server asks', async () => {
+  const { decodeForwardBackwardRequest, zstdDecompress } = await import('@tinker-ts/protocol');
+  const body = {
+    model_id: 'm1',
+    seq_id: 3,
+    forward_backward_input: {
+      loss_fn: 'cross_entropy' as const,
+      data: [{ model_input: { chunks: [{ type: 'encoded_text' as const, tokens: [1, 2, 3] }] }, loss_fn_inputs: { target_tokens: { data: [2, 3, 4], dtype: 'int64' as const }, weights: { data: [1, 1, 1], dtype: 'float32' as const } } }],
+    },
+  };
+  for (const compressed of [false, true]) {
+    const h = await harness({
+      routes: { 'client/config': [{ body: { proto_compress_fwdbwd: compressed } }], forward_backward: [submitOk('f1')], retrieve_future: [{ body: { ok: true } }] },
+    });
+    try {
+      await h.runtime.submit({ path: 'forward_backward', body, requestType: 'ForwardBackward', resultKind: 'json', proto: 'ForwardBackwardRequest' });
+      const [sent] = await h.peer.requests('forward_backward');
+      assert.equal(sent!.headers['content-type'], 'application/x-protobuf');
+      assert.equal(sent!.headers['content-encoding'], compressed ? 'zstd' : undefined);
+      let bytes: Uint8Array = Uint8Array.from(sent!.bytes);
+      if (compressed) bytes = await zstdDecompress(bytes);
+      const back = decodeForwardBackwardRequest(bytes);
+      assert.equal(back.model_id, 'm1');
+      assert.equal(back.seq_id, 3);
+      assert.deepEqual(Array.from(back.forward_backward_input.data[0]!.loss_fn_inputs['target_tokens']!.data), [2, 3, 4]);
+    } finally {
+      await h.close();
+    }
+  }
+});
+
+test('a body the protobuf encoder rejects fails the call without sending it', async () => {
+  const h = await harness({ routes: { forward_backward: [submitOk('f1')] } });
+  try {
+    const bad = { model_id: 'm', seq_id: 2 ** 40, forward_backward_input: { loss_fn: 'cross_entropy', data: [] } };
+    await assert.rejects(h.runtime.submit({ path: 'forward_backward', body: bad, requestType: 'ForwardBackward', resultKind: 'json', proto: 'ForwardBackwardRequest' }).future(), (e: unknown) => e instanceof ValidationError && e.field === 'seq_id');
+    assert.equal((await h.peer.requests('forward_backward')).length, 0);
   } finally {
     await h.close();
   }

@@ -108,7 +108,7 @@ export async function retrieveFuture(ctx: PollContext): Promise<unknown> {
       if (!isJsonResponse(res)) {
         if (!wantsProto) throw new TinkerError(`retrieve_future returned protobuf for a JSON result (${ctx.requestType}, request ${ctx.requestId})`);
         try {
-          return decodeProtoResult(ctx.resultKind, res.bytes);
+          return decodeProtoResult(ctx.resultKind as Exclude<ResultKind, 'json'>, res.bytes);
         } catch (e) {
           throw new TinkerError(`Could not decode the ${ctx.resultKind} protobuf of request ${ctx.requestId}: ${e instanceof Error ? e.message : String(e)}`);
         }

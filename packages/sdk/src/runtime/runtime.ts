@@ -2,7 +2,7 @@
 // worker_thread running NetworkCore); answers settle APIFutures. result() blocks with Atomics.wait
 // on a counter the network thread bumps after every message, then drains the port synchronously
 // with receiveMessageOnPort — so blocking never deadlocks and heartbeats keep flowing meanwhile.
-import type { ClientConfigResponse } from '@tinker-ts/protocol';
+import type { ClientConfigResponse, ClientDynamicConfigResponse } from '@tinker-ts/protocol';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { APIUserAbortError, TinkerError, deserializeError, serializeError } from '../errors.js';
 import { APIFuture, FutureCell, type Blocker } from '../future.js';
@@ -10,10 +10,13 @@ import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork } from './me
 import { NetworkCore } from './network-core.js';
 import type { NetworkWorkerData } from './network-worker.js';
 import { toNetworkSettings, type CallOptions, type ClientOptions, type Logger, type NetworkSettings, type QueueStateObserver } from './options.js';
+import { fetchTransport } from './transport.js';
 import type { ResultKind } from './wire-codec.js';
 
 export type { CallOptions, ClientOptions, Logger, QueueStateObserver, RuntimeTiming } from './options.js';
 export type { ResultKind } from './wire-codec.js';
+
+const LIVENESS_CHECK_MS = 500;
 
 /** Where calls go and how a blocked caller waits for answers. */
 interface Transport {
@@ -28,6 +31,8 @@ class WorkerTransport implements Transport {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly counter: Int32Array;
+  private outbox: ToNetwork[] = [];
+  private terminating = false;
   readonly blocker: Blocker;
 
   constructor(settings: NetworkSettings, dispatch: (msg: FromNetwork) => void) {
@@ -40,33 +45,53 @@ class WorkerTransport implements Transport {
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     this.worker = new Worker(new URL('./network-worker.js', import.meta.url), { workerData, transferList: [port2], execArgv });
     this.worker.on('error', (e) => dispatch({ t: 'fatal', error: serializeError(e) }));
-    this.port.on('message', dispatch);
+    this.worker.on('exit', (code) => {
+      if (!this.terminating) dispatch({ t: 'fatal', error: serializeError(new TinkerError(`the network thread exited (code ${code})`)) });
+    });
+    const dispatchBatch = (batch: FromNetwork[]) => {
+      for (const msg of batch) dispatch(msg);
+    };
+    this.port.on('message', dispatchBatch);
     this.setActive(false);
 
     const drain = (): number => {
+      this.flush(); // a call made just before blocking must reach the network thread first
       let n = 0;
       for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
         n++;
-        dispatch(m.message as FromNetwork);
+        dispatchBatch(m.message as FromNetwork[]);
       }
       return n;
     };
     const counter = this.counter;
+    const worker = this.worker;
     this.blocker = {
       poll: () => void drain(),
       waitForProgress(timeoutMs: number) {
-        // Read the counter before draining: a message posted after the drain changes it, and
+        // Read the counter before draining: a batch posted after the drain changes it, and
         // Atomics.wait then returns at once instead of sleeping through it.
         const seen = Atomics.load(counter, 0);
         if (drain() > 0) return;
-        Atomics.wait(counter, 0, seen, timeoutMs);
-        drain();
+        // Sleep in slices so a network thread that died without a word (its 'exit' event cannot
+        // be delivered while we block) is noticed: its threadId turns -1.
+        Atomics.wait(counter, 0, seen, Math.min(timeoutMs, LIVENESS_CHECK_MS));
+        if (drain() === 0 && worker.threadId === -1) {
+          dispatch({ t: 'fatal', error: serializeError(new TinkerError('the network thread exited')) });
+        }
       },
     };
   }
 
+  /** Calls made in one synchronous stretch go out as one batch (in call order). */
   post(msg: ToNetwork): void {
-    this.port.postMessage(msg);
+    if (this.outbox.push(msg) === 1) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    if (this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.port.postMessage(batch);
   }
 
   setActive(active: boolean): void {
@@ -80,6 +105,8 @@ class WorkerTransport implements Transport {
   }
 
   async terminate(): Promise<void> {
+    this.terminating = true;
+    this.flush();
     this.port.close();
     await this.worker.terminate();
   }
@@ -95,7 +122,7 @@ class InlineTransport implements Transport {
   };
 
   constructor(settings: NetworkSettings, fetchImpl: typeof fetch, dispatch: (msg: FromNetwork) => void) {
-    this.core = new NetworkCore(settings, fetchImpl, dispatch);
+    this.core = new NetworkCore(settings, fetchTransport(fetchImpl), dispatch);
   }
 
   post(msg: ToNetwork): void {
@@ -157,6 +184,11 @@ export class Runtime {
   serverConfig(): APIFuture<ClientConfigResponse> {
     this.config ??= this.cached(this.call<ClientConfigResponse>({ op: 'serverConfig' }), () => (this.config = undefined));
     return this.config;
+  }
+
+  /** The latest client/dynamic_config (refreshed every refresh_interval_sec), defaults filled in. */
+  dynamicConfig(): APIFuture<ClientDynamicConfigResponse> {
+    return this.call<ClientDynamicConfigResponse>({ op: 'dynamicConfig' });
   }
 
   /** The session of this runtime: created once, kept alive by heartbeats every 10 s. */

@@ -122,6 +122,42 @@ export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
   return { request_id: row.request_id, model_id: modelId };
 }
 
+/**
+ * Frees a model's adapter after the requests already queued for it, as a future. A model that
+ * holds nothing in memory any more answers with an already-completed future.
+ */
+export function unloadModel(ctx: ServerContext, model: ModelRow, reason: string): UntypedAPIFuture {
+  const result: UnloadModelResponse = { model_id: model.model_id, type: 'unload_model' };
+  if (model.state !== 'active' && model.state !== 'creating') {
+    const requestId = requestIdFor(null, null);
+    ctx.futures.submit({
+      request_id: requestId,
+      owner: model.owner,
+      model_id: model.model_id,
+      queue_key: null,
+      seq_id: null,
+      kind: 'unload_model',
+      request_hash: requestHash('unload_model', { model_id: model.model_id }),
+    });
+    if (model.state === 'lost') ctx.store.setModelState(model.model_id, 'unloaded', reason);
+    ctx.futures.complete(requestId, result);
+    return { request_id: requestId, model_id: model.model_id };
+  }
+  return submitModelRequest(ctx, {
+    user: model.owner,
+    model,
+    kind: 'unload_model',
+    seqId: null,
+    payload: { model_id: model.model_id },
+    execute: async () => {
+      await ctx.engine.dropAdapter(model.model_id);
+      ctx.store.setModelState(model.model_id, 'unloaded', reason);
+      ctx.queues.close(model.model_id, `model ${model.model_id} was unloaded (${reason}); create a new training client`);
+      return result;
+    },
+  });
+}
+
 export function modelRoutes(ctx: ServerContext): RouteDef<any>[] {
   return [
     {
@@ -189,40 +225,7 @@ export function modelRoutes(ctx: ServerContext): RouteDef<any>[] {
       method: 'POST',
       path: '/api/v1/unload_model',
       body: (v) => parse(unloadModelRequestSchema, v),
-      handler: ({ user, body }) => {
-        const model = requireModel(ctx, user, body.model_id);
-        const result: UnloadModelResponse = { model_id: model.model_id, type: 'unload_model' };
-        if (model.state !== 'active' && model.state !== 'creating') {
-          // Nothing in memory to free; answer with an already-completed future.
-          const requestId = requestIdFor(null, null);
-          ctx.futures.submit({
-            request_id: requestId,
-            owner: user,
-            model_id: model.model_id,
-            queue_key: null,
-            seq_id: null,
-            kind: 'unload_model',
-            request_hash: requestHash('unload_model', body),
-          });
-          if (model.state === 'lost') ctx.store.setModelState(model.model_id, 'unloaded', 'unloaded after a server restart');
-          ctx.futures.complete(requestId, result);
-          return json({ request_id: requestId, model_id: model.model_id });
-        }
-        const future = submitModelRequest(ctx, {
-          user,
-          model,
-          kind: 'unload_model',
-          seqId: null,
-          payload: body,
-          execute: async () => {
-            await ctx.engine.dropAdapter(model.model_id);
-            ctx.store.setModelState(model.model_id, 'unloaded', 'unloaded by the client');
-            ctx.queues.close(model.model_id, `model ${model.model_id} was unloaded; create a new training client`);
-            return result;
-          },
-        });
-        return json(future);
-      },
+      handler: ({ user, body }) => json(unloadModel(ctx, requireModel(ctx, user, body.model_id), 'unloaded by the client')),
     },
   ];
 }

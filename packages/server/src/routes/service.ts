@@ -22,10 +22,20 @@ export function clientConfig(ctx: ServerContext): ClientConfigResponse {
     pjwt_auth_enabled: false,
     // Plain httpx transport: the SDK's alternative transport adds nothing against a local server.
     use_pyqwest_transport: false,
-    // Compressed bodies are always accepted; clients need not spend CPU on them locally.
-    proto_compress_fwdbwd: false,
+    proto_compress_fwdbwd: ctx.settings.compressForwardBackward,
     create_model_via_load_weights: ctx.settings.createModelViaLoadWeights,
     sample_use_retrieve_futures: false,
+  };
+}
+
+function capabilities(ctx: ServerContext): GetServerCapabilitiesResponse {
+  return {
+    supported_models: ctx.models.map((m) => ({
+      model_name: m.model_name,
+      max_context_length: m.max_context_length,
+      trainable: true,
+      sampleable: true,
+    })),
   };
 }
 
@@ -40,22 +50,24 @@ export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'GET',
       path: '/api/v1/get_server_capabilities',
-      handler: () => {
-        const body: GetServerCapabilitiesResponse = {
-          supported_models: ctx.models.map((m) => ({
-            model_name: m.model_name,
-            max_context_length: m.max_context_length,
-            trainable: true,
-            sampleable: true,
-          })),
-        };
-        return json(body);
-      },
+      handler: () => json(capabilities(ctx)),
+    },
+    // Some clients POST these two; answering both costs nothing.
+    {
+      method: 'POST',
+      path: '/api/v1/get_server_capabilities',
+      body: (v) => v,
+      handler: () => json(capabilities(ctx)),
     },
     {
       method: 'POST',
       path: '/api/v1/client/config',
       body: (v) => parse(clientConfigRequestSchema, v),
+      handler: () => json(clientConfig(ctx)),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/client/config',
       handler: () => json(clientConfig(ctx)),
     },
     {

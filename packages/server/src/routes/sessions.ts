@@ -14,9 +14,18 @@ import {
 import { requireBaseModel, requireReadableCheckpoint, requireSession, type ServerContext } from '../context.js';
 import { BadRequestError } from '../errors.js';
 import { json, type RouteDef } from '../router.js';
+import { unloadModel } from './models.js';
 
 export function samplingSessionIdOf(sessionId: string, seq: number): string {
   return `${sessionId}:sample:${seq}`;
+}
+
+/** Marks a session finished and frees its models once their queued work is done. */
+export function finishSession(ctx: ServerContext, sessionId: string, reason: string): void {
+  ctx.store.finishSession(sessionId, ctx.clock());
+  for (const model of ctx.store.modelsOfSession(sessionId)) {
+    if (model.state === 'active' || model.state === 'creating') unloadModel(ctx, model, reason);
+  }
 }
 
 export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
@@ -65,7 +74,7 @@ export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
       body: (v) => v,
       handler: ({ user, params }) => {
         requireSession(ctx, user, params.session_id!);
-        ctx.store.finishSession(params.session_id!, ctx.clock());
+        finishSession(ctx, params.session_id!, 'its session was finished');
         return json({ session_id: params.session_id, status: 'finished' });
       },
     },

@@ -29,7 +29,7 @@ import {
 import { BadRequestError, RequestFailure } from '../errors.js';
 import { json, type RouteDef } from '../router.js';
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
-import { submitModelRequest } from '../submit.js';
+import { checkedForSeq, submitModelRequest } from '../submit.js';
 import { checkCheckpointName, formatCheckpointPath } from '../tinker-paths.js';
 import { createModel, modelIdOf } from './models.js';
 import { samplingSessionIdOf } from './sessions.js';
@@ -105,7 +105,9 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
         const seqId = body.seq_id ?? null;
-        const name = checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path');
+        const name = checkedForSeq(ctx, model, seqId, () =>
+          checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path'),
+        );
         const future = submitSave(ctx, {
           user,
           model,
@@ -129,7 +131,7 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
         const model = requireModel(ctx, user, body.model_id);
         const seqId = body.seq_id ?? null;
         if (body.path != null) {
-          const name = checkCheckpointName(body.path, 'path');
+          const name = checkedForSeq(ctx, model, seqId, () => checkCheckpointName(body.path!, 'path'));
           const future = submitSave(ctx, {
             user,
             model,
@@ -144,11 +146,13 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
           });
           return json(future);
         }
-        if (body.sampling_session_seq_id == null) {
-          throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
-            field: 'path',
-          });
-        }
+        checkedForSeq(ctx, model, seqId, () => {
+          if (body.sampling_session_seq_id == null) {
+            throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
+              field: 'path',
+            });
+          }
+        });
         // Ephemeral: a snapshot of the adapter behind a new sampling session, not a listed checkpoint.
         const samplingSessionId = samplingSessionIdOf(model.session_id, body.sampling_session_seq_id);
         const future = submitModelRequest(ctx, {

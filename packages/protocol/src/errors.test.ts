@@ -1,0 +1,15 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProtocolError, TinkerProtocolError, ValidationError } from './errors.js';
+
+test('errors carry the field in .field and in the message', () => {
+  const a = new ValidationError('expected integer', 'data[0].tokens[2]');
+  assert.equal(a.field, 'data[0].tokens[2]');
+  assert.equal(a.message, 'data[0].tokens[2]: expected integer');
+  assert.equal(a.name, 'ValidationError');
+  const b = new ProtocolError('truncated', { field: 'sequences[1]', cause: new RangeError('eof') });
+  assert.equal(b.field, 'sequences[1]');
+  assert.ok(b.cause instanceof RangeError);
+  assert.ok(b instanceof TinkerProtocolError && !(b instanceof ValidationError));
+  assert.equal(new ProtocolError('bad').message, 'bad');
+});

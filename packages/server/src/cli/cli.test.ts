@@ -1,0 +1,196 @@
+/**
+ * The built tinker-ts CLI, run as a separate process against a running server: every client
+ * subcommand (human and --json output), bad arguments (exit 2, one line), an unreachable
+ * server and a missing object (exit 1).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TINY_MODEL } from '../testkit.js';
+import { createUserObjects, startRestFixture, type RestFixture, type UserObjects } from '../routes/rest-testkit.js';
+
+const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+
+let fx: RestFixture;
+let user: UserObjects;
+let emptyHome: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { ...process.env, TINKER_BASE_URL: fx.server.url, TINKER_API_KEY: 'tml-cli-user', TINKER_HOME: emptyHome, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+before(async () => {
+  fx = await startRestFixture('tinker-cli-');
+  user = await createUserObjects(fx.server.url, 'tml-cli-user');
+  emptyHome = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-cli-home-'));
+});
+
+after(async () => {
+  await fx.close();
+  fs.rmSync(emptyHome, { recursive: true, force: true });
+});
+
+test('version', async () => {
+  const r = await cli(['version']);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^tinker-ts \d+\.\d+\.\d+ \(Tinker wire protocol \d+\.\d+\.\d+\)\n$/);
+});
+
+test('run list and run info, as tables and as JSON', async () => {
+  const table = await cli(['run', 'list']);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /^RUN ID\s+BASE MODEL\s+RANK\s+LAST REQUEST\s+LAST CHECKPOINT\n/);
+  assert.ok(table.stdout.includes(user.modelId) && table.stdout.includes(user.weightsPath));
+
+  const json = await cli(['run', 'list', '--json', '--limit', '5']);
+  const parsed = JSON.parse(json.stdout);
+  assert.deepEqual(parsed.training_runs.map((r: any) => r.trainingRunId), [user.modelId]);
+  assert.equal(parsed.total_count, 1);
+
+  const info = await cli(['run', 'info', user.modelId]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, new RegExp(`Base model:\\s+${TINY_MODEL}`));
+  assert.match(info.stdout, /LoRA rank:\s+2/);
+  const infoJson = JSON.parse((await cli(['run', 'info', user.modelId, '--json'])).stdout);
+  assert.equal(infoJson.lastSamplerCheckpoint.tinkerPath, user.samplerPath);
+});
+
+test('checkpoint list, info, publish, unpublish and ttl', async () => {
+  const list = await cli(['checkpoint', 'list', '--run', user.modelId]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.ok(list.stdout.includes(user.weightsPath) && list.stdout.includes(user.samplerPath));
+  const all = JSON.parse((await cli(['checkpoint', 'list', '--json'])).stdout);
+  assert.equal(all.checkpoints.length, 2);
+  assert.equal(all.total_count, 2);
+
+  const info = await cli(['checkpoint', 'info', user.weightsPath]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /Type:\s+training/);
+  assert.match(info.stdout, /Public:\s+no/);
+
+  assert.equal((await cli(['checkpoint', 'publish', user.weightsPath])).code, 0);
+  assert.equal(JSON.parse((await cli(['checkpoint', 'info', user.weightsPath, '--json'])).stdout).public, true);
+  assert.equal((await cli(['checkpoint', 'unpublish', user.weightsPath])).code, 0);
+  assert.equal(JSON.parse((await cli(['checkpoint', 'info', user.weightsPath, '--json'])).stdout).public, false);
+
+  const ttl = await cli(['checkpoint', 'ttl', user.samplerPath, '3600']);
+  assert.equal(ttl.code, 0, ttl.stderr);
+  const withTtl = JSON.parse((await cli(['checkpoint', 'info', user.samplerPath, '--json'])).stdout);
+  assert.ok(Date.parse(withTtl.expiresAt) > Date.now() + 3500_000);
+  assert.equal((await cli(['checkpoint', 'ttl', user.samplerPath, 'none'])).code, 0);
+  assert.equal(JSON.parse((await cli(['checkpoint', 'info', user.samplerPath, '--json'])).stdout).expiresAt, undefined);
+});
+
+test('checkpoint download extracts the checkpoint files; delete removes it', async () => {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-cli-dl-'));
+  const dest = path.join(out, 'ckpt');
+  try {
+    const dl = await cli(['checkpoint', 'download', user.weightsPath, '-o', dest]);
+    assert.equal(dl.code, 0, dl.stderr);
+    const source = path.join(fx.dataDir, 'checkpoints', user.modelId, 'weights', 'w1');
+    const files = fs.readdirSync(source, { recursive: true }).map(String).sort();
+    assert.deepEqual(fs.readdirSync(dest, { recursive: true }).map(String).sort(), files);
+    for (const f of files) {
+      if (fs.statSync(path.join(source, f)).isFile()) assert.ok(fs.readFileSync(path.join(source, f)).equals(fs.readFileSync(path.join(dest, f))), f);
+    }
+    const again = await cli(['checkpoint', 'download', user.weightsPath, '-o', dest]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists/);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+
+  const del = await cli(['checkpoint', 'delete', user.weightsPath]);
+  assert.equal(del.code, 0, del.stderr);
+  const gone = await cli(['checkpoint', 'info', user.weightsPath]);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /^error: checkpoint .* not found\n$/);
+});
+
+test('session list and session info', async () => {
+  const list = await cli(['session', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.ok(list.stdout.includes(user.sessionId));
+  const info = JSON.parse((await cli(['session', 'info', user.sessionId, '--json'])).stdout);
+  assert.deepEqual(info.trainingRunIds, [user.modelId]);
+  assert.deepEqual(info.samplerIds, [user.samplerId]);
+});
+
+test('bad arguments exit 2 with one clear line', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /usage/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['run'], /missing subcommand/],
+    [['run', 'explode'], /unknown subcommand "run explode"/],
+    [['run', 'info'], /missing <run_id>/],
+    [['run', 'info', 'a', 'b'], /unexpected argument "b"/],
+    [['run', 'list', '--limit', 'abc'], /--limit must be an integer/],
+    [['run', 'list', '--run', 'x'], /--run does not apply to "run list"/],
+    [['run', 'list', '--bogus'], /unknown option --bogus/],
+    [['run', 'list', '--limit'], /--limit needs a value/],
+    [['checkpoint', 'info', 'not-a-path'], /tinker:\/\//],
+    [['checkpoint', 'info', 'tinker://run/bogus/x'], /weights/],
+    [['checkpoint', 'delete', 'tinker://../weights/x'], /run id/],
+    [['checkpoint', 'ttl', 'tinker://r/weights/x', '-5'], /unknown option -5|positive number/],
+    [['checkpoint', 'ttl', 'tinker://r/weights/x', 'soon'], /positive number of seconds or "none"/],
+    [['checkpoint', 'ttl', 'tinker://r/weights/x'], /missing <seconds\|none>/],
+    [['checkpoint', 'list', '--json=yes'], /takes no value/],
+    [['session', 'info'], /missing <session_id>/],
+    [['run', 'list', '--base-url', 'ftp://x'], /http\(s\) URL/],
+    [['run', 'list', '--api-key', 'sk-123'], /tml-/],
+    [['serve', '--port', '99999'], /--port must be an integer from 0 to 65535/],
+    [['serve', '--model', 'noequals'], /NAME=DIR/],
+    [['serve', '--model', 'm=/definitely/not/here'], /not a directory/],
+    [['serve', '--api-keys', '/definitely/not/here'], /cannot read --api-keys file/],
+    [['serve', 'extra'], /unexpected argument "extra"/],
+    [['version', 'x'], /unexpected argument/],
+  ];
+  const results = await Promise.all(cases.map(([args]) => cli(args)));
+  results.forEach((r, i) => {
+    const [args, pattern] = cases[i]!;
+    assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+    const firstLine = r.stderr.split('\n')[0]!;
+    if (args.length > 0) {
+      assert.match(firstLine, /^error: /, args.join(' '));
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+      assert.match(firstLine, pattern, args.join(' '));
+    } else {
+      assert.match(r.stdout, pattern);
+    }
+  });
+});
+
+test('an unreachable server or a missing object exits 1 with a clear message', async () => {
+  const down = await cli(['run', 'list', '--base-url', 'http://127.0.0.1:9']);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /^error: cannot reach the Tinker server at http:\/\/127\.0\.0\.1:9/);
+
+  const noServer = await cli(['session', 'list'], { TINKER_BASE_URL: '' });
+  assert.equal(noServer.code, 1);
+  assert.match(noServer.stderr, /no Tinker server: pass --base-url or set TINKER_BASE_URL/);
+
+  const missing = await cli(['run', 'info', 'no-such-run']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /^error: training run no-such-run not found \(HTTP 404\)\n$/);
+
+  const badKey = await cli(['run', 'list'], { TINKER_API_KEY: 'tml-' });
+  assert.equal(badKey.code, 1);
+  assert.match(badKey.stderr, /API key/i);
+});

@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+/**
+ * tinker-ts: run a local Tinker server, and inspect and manage training runs, checkpoints and
+ * sessions on any Tinker-compatible server.
+ *
+ * Exit codes: 0 success, 1 the command failed (server error, not found, unreachable), 2 bad
+ * arguments.
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
+import { UsageError, parseArgs } from './args.js';
+import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
+import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './serve.js';
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function usage(): string {
+  return [
+    'usage:',
+    `  ${SERVE_USAGE}`,
+    ...clientUsage().map((u) => `  ${u}`),
+    '  tinker-ts version',
+    '',
+    'client commands take --base-url URL (or TINKER_BASE_URL; default: the local server of TINKER_HOME),',
+    '--api-key KEY (or TINKER_API_KEY) and --json (machine-readable output).',
+  ].join('\n');
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    // SDK API errors carry the server's JSON body: its `error` says what was wrong.
+    const e = err as Error & { status?: number; body?: { error?: unknown } };
+    if (typeof e.status === 'number' && e.body && typeof e.body.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
+    return err.message;
+  }
+  return String(err);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(usage() + '\n');
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'version' || command === '--version') {
+      if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} (usage: tinker-ts version)`);
+      process.stdout.write(`tinker-ts ${packageVersion()} (Tinker wire protocol ${TINKER_WIRE_VERSION})\n`);
+      return 0;
+    }
+    if (command === 'serve') return await serveCommand(parseArgs(rest, SERVE_OPTIONS));
+    if (CLIENT_GROUPS.includes(command)) return await clientCommand(command, parseArgs(rest, CLIENT_OPTIONS));
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected serve, ${CLIENT_GROUPS.join(', ')} or version; see tinker-ts help)`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    if (!(err instanceof CommandError) && process.env['TINKER_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}
+
+// Run when executed directly (not when imported by tests).
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      // The engine worker and sockets are closed by then; do not wait on stray timers.
+      setImmediate(() => process.exit(code));
+    },
+    (err) => {
+      process.stderr.write(`error: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
