@@ -69,23 +69,21 @@ static Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
     const int64_t s = task / heads, h = task % heads;
     float* S = scratch(scratchPerWorker[worker], kQueryBlock * sh.maxLen);
     const int64_t start = sh.starts[s], L = sh.starts[s + 1] - start;
-    {
-      const int64_t g = h / group;
-      const float* qh = q.data + start * ldq + h * hd;
-      const float* kh = k.data + start * ldk + g * hd;
-      const float* vh = v.data + start * ldk + g * hd;
-      float* oh = out.data + start * ldq + h * hd;
-      for (int64_t qb = 0; qb < L; qb += kQueryBlock) {
-        const int64_t nb = std::min(kQueryBlock, L - qb), kEnd = qb + nb;
-        sgemm(false, true, nb, kEnd, hd, scale, qh + qb * ldq, ldq, kh, ldk, 0.f, S, kEnd);
-        for (int64_t i = 0; i < nb; i++) {
-          float* row = S + i * kEnd;
-          const int64_t valid = qb + i + 1;
-          lse.data[h * T + start + qb + i] = fast::softmaxRow(row, valid);
-          std::fill(row + valid, row + kEnd, 0.f);
-        }
-        sgemm(false, false, nb, hd, kEnd, 1.f, S, kEnd, vh, ldk, 0.f, oh + qb * ldq, ldq);
+    const int64_t g = h / group;
+    const float* qh = q.data + start * ldq + h * hd;
+    const float* kh = k.data + start * ldk + g * hd;
+    const float* vh = v.data + start * ldk + g * hd;
+    float* oh = out.data + start * ldq + h * hd;
+    for (int64_t qb = 0; qb < L; qb += kQueryBlock) {
+      const int64_t nb = std::min(kQueryBlock, L - qb), kEnd = qb + nb;
+      sgemm(false, true, nb, kEnd, hd, scale, qh + qb * ldq, ldq, kh, ldk, 0.f, S, kEnd);
+      for (int64_t i = 0; i < nb; i++) {
+        float* row = S + i * kEnd;
+        const int64_t valid = qb + i + 1;
+        lse.data[h * T + start + qb + i] = fast::softmaxRow(row, valid);
+        std::fill(row + valid, row + kEnd, 0.f);
       }
+      sgemm(false, false, nb, hd, kEnd, 1.f, S, kEnd, vh, ldk, 0.f, oh + qb * ldq, ldq);
     }
   }, sh.flops >= kMinParallelFlops);
   return info.Env().Undefined();
@@ -191,21 +189,19 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
     const int64_t s = task / heads, h = task % heads;
     float* S = scratch(scratchPerWorker[worker], nNew * cap);
     const int64_t kEnd = past.data[s] + nNew;
-    {
-      const int64_t g = h / group;
-      const float* qh = q.data + s * nNew * ldq + h * hd;
-      float* oh = out.data + s * nNew * ldq + h * hd;
-      const float* kh = kc.data + s * cap * ldk + g * hd;
-      const float* vh = vc.data + s * cap * ldk + g * hd;
-      sgemm(false, true, nNew, kEnd, hd, scale, qh, ldq, kh, ldk, 0.f, S, kEnd);
-      for (int64_t i = 0; i < nNew; i++) {
-        float* row = S + i * kEnd;
-        const int64_t valid = past.data[s] + i + 1;
-        fast::softmaxRow(row, valid);
-        std::fill(row + valid, row + kEnd, 0.f);
-      }
-      sgemm(false, false, nNew, hd, kEnd, 1.f, S, kEnd, vh, ldk, 0.f, oh, ldq);
+    const int64_t g = h / group;
+    const float* qh = q.data + s * nNew * ldq + h * hd;
+    float* oh = out.data + s * nNew * ldq + h * hd;
+    const float* kh = kc.data + s * cap * ldk + g * hd;
+    const float* vh = vc.data + s * cap * ldk + g * hd;
+    sgemm(false, true, nNew, kEnd, hd, scale, qh, ldq, kh, ldk, 0.f, S, kEnd);
+    for (int64_t i = 0; i < nNew; i++) {
+      float* row = S + i * kEnd;
+      const int64_t valid = past.data[s] + i + 1;
+      fast::softmaxRow(row, valid);
+      std::fill(row + valid, row + kEnd, 0.f);
     }
+    sgemm(false, false, nNew, hd, kEnd, 1.f, S, kEnd, vh, ldk, 0.f, oh, ldq);
   }, flops >= kMinParallelFlops);
   return info.Env().Undefined();
 }

@@ -6,10 +6,13 @@ import { EngineUserError } from './errors.js';
 const MODEL = 'tinker-ts/tiny-llama3';
 const datum = {
   model_input: { chunks: [{ type: 'encoded_text' as const, tokens: [128000, 791, 4062, 14198] }] },
-  loss_fn_inputs: { target_tokens: { data: [791, 4062, 14198, 39935], dtype: 'int64' as const, shape: [4] } },
+  loss_fn_inputs: {
+    target_tokens: { data: [791, 4062, 14198, 39935], dtype: 'int64' as const, shape: [4] },
+    weights: { data: [1, 1, 1, 1], dtype: 'float32' as const, shape: [4] },
+  },
 };
 
-test('EngineHost runs the engine in a worker, keeps the event loop free and propagates EngineUserError', async () => {
+test('EngineHost runs the engine in a worker, keeps the event loop free and propagates EngineUserError', { timeout: 120_000 }, async () => {
   const host = await EngineHost.start();
   try {
     assert.match(host.coreName, /\w+/);
@@ -21,8 +24,7 @@ test('EngineHost runs the engine in a worker, keeps the event loop free and prop
     const timer = setInterval(() => ticks++, 1);
     const calls = [1, 2, 3].map(() => host.forwardBackward('m', [datum], 'cross_entropy', null, false));
     assert.equal(host.queueLength, 2);
-    const outs = await Promise.all(calls);
-    clearInterval(timer);
+    const outs = await Promise.all(calls).finally(() => clearInterval(timer));
     assert.ok(ticks > 0, 'event loop was blocked');
     assert.equal(outs[0].loss_fn_outputs[0].logprobs.data.length, 4);
     assert.ok(outs[0].metrics['loss:sum'] > 0);
@@ -45,7 +47,7 @@ test('EngineHost runs the engine in a worker, keeps the event loop free and prop
   await assert.rejects(host.listModels(), EngineWorkerError);
 });
 
-test('EngineHost.start fails clearly when the engine cannot be built', async () => {
+test('EngineHost.start fails clearly when the engine cannot be built', { timeout: 60_000 }, async () => {
   await assert.rejects(EngineHost.start({ models: { broken: '/nonexistent/model/dir' } }),
     (e: Error) => e instanceof EngineUserError && /config\.json/.test(e.message));
 });

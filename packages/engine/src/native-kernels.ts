@@ -3,6 +3,10 @@
  * fused C++ kernels working in place on the caller's typed arrays (zero-copy, byteOffset
  * respected). The addon is loaded on first use; it validates every buffer size and throws
  * TypeError / RangeError instead of reading out of bounds.
+ *
+ * Threads: GEMMs use OpenBLAS's threads (one per core by default). Attention and the large
+ * row/elementwise kernels split their work over the same number of short-lived threads while
+ * OpenBLAS is set to one thread, so the process never runs more compute threads than cores.
  */
 import './openblas-env.js';
 import { createRequire } from 'node:module';

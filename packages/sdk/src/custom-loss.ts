@@ -11,72 +11,77 @@ export class Var {
   readonly value: number;
   /** dLoss/dthis after `backward()` on the loss. */
   grad = 0;
-  /** @internal Inputs and the local derivative with respect to each. */
-  readonly parents: readonly (readonly [Var, number])[];
+  /** @internal Inputs, and the local derivative with respect to each (same order). */
+  readonly parents: readonly Var[];
+  /** @internal */
+  readonly locals: readonly number[];
+  /** @internal Marks nodes already ordered during one backward(). */
+  private visit = 0;
 
-  constructor(value: number, parents: readonly (readonly [Var, number])[] = []) {
+  constructor(value: number, parents: readonly Var[] = [], locals: readonly number[] = []) {
     this.value = value;
     this.parents = parents;
+    this.locals = locals;
   }
 
   add(o: Var | number): Var {
     const b = lift(o);
-    return new Var(this.value + b.value, [[this, 1], [b, 1]]);
+    return new Var(this.value + b.value, [this, b], [1, 1]);
   }
 
   sub(o: Var | number): Var {
     const b = lift(o);
-    return new Var(this.value - b.value, [[this, 1], [b, -1]]);
+    return new Var(this.value - b.value, [this, b], [1, -1]);
   }
 
   mul(o: Var | number): Var {
     const b = lift(o);
-    return new Var(this.value * b.value, [[this, b.value], [b, this.value]]);
+    return new Var(this.value * b.value, [this, b], [b.value, this.value]);
   }
 
   div(o: Var | number): Var {
     const b = lift(o);
-    return new Var(this.value / b.value, [[this, 1 / b.value], [b, -this.value / (b.value * b.value)]]);
+    return new Var(this.value / b.value, [this, b], [1 / b.value, -this.value / (b.value * b.value)]);
   }
 
   neg(): Var {
-    return new Var(-this.value, [[this, -1]]);
+    return new Var(-this.value, [this], [-1]);
   }
 
   exp(): Var {
     const e = Math.exp(this.value);
-    return new Var(e, [[this, e]]);
+    return new Var(e, [this], [e]);
   }
 
   log(): Var {
-    return new Var(Math.log(this.value), [[this, 1 / this.value]]);
+    return new Var(Math.log(this.value), [this], [1 / this.value]);
   }
 
   square(): Var {
-    return new Var(this.value * this.value, [[this, 2 * this.value]]);
+    return new Var(this.value * this.value, [this], [2 * this.value]);
   }
 
   pow(p: number): Var {
-    return new Var(this.value ** p, [[this, p * this.value ** (p - 1)]]);
+    return new Var(this.value ** p, [this], [p * this.value ** (p - 1)]);
   }
 
   sigmoid(): Var {
     const s = sigmoid(this.value);
-    return new Var(s, [[this, s * (1 - s)]]);
+    return new Var(s, [this], [s * (1 - s)]);
   }
 
   /** log(sigmoid(x)), stable for large |x|. */
   logSigmoid(): Var {
     const x = this.value;
     const v = x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x));
-    return new Var(v, [[this, 1 - sigmoid(x)]]);
+    return new Var(v, [this], [1 - sigmoid(x)]);
   }
 
   /** log(1 + exp(x)), stable. */
   softplus(): Var {
     const x = this.value;
     const v = x >= 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-    return new Var(v, [[this, sigmoid(x)]]);
+    return new Var(v, [this], [sigmoid(x)]);
   }
 
   /** Gradients stop here: the value passes, its derivative is zero. */
@@ -92,8 +97,16 @@ export class Var {
     for (let i = order.length - 1; i >= 0; i--) {
       const v = order[i]!;
       if (v.grad === 0) continue;
-      for (const [p, local] of v.parents) p.grad += v.grad * local;
+      const { parents, locals } = v;
+      for (let k = 0; k < parents.length; k++) parents[k]!.grad += v.grad * locals[k]!;
     }
+  }
+
+  /** @internal Visit mark for one traversal; true the first time a traversal reaches this node. */
+  markVisited(epoch: number): boolean {
+    if (this.visit === epoch) return false;
+    this.visit = epoch;
+    return true;
   }
 
   static constant(x: number): Var {
@@ -103,7 +116,9 @@ export class Var {
   /** Σ xs, as one node (cheap for long sums). */
   static sum(xs: readonly (Var | number)[]): Var {
     const vs = xs.map(lift);
-    return new Var(vs.reduce((a, v) => a + v.value, 0), vs.map((v) => [v, 1] as const));
+    let total = 0;
+    for (const v of vs) total += v.value;
+    return new Var(total, vs, new Array<number>(vs.length).fill(1));
   }
 
   static mean(xs: readonly (Var | number)[]): Var {
@@ -115,12 +130,12 @@ export class Var {
   static dot(xs: readonly Var[], ws: ArrayLike<number>): Var {
     if (xs.length !== ws.length) throw new ValidationError(`Var.dot: ${xs.length} values for ${ws.length} weights`);
     let s = 0;
-    const parents: (readonly [Var, number])[] = [];
-    xs.forEach((x, i) => {
-      s += x.value * ws[i]!;
-      parents.push([x, ws[i]!]);
-    });
-    return new Var(s, parents);
+    const locals = new Array<number>(xs.length);
+    for (let i = 0; i < xs.length; i++) {
+      s += xs[i]!.value * ws[i]!;
+      locals[i] = ws[i]!;
+    }
+    return new Var(s, xs.slice(), locals);
   }
 }
 
@@ -132,24 +147,29 @@ function sigmoid(x: number): number {
   return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
 }
 
+let traversals = 0;
+
 /** Every node reachable from `root`, inputs before the nodes computed from them (iterative: deep graphs are fine). */
 function topologicalOrder(root: Var): Var[] {
+  const epoch = ++traversals;
   const order: Var[] = [];
-  const seen = new Set<Var>();
-  const stack: Array<[Var, number]> = [[root, 0]];
-  seen.add(root);
-  while (stack.length) {
-    const top = stack[stack.length - 1]!;
-    const [v, i] = top;
+  const nodes: Var[] = [root];
+  const next: number[] = [0];
+  root.markVisited(epoch);
+  while (nodes.length) {
+    const top = nodes.length - 1;
+    const v = nodes[top]!;
+    const i = next[top]!;
     if (i < v.parents.length) {
-      top[1]++;
-      const p = v.parents[i]![0];
-      if (!seen.has(p)) {
-        seen.add(p);
-        stack.push([p, 0]);
+      next[top] = i + 1;
+      const p = v.parents[i]!;
+      if (p.markVisited(epoch)) {
+        nodes.push(p);
+        next.push(0);
       }
     } else {
-      stack.pop();
+      nodes.pop();
+      next.pop();
       order.push(v);
     }
   }

@@ -61,3 +61,10 @@ test('withLossFnInputs replaces inputs without touching the model input', () => 
   assert.equal(d.modelInput, mi);
   assert.deepEqual(d.lossFnInputs['weights']!.toArray(), [0.5, 0.25]);
 });
+
+test('a datum without modelInput (e.g. wire snake_case) is a clear validation error', () => {
+  assert.throws(
+    () => new Datum({ model_input: { chunks: [] } } as never),
+    (e: unknown) => e instanceof ValidationError && e.field === 'model_input' && /got model_input/.test(e.message),
+  );
+});

@@ -23,6 +23,10 @@ export class Datum {
   readonly lossFnInputs: Readonly<Record<string, TensorData>>;
 
   constructor(init: DatumInit) {
+    if (!init || typeof init !== 'object' || (!(init.modelInput instanceof ModelInput) && !Array.isArray(init.modelInput))) {
+      const keys = init && typeof init === 'object' ? Object.keys(init).join(', ') : typeof init;
+      throw new ValidationError(`modelInput: a Datum needs modelInput (a ModelInput or token ids); got ${keys || 'nothing'}`, { field: 'model_input' });
+    }
     this.modelInput = init.modelInput instanceof ModelInput ? init.modelInput : ModelInput.fromInts(init.modelInput);
     const inputs: Record<string, TensorData> = {};
     for (const [key, value] of Object.entries(init.lossFnInputs ?? {})) {

@@ -23,6 +23,9 @@ export interface LoggedRequest {
   query: Record<string, string>;
   /** JSON body, or the decoded ForwardBackwardRequest. */
   body: any;
+  /** Content-Type and Content-Encoding of the request body. */
+  contentType: string;
+  contentEncoding: string;
   /** asample only: samples submitted but not yet delivered when this one arrived. */
   samplesInFlight?: number;
 }
@@ -229,7 +232,14 @@ function serve(options: FakeTinkerOptions): void {
       res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: String(e) }));
       return;
     }
-    const entry: LoggedRequest = { method, route: path, query: Object.fromEntries(url.searchParams), body };
+    const entry: LoggedRequest = {
+      method,
+      route: path,
+      query: Object.fromEntries(url.searchParams),
+      body,
+      contentType: String(req.headers['content-type'] ?? ''),
+      contentEncoding: String(req.headers['content-encoding'] ?? ''),
+    };
     if (path === 'asample') entry.samplesInFlight = [...futures.values()].filter((f) => f.kind === 'SampleResponse' && !f.delivered).length;
     log.push(entry);
     const out = route(method, path, url.searchParams, body, String(req.headers['accept'] ?? ''));

@@ -102,6 +102,7 @@ test('bad input is rejected before sending, naming the field', async (t) => {
   const wrongDtype = new Datum({ modelInput: [1], lossFnInputs: { target_tokens: [2], weights: TensorData.int64([1]) } });
   assert.equal(fieldOf(() => tc.forwardBackward([wrongDtype], 'cross_entropy')), 'data[0].loss_fn_inputs.weights.dtype');
   assert.equal(fieldOf(() => tc.forwardBackward([], 'cross_entropy')), 'data');
+  assert.equal(fieldOf(() => tc.forwardBackward([datum([1, 2]), { modelInput: [1, 2], lossFnInputs: { target_tokens: [1, 2.5] } }], 'cross_entropy')), 'data[1].loss_fn_inputs.target_tokens.data');
   assert.equal(fieldOf(() => tc.forwardBackward([datum([1, 2])], 'cross_entropy', { clip_lo: 0.1 })), 'loss_fn_config.clip_lo');
   assert.equal(fieldOf(() => tc.optimStep({ learningRate: -1 })), 'adam_params.learning_rate');
   assert.equal(fieldOf(() => tc.loadState('/tmp/weights')), 'path');
@@ -225,3 +226,17 @@ test('server capabilities', async (t) => {
 function protocolDense(td: { data: number[]; shape?: number[] | null; sparse_crow_indices?: number[] | null; sparse_col_indices?: number[] | null; dtype: 'float32' | 'int64' }): number[] {
   return TensorData.fromWire(td).toArray();
 }
+
+test('loss configs travel with the request; zstd protobuf bodies when the server asks', async (t) => {
+  const { peer, service } = await setup(t, { config: { proto_compress_fwdbwd: true } });
+  const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
+  const rl = new Datum({ modelInput: [1, 2, 3], lossFnInputs: { target_tokens: [2, 3, 4], logprobs: [-1, -1, -1], advantages: [0.5, -0.5, 1] } });
+  const out = await tc.forwardBackward([rl], 'ppo', { clip_low_threshold: 0.9, clip_high_threshold: 1.1 });
+  assert.equal(out.lossFnOutputs.length, 1);
+  const sent = (await peer.log('forward_backward'))[0]!;
+  assert.deepEqual([sent.contentType, sent.contentEncoding], ['application/x-protobuf', 'zstd']);
+  const body = sent.body;
+  assert.equal(body.forward_backward_input.loss_fn, 'ppo');
+  assert.deepEqual(body.forward_backward_input.loss_fn_config, { clip_low_threshold: 0.9, clip_high_threshold: 1.1 });
+  assert.deepEqual(protocolDense(body.forward_backward_input.data[0].loss_fn_inputs.advantages), [0.5, -0.5, 1]);
+});

@@ -91,50 +91,50 @@ export class TrainingClient {
     if (typeof lossFn !== 'function') {
       throw new ValidationError('loss_fn: forwardBackwardCustom needs a function (data, logprobs) => { loss, metrics?, grads? }', { field: 'loss_fn' });
     }
-    const datums = data.map((d) => toDatum(d));
+    const datums = toDatums(data);
     const forwardData = datums.map((d, i) => forwardDatumForCustomLoss(d, i));
-    this.checkData(forwardData, 'cross_entropy');
+    const forwardWire = this.checkData(forwardData, 'cross_entropy');
     const chunks = this.chunk(forwardData);
     // Both passes get their seq_ids now, so later calls line up behind the backward pass.
     const forwardSeqIds = chunks.map(() => this.nextSeqId());
     const backwardSeqIds = chunks.map(() => this.nextSeqId());
-    const forward = this.sendChunks(chunks, forwardSeqIds, 'cross_entropy', undefined, true, opts);
+    const forward = this.sendChunks(wireChunks(chunks, forwardWire), forwardSeqIds, 'cross_entropy', undefined, true, opts);
     let backwardSent = false;
     // If the backward pass never goes out, its seq_ids still must reach the server (it waits for
     // them); fill them with harmless forward passes.
     const fillBackwardSeqIds = () => {
       if (backwardSent) return;
       backwardSent = true;
-      this.sendChunks(chunks, backwardSeqIds, 'cross_entropy', undefined, true, opts).then(undefined, () => {});
+      this.sendChunks(wireChunks(chunks, forwardWire), backwardSeqIds, 'cross_entropy', undefined, true, opts).then(undefined, () => {});
     };
     forward.then(undefined, fillBackwardSeqIds);
     return forward.chain((out) => {
-      let evaluated;
+      let metrics: Record<string, number>;
+      let backwardWire: wire.Datum[];
       try {
         const logprobs = out.lossFnOutputs.map((o, i) => {
           const lp = o['logprobs'];
           if (!lp) throw new ValidationError(`the forward pass returned no logprobs for datum ${i}`, { field: `loss_fn_outputs[${i}].logprobs` });
           return Float32Array.from(lp.toArray());
         });
-        evaluated = evaluateCustomLoss(lossFn, datums, logprobs);
-      } catch (e) {
-        fillBackwardSeqIds();
-        throw e;
-      }
-      const backwardChunks = chunks.map((c) => ({
-        ...c,
-        data: c.data.map((d, j) => {
+        const evaluated = evaluateCustomLoss(lossFn, datums, logprobs);
+        metrics = evaluated.metrics;
+        // Cross-entropy's loss is -Σ weights·logprobs, so weights = -g back-propagates the custom loss.
+        const backwardData = datums.map((d, i) => {
           const target = d.lossFnInputs['target_tokens']!;
-          const g = evaluated.grads[c.start + j]!;
+          const g = evaluated.grads[i]!;
           const weights = new Float32Array(g.length);
           for (let k = 0; k < g.length; k++) weights[k] = -g[k]!;
           const shape = target.size === weights.length ? target.shape : [weights.length];
           return new Datum({ modelInput: d.modelInput, lossFnInputs: { target_tokens: target, weights: new TensorData(weights, { dtype: 'float32', shape }) } });
-        }),
-      }));
+        });
+        backwardWire = this.checkData(backwardData, 'cross_entropy');
+      } catch (e) {
+        fillBackwardSeqIds();
+        throw e;
+      }
       backwardSent = true;
-      const metrics = evaluated.metrics;
-      return this.sendChunks(backwardChunks, backwardSeqIds, 'cross_entropy', undefined, false, opts).map((res) => ({
+      return this.sendChunks(wireChunks(chunks, backwardWire), backwardSeqIds, 'cross_entropy', undefined, false, opts).map((res) => ({
         ...res,
         metrics: { ...res.metrics, ...metrics },
       }));
@@ -261,19 +261,23 @@ export class TrainingClient {
     forwardOnly: boolean,
     opts?: CallOptions,
   ): APIFuture<ForwardBackwardOutput> {
-    if (!Array.isArray(data)) throw new ValidationError('data: expected an array of Datum', { field: 'data' });
-    const datums = data.map((d) => toDatum(d));
-    this.checkData(datums, lossFn);
+    const datums = toDatums(data);
+    const wireData = this.checkData(datums, lossFn);
     if (lossFnConfig !== undefined) protocolCheck(() => protocol.checkLossFnConfig(lossFn, lossFnConfig));
     const chunks = this.chunk(datums);
     const seqIds = chunks.map(() => this.nextSeqId());
-    return this.sendChunks(chunks, seqIds, lossFn, lossFnConfig, forwardOnly, opts);
+    return this.sendChunks(wireChunks(chunks, wireData), seqIds, lossFn, lossFnConfig, forwardOnly, opts);
   }
 
-  private checkData(datums: readonly Datum[], lossFn: LossFnType): void {
+  /** Checks every datum for `lossFn` and returns their wire form. */
+  private checkData(datums: readonly Datum[], lossFn: LossFnType): wire.Datum[] {
     if (datums.length === 0) throw new ValidationError('data: no data provided', { field: 'data' });
     protocolCheck(() => protocol.checkLossFnType(lossFn, 'loss_fn'));
-    datums.forEach((d, i) => protocolCheck(() => protocol.checkDatum(d.toWire(), lossFn, `data[${i}]`)));
+    return datums.map((d, i) => {
+      const w = d.toWire();
+      protocolCheck(() => protocol.checkDatum(w, lossFn, `data[${i}]`));
+      return w;
+    });
   }
 
   private chunk(datums: readonly Datum[]): DatumChunk[] {
@@ -282,7 +286,7 @@ export class TrainingClient {
 
   /** Submits every chunk (first chunk last when parallel) and joins their outputs in datum order. */
   private sendChunks(
-    chunks: readonly DatumChunk[],
+    chunks: readonly (readonly wire.Datum[])[],
     seqIds: readonly number[],
     lossFn: LossFnType,
     lossFnConfig: LossFnConfig | undefined,
@@ -291,7 +295,7 @@ export class TrainingClient {
   ): APIFuture<ForwardBackwardOutput> {
     const futures: APIFuture<wire.ForwardBackwardOutput>[] = new Array(chunks.length);
     for (const i of submissionOrder(chunks.length, this.config.parallel_fwdbwd_chunks)) {
-      const input: wire.ForwardBackwardInput = { data: chunks[i]!.data.map((d) => d.toWire()), loss_fn: lossFn };
+      const input: wire.ForwardBackwardInput = { data: [...chunks[i]!], loss_fn: lossFn };
       if (lossFnConfig !== undefined) input.loss_fn_config = lossFnConfig;
       const body: wire.ForwardBackwardRequest = { forward_backward_input: input, model_id: this.modelId, seq_id: seqIds[i]!, forward_only: forwardOnly };
       futures[i] = this.ctx.runtime.submit<wire.ForwardBackwardOutput>(
@@ -311,6 +315,25 @@ export class TrainingClient {
   private samplingClientFor(samplingSessionId: string, config: wire.ClientConfigResponse): SamplingClient {
     return new SamplingClient(this.ctx, { samplingSessionId, config });
   }
+}
+
+/** The batch as Datums; a bad datum's error names its index (`data[3].loss_fn_inputs.weights`). */
+function toDatums(data: readonly DatumLike[]): Datum[] {
+  if (!Array.isArray(data)) throw new ValidationError('data: expected an array of Datum', { field: 'data' });
+  return data.map((d, i) => {
+    try {
+      return toDatum(d);
+    } catch (e) {
+      if (!(e instanceof ValidationError)) throw e;
+      const field = e.field ? `data[${i}].${e.field}` : `data[${i}]`;
+      throw new ValidationError(`data[${i}].${e.message}`, { field });
+    }
+  });
+}
+
+/** The wire datums of each chunk. */
+function wireChunks(chunks: readonly DatumChunk[], wireData: readonly wire.Datum[]): wire.Datum[][] {
+  return chunks.map((c) => wireData.slice(c.start, c.start + c.data.length));
 }
 
 /** The datum the custom loss's forward pass sends: only target_tokens/weights, weights default 0. */

@@ -133,3 +133,18 @@ test('after unload_model the model refuses further requests', async () => {
   assert.equal(res.json.category, 'user');
   assert.match(res.json.error, /unloaded/);
 });
+
+test('older clients: JSON forward_backward and forward bodies, JSON results', async () => {
+  const sessionId = await client.createSession();
+  const modelId = await client.createModel(sessionId, 0);
+  const input = { data: tinyBatch(), loss_fn: 'cross_entropy', loss_fn_config: null };
+  const fwd = await client.post('forward', { forward_input: input, model_id: modelId, seq_id: 1 });
+  const fb = await client.post('forward_backward', { forward_backward_input: input, model_id: modelId, seq_id: 2, type: 'forward_backward' });
+  const fwdOut = await client.result(fwd.request_id);
+  const fbOut = await client.result(fb.request_id);
+  assert.equal(fwdOut.loss_fn_outputs.length, 2);
+  assert.equal(fwdOut.loss_fn_outputs[0].logprobs.dtype, 'float32');
+  assert.equal(fwdOut.loss_fn_outputs[0].logprobs.data.length, 7);
+  assert.ok(Math.abs(fwdOut.metrics['loss:sum'] - fbOut.metrics['loss:sum']) < 1e-5 * fbOut.metrics['loss:sum']);
+  for (const key of Object.keys(fbOut.metrics)) assert.equal(key.split(':').length, 2, `metric key ${key}`);
+});

@@ -9,6 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { QueueState } from '@tinker-ts/protocol';
 import { BadRequestError, type FailureCategory } from './errors.js';
 import type { FutureRow, NewFuture, Store } from './store.js';
+import { encodeResultProtobuf, PROTOBUF_RESULT_KINDS } from './wire-codec.js';
 
 /** Why a future has not finished yet, for `try_again` answers. */
 export interface QueueStatus {
@@ -89,11 +90,18 @@ export class FutureRegistry {
     this.store.markRunning(requestId, this.clock());
   }
 
-  /** Stores the JSON result. `extra` runs in the same transaction (e.g. a checkpoint record). */
+  /**
+   * Stores the result: protobuf bytes for the kinds that have a protobuf form, JSON otherwise.
+   * `extra` runs in the same transaction (e.g. a checkpoint record).
+   */
   complete(requestId: string, result: unknown, extra?: () => void): boolean {
+    const kind = this.store.getFuture(requestId)?.kind ?? '';
+    const stored = PROTOBUF_RESULT_KINDS.has(kind)
+      ? { bytes: encodeResultProtobuf(kind, result) }
+      : { json: JSON.stringify(result ?? null) };
     const done = this.store.transaction(() => {
       extra?.();
-      return this.store.completeFuture(requestId, JSON.stringify(result), this.clock());
+      return this.store.completeFuture(requestId, stored, this.clock());
     });
     this.wake(requestId);
     return done;

@@ -48,6 +48,7 @@ test('requests run in seq order, a gap holds back only its model', async () => {
   assert.deepEqual(order, ['b1', 'a1', 'a2', 'a3']);
   for (const id of [a1, a2, a3]) assert.equal(futures.get(id)!.state, 'done');
   assert.deepEqual(JSON.parse(futures.get(a2)!.result_json!), 'a2');
+  assert.equal(futures.get(a2)!.result_bytes, null);
 });
 
 test('seq_ids already passed or taken are refused before a future exists', () => {

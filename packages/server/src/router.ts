@@ -167,7 +167,7 @@ export class Router {
       res.writeHead(reply.status, reply.headers);
       await reply.write(res);
     } else if (reply.kind === 'json') {
-      const text = JSON.stringify(reply.value);
+      const text = JSON.stringify(reply.value ?? null);
       res.writeHead(reply.status, {
         ...reply.headers,
         'Content-Type': 'application/json',

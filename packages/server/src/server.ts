@@ -66,7 +66,8 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   // Long polls last ~20 s; keep sockets open a little longer than that.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  server.requestTimeout = 0;
+  // Bodies arrive quickly from local clients; a stalled upload should not hold a socket forever.
+  server.requestTimeout = 300_000;
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

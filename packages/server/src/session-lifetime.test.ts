@@ -23,7 +23,7 @@ function forward(modelId: string, seq: number): ForwardBackwardRequest {
 
 test('finished and abandoned sessions release their models; heartbeats keep them', async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-server-sessions-'));
-  const server = await startServer({ dataDir, port: 0, sweepIntervalMs: 50, settings: { sessionIdleTimeoutMs: 800, longPollMs: 200 } });
+  const server = await startServer({ dataDir, port: 0, sweepIntervalMs: 50, settings: { sessionIdleTimeoutMs: 1500, longPollMs: 200 } });
   try {
     const client = new TestClient(server.url);
     const kept = await client.createSession();
@@ -40,7 +40,7 @@ test('finished and abandoned sessions release their models; heartbeats keep them
 
     const abandoned = await client.createSession();
     const abandonedModel = await client.createModel(abandoned, 0);
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15_000;
     while (server.ctx.store.getModel(abandonedModel)!.state !== 'unloaded' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }

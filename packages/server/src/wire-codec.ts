@@ -3,7 +3,9 @@
  * encoding the results the SDK asks for as protobuf (ForwardBackwardOutput, SampleResponse).
  */
 import {
+  decodeForwardBackwardOutput,
   decodeForwardBackwardRequest,
+  decodeSampleResponse,
   encodeForwardBackwardOutput,
   encodeSampleResponse,
   type ForwardBackwardOutput,
@@ -21,4 +23,10 @@ export function decodeForwardBackwardBody(bytes: Uint8Array): ForwardBackwardReq
 export function encodeResultProtobuf(kind: string, result: unknown): Uint8Array {
   if (kind === 'sample') return encodeSampleResponse(result as SampleResponse);
   return encodeForwardBackwardOutput(result as ForwardBackwardOutput);
+}
+
+/** The JSON form of a stored protobuf result, for clients that did not ask for protobuf. */
+export function decodeResultProtobuf(kind: string, bytes: Uint8Array): unknown {
+  if (kind === 'sample') return { ...decodeSampleResponse(bytes), type: 'sample' };
+  return decodeForwardBackwardOutput(bytes);
 }

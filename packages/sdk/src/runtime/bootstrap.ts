@@ -74,9 +74,10 @@ export async function connect(hooks: BootstrapHooks): Promise<Connection> {
   let jwt: JwtAuth | undefined;
   if (config.pjwt_auth_enabled) {
     const useCommand = config.credential_default_source === 'credential_cmd' && !apiKey.startsWith('eyJ');
-    const credential = useCommand ? await runCredentialCommand() : apiKey;
+    // A credential command is run for every exchange: its credentials are short-lived too.
+    const credential = () => (useCommand ? runCredentialCommand() : Promise.resolve(apiKey));
     const exchange = async () => {
-      const res = await http.sendNow({ method: 'POST', path: 'auth/token', body: {}, timeoutMs: timeout, headers: { 'X-API-Key': credential } });
+      const res = await http.send({ method: 'POST', path: 'auth/token', body: {}, timeoutMs: timeout, apiKey: await credential() });
       if (res.status >= 300) throw statusError(res);
       const body = parseJson(res) as { jwt?: unknown } | undefined;
       if (typeof body?.jwt !== 'string') throw new TinkerError('auth/token answered without a jwt');

@@ -73,3 +73,13 @@ test('the base URL comes from the option, then TINKER_BASE_URL', async () => {
     assert.deepEqual(await resolveServerAddress(undefined), { baseURL: 'http://env:1' });
   });
 });
+
+test('without a base URL the embedded server is started in TINKER_HOME and its address and key used', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tinker-embedded-'));
+  const mod = join(dir, 'embedded.mjs');
+  writeFileSync(mod, `export async function ensureEmbeddedServer(opts) { return { baseURL: 'http://127.0.0.1:9/' + encodeURIComponent(opts.dataDir), apiKey: 'tml-local' }; }`);
+  await withEnv({ TINKER_BASE_URL: undefined, TINKER_HOME: '/data/tinker' }, async () => {
+    const addr = await resolveServerAddress(undefined, new URL(`file://${mod}`).href);
+    assert.deepEqual(addr, { baseURL: `http://127.0.0.1:9/${encodeURIComponent('/data/tinker')}`, apiKey: 'tml-local' });
+  });
+});

@@ -1,7 +1,7 @@
 // One HTTP exchange with the Tinker server: URL building, headers, timeouts, and turning transport
 // failures into the SDK's connection errors. Status codes are returned, not thrown: the callers
 // (retry loops, the retrieve_future state machine) decide what each status means.
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, type Headers } from '../errors.js';
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, TinkerError, type Headers } from '../errors.js';
 import { TransportTimeout, type HttpTransport } from './transport.js';
 
 export interface HttpRequest {
@@ -15,6 +15,8 @@ export interface HttpRequest {
   contentEncoding?: string;
   accept?: string;
   headers?: Record<string, string> | undefined;
+  /** Send this X-API-Key instead of the client's token (the JWT exchange itself). */
+  apiKey?: string | undefined;
   timeoutMs: number;
   signal?: AbortSignal | undefined;
 }
@@ -50,13 +52,13 @@ export class HttpClient {
   }
 
   async send(req: HttpRequest): Promise<HttpResponse> {
-    const token = this.opts.authToken();
+    const token = req.apiKey ?? this.opts.authToken();
     return this.sendWithToken(req, typeof token === 'string' ? token : await token);
   }
 
   /** Starts the fetch synchronously when the token is at hand, which keeps send order = call order. */
   sendNow(req: HttpRequest): Promise<HttpResponse> {
-    const token = this.opts.authToken();
+    const token = req.apiKey ?? this.opts.authToken();
     return typeof token === 'string' ? this.sendWithToken(req, token) : token.then((t) => this.sendWithToken(req, t));
   }
 
@@ -90,7 +92,7 @@ export class HttpClient {
 /** The error a call ends with when its signal fired: the signal's reason if it is ours, else a user abort. */
 export function abortReason(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
-  if (r instanceof APIError) return r;
+  if (r instanceof TinkerError) return r;
   return new APIUserAbortError();
 }
 

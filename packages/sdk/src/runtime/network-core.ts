@@ -2,7 +2,7 @@
 // so it can run on its own thread (the default) or inline on the caller's thread (injected fetch).
 import { APIConnectionError, APIConnectionTimeoutError, TinkerError, serializeError, type APIError } from '../errors.js';
 import { connect, type Connection } from './bootstrap.js';
-import { parseJson, statusError, type HttpRequest, type HttpResponse } from './http.js';
+import { abortReason, parseJson, statusError, type HttpRequest, type HttpResponse } from './http.js';
 import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork, WireCallOptions } from './messages.js';
 import type { NetworkSettings } from './options.js';
 import { PromiseExpired, retrieveFuture, type PollProgress } from './retrieve-future.js';
@@ -94,6 +94,8 @@ export class NetworkCore {
       st.timers.push(t);
     }
     this.armStallWarning(st);
+    // An abort (caller, timeoutMs, close) ends the call at once, whatever step it is waiting in.
+    st.controller.signal.addEventListener('abort', () => this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, undefined)) }), { once: true });
     this.run(st, call).then(
       (value) => this.finish(st, { t: 'resolve', id, value }),
       (e: unknown) => this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, e)) }),
@@ -109,10 +111,7 @@ export class NetworkCore {
 
   private callError(st: CallState, e: unknown): unknown {
     // Whatever an aborted call was doing when the signal fired, the abort is its outcome.
-    if (st.controller.signal.aborted) {
-      const r: unknown = st.controller.signal.reason;
-      if (r instanceof Error && r.name !== 'AbortError') return r;
-    }
+    if (st.controller.signal.aborted) return abortReason(st.controller.signal);
     return e;
   }
 

@@ -16,8 +16,6 @@ import type { ResultKind } from './wire-codec.js';
 export type { CallOptions, ClientOptions, Logger, QueueStateObserver, RuntimeTiming } from './options.js';
 export type { ResultKind } from './wire-codec.js';
 
-const LIVENESS_CHECK_MS = 500;
-
 /** Where calls go and how a blocked caller waits for answers. */
 interface Transport {
   post(msg: ToNetwork): void;
@@ -64,7 +62,6 @@ class WorkerTransport implements Transport {
       return n;
     };
     const counter = this.counter;
-    const worker = this.worker;
     this.blocker = {
       poll: () => void drain(),
       waitForProgress(timeoutMs: number) {
@@ -72,12 +69,8 @@ class WorkerTransport implements Transport {
         // Atomics.wait then returns at once instead of sleeping through it.
         const seen = Atomics.load(counter, 0);
         if (drain() > 0) return;
-        // Sleep in slices so a network thread that died without a word (its 'exit' event cannot
-        // be delivered while we block) is noticed: its threadId turns -1.
-        Atomics.wait(counter, 0, seen, Math.min(timeoutMs, LIVENESS_CHECK_MS));
-        if (drain() === 0 && worker.threadId === -1) {
-          dispatch({ t: 'fatal', error: serializeError(new TinkerError('the network thread exited')) });
-        }
+        Atomics.wait(counter, 0, seen, timeoutMs);
+        drain();
       },
     };
   }

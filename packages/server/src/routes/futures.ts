@@ -20,7 +20,7 @@ import type { ServerContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { bytes, json, PROTOBUF_CONTENT_TYPE, type Reply, type RouteDef } from '../router.js';
 import type { FutureRow } from '../store.js';
-import { encodeResultProtobuf, PROTOBUF_RESULT_KINDS } from '../wire-codec.js';
+import { decodeResultProtobuf } from '../wire-codec.js';
 
 function requireFuture(ctx: ServerContext, user: string, requestId: string): FutureRow {
   const row = ctx.futures.get(requestId);
@@ -29,22 +29,28 @@ function requireFuture(ctx: ServerContext, user: string, requestId: string): Fut
 }
 
 function completedReply(ctx: ServerContext, row: FutureRow, wantsProtobuf: boolean, allowMetadataOnly: boolean): Reply {
-  const result = JSON.parse(row.result_json ?? 'null') as unknown;
   let reply: Reply;
   let size: number;
-  if (wantsProtobuf && PROTOBUF_RESULT_KINDS.has(row.kind)) {
-    const data = encodeResultProtobuf(row.kind, result);
-    reply = bytes(data, PROTOBUF_CONTENT_TYPE);
-    size = data.byteLength;
+  if (row.result_bytes && wantsProtobuf) {
+    reply = bytes(plainView(row.result_bytes), PROTOBUF_CONTENT_TYPE);
+    size = row.result_bytes.byteLength;
   } else {
-    reply = json(result);
-    size = Buffer.byteLength(row.result_json ?? 'null');
+    const text = row.result_bytes
+      ? JSON.stringify(decodeResultProtobuf(row.kind, plainView(row.result_bytes)))
+      : (row.result_json ?? 'null');
+    reply = bytes(Buffer.from(text, 'utf8'), 'application/json');
+    size = Buffer.byteLength(text);
   }
   if (allowMetadataOnly && size > ctx.settings.metadataOnlyThresholdBytes) {
     const meta: FutureMetadataResponse = { status: 'complete_metadata', response_payload_size: size };
     return json(meta);
   }
   return reply;
+}
+
+/** SQLite hands out Buffers; decoders expect plain Uint8Array semantics. */
+function plainView(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export function futureRoutes(ctx: ServerContext): RouteDef<any>[] {

@@ -45,8 +45,3 @@ export function busyLoop(ms: number): void {
   const until = Date.now() + ms;
   while (Date.now() < until) {}
 }
-
-/** Blocks the thread without running the event loop. */
-export function sleepBlocking(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}

@@ -1,0 +1,206 @@
+/**
+ * Engine benchmark: GEMM share of peak, LoRA training-step and decode throughput on (a) the
+ * 8.4M-parameter Llama of engine-notes §4 and (b) a Qwen3-0.6B-shaped model, peak RSS, and the
+ * same steps in PyTorch (bench/torch_reference.py) when /usr/bin/python3 has torch.
+ * Run: npm run bench -w @tinker-ts/engine  (node dist/bench/engine-bench.js)
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import type { Datum } from '@tinker-ts/protocol';
+import { nativeKernels, openblasCoreName } from '../native-kernels.js';
+import { runGemmBench } from './gemm-bench.js';
+import { createAdapterState, randomModelWeights } from '../init.js';
+import { Prng } from '../prng.js';
+import { runForwardBackward, runOptimStep } from '../training.js';
+import { runSampling } from '../sampler.js';
+import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights } from '../model-types.js';
+
+interface BenchCase {
+  key: 'llama8m' | 'qwen3_06b';
+  title: string;
+  config: ModelConfig;
+  batch: number;
+  seq: number;
+  rank: number;
+  warmupSteps: number;
+  timedSteps: number;
+  decodeTokens: number;
+  /** Tokens per sample in the 16-sample decode. */
+  decodeTokensBatched: number;
+}
+
+interface CaseResult {
+  trainTokPerSec: number;
+  stepMs: number;
+  decode1TokPerSec: number;
+  decode16TokPerSec: number;
+}
+
+const CASES: BenchCase[] = [
+  {
+    key: 'llama8m',
+    title: '(a) Llama 8.4M (4 layers, d=256, 8 heads, ff 1024, vocab 8192), batch 8×256, LoRA r=8 on all linears',
+    config: {
+      family: 'llama', vocabSize: 8192, hiddenSize: 256, intermediateSize: 1024, numLayers: 4, numHeads: 8, numKvHeads: 8, headDim: 32,
+      rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, maxPositionEmbeddings: 1024, tieWordEmbeddings: false, bosTokenId: null, eosTokenIds: [],
+    },
+    batch: 8, seq: 256, rank: 8, warmupSteps: 2, timedSteps: 6, decodeTokens: 128, decodeTokensBatched: 64,
+  },
+  {
+    key: 'qwen3_06b',
+    title: '(b) Qwen3-0.6B shape (28 layers, d=1024, 16/8 heads, hd 128, ff 3072, vocab 151936, tied), batch 1×128, LoRA r=8',
+    config: {
+      family: 'qwen3', vocabSize: 151936, hiddenSize: 1024, intermediateSize: 3072, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128,
+      rmsNormEps: 1e-6, ropeTheta: 1_000_000, ropeScaling: null, maxPositionEmbeddings: 4096, tieWordEmbeddings: true, bosTokenId: null, eosTokenIds: [],
+    },
+    batch: 1, seq: 128, rank: 8, warmupSteps: 1, timedSteps: 2, decodeTokens: 16, decodeTokensBatched: 8,
+  },
+];
+
+/**
+ * Random weights for large shapes: tensors are filled from one pool of normal draws at random
+ * offsets, because drawing 600M normals one by one takes most of a minute. Throughput does not
+ * depend on the values.
+ */
+function quickRandomWeights(cfg: ModelConfig, seed: number): ModelWeights {
+  const poolSize = 1 << 22;
+  const rng = new Prng(seed, 'pool');
+  const pool = rng.fillNormal(new Float32Array(poolSize), 0, 0.02);
+  const fill = (n: number): Float32Array => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i += poolSize / 2) {
+      const off = Math.floor(rng.uniform() * (poolSize / 2));
+      out.set(pool.subarray(off, off + Math.min(poolSize / 2, n - i)), i);
+    }
+    return out;
+  };
+  const ones = (n: number): Float32Array => new Float32Array(n).fill(1);
+  const d = cfg.hiddenSize, q = cfg.numHeads * cfg.headDim, kv = cfg.numKvHeads * cfg.headDim, ff = cfg.intermediateSize;
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    layers.push({
+      inputNorm: ones(d), q: fill(q * d), k: fill(kv * d), v: fill(kv * d), o: fill(d * q),
+      qNorm: cfg.family === 'qwen3' ? ones(cfg.headDim) : null, kNorm: cfg.family === 'qwen3' ? ones(cfg.headDim) : null,
+      postAttnNorm: ones(d), gate: fill(ff * d), up: fill(ff * d), down: fill(d * ff),
+    });
+  }
+  return { embed: fill(cfg.vocabSize * d), layers, finalNorm: ones(d), lmHead: cfg.tieWordEmbeddings ? null : fill(cfg.vocabSize * d) };
+}
+
+function randomBatch(c: BenchCase): Datum[] {
+  const rng = new Prng(7, 'tokens');
+  return Array.from({ length: c.batch }, () => {
+    const tokens = Array.from({ length: c.seq + 1 }, () => Math.floor(rng.uniform() * c.config.vocabSize));
+    return {
+      model_input: { chunks: [{ type: 'encoded_text' as const, tokens: tokens.slice(0, -1) }] },
+      loss_fn_inputs: {
+        target_tokens: { data: tokens.slice(1), dtype: 'int64' as const, shape: [c.seq] },
+        weights: { data: new Array(c.seq).fill(1), dtype: 'float32' as const, shape: [c.seq] },
+      },
+    };
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+function runCase(c: BenchCase): CaseResult {
+  const t0 = performance.now();
+  const weights = c.key === 'llama8m' ? randomModelWeights(c.config, 1) : quickRandomWeights(c.config, 1);
+  const model: LoadedModel = { name: c.key, config: c.config, weights };
+  const adapter = createAdapterState(c.config, { rank: c.rank, alpha: 16, seed: 0, trainAttn: true, trainMlp: true, trainUnembed: false });
+  console.log(`  weights ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const data = randomBatch(c);
+  const adam = { learning_rate: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-12, weight_decay: 0, grad_clip_norm: 0 };
+  const times: number[] = [];
+  for (let i = 0; i < c.warmupSteps + c.timedSteps; i++) {
+    const s = performance.now();
+    runForwardBackward(nativeKernels, model, adapter, data, 'cross_entropy', null, false);
+    runOptimStep(nativeKernels, adapter, adam);
+    if (i >= c.warmupSteps) times.push(performance.now() - s);
+  }
+  const stepMs = median(times);
+  const tokens = c.batch * c.seq;
+
+  const ctx = { kernels: nativeKernels, model, adapter, maxContextLength: c.config.maxPositionEmbeddings, decode: null };
+  const prompt = Array.from({ length: 16 }, (_, i) => (i * 31 + 5) % c.config.vocabSize);
+  const params = (n: number) => ({ maxTokens: n, temperature: 1, topK: -1, topP: 1, seed: 3, stopTokenIds: [], stopStrings: [] });
+  // Decode rate excludes the prompt: time (prefill + n tokens) minus time (prefill + 1 token).
+  const timeSample = (numSamples: number, n: number): number => {
+    const s = performance.now();
+    runSampling(ctx, { prompt, numSamples, params: params(n), promptLogprobs: false, topkPromptLogprobs: 0 });
+    return performance.now() - s;
+  };
+  timeSample(1, 2);
+  const base1 = timeSample(1, 1);
+  const d1 = timeSample(1, c.decodeTokens) - base1;
+  const base16 = timeSample(16, 1);
+  const d16 = timeSample(16, c.decodeTokensBatched) - base16;
+  return {
+    stepMs,
+    trainTokPerSec: tokens / (stepMs / 1000),
+    decode1TokPerSec: (c.decodeTokens - 1) / (d1 / 1000),
+    decode16TokPerSec: (16 * (c.decodeTokensBatched - 1)) / (d16 / 1000),
+  };
+}
+
+interface TorchResult { train_tok_per_s: number; step_ms: number; decode1_tok_per_s: number; decode16_tok_per_s: number }
+
+function torchScriptPath(): string {
+  // dist/bench/engine-bench.js → src/bench/torch_reference.py
+  return fileURLToPath(new URL('../../src/bench/torch_reference.py', import.meta.url));
+}
+
+function runTorch(c: BenchCase): TorchResult | string {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) return 'torch: /usr/bin/python3 not found';
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return 'torch: not installed (apt-get install python3-torch)';
+  const cfg = c.config;
+  const args = [torchScriptPath(), '--json',
+    '--layers', String(cfg.numLayers), '--d', String(cfg.hiddenSize), '--heads', String(cfg.numHeads), '--kv-heads', String(cfg.numKvHeads),
+    '--head-dim', String(cfg.headDim), '--ff', String(cfg.intermediateSize), '--vocab', String(cfg.vocabSize),
+    '--tied', String(cfg.tieWordEmbeddings ? 1 : 0), '--qk-norm', String(cfg.family === 'qwen3' ? 1 : 0),
+    '--batch', String(c.batch), '--seq', String(c.seq), '--rank', String(c.rank),
+    '--warmup', String(c.warmupSteps), '--steps', String(c.timedSteps),
+    '--decode-tokens', String(c.decodeTokens), '--decode-tokens-batched', String(c.decodeTokensBatched)];
+  const env = { ...process.env };
+  delete env.OPENBLAS_NUM_THREADS; // the script sets its own best configuration
+  const r = spawnSync(python, args, { encoding: 'utf8', env, timeout: 20 * 60_000 });
+  if (r.status !== 0) return `torch: reference failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  const line = r.stdout.trim().split('\n').pop()!;
+  return JSON.parse(line) as TorchResult;
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toFixed(1);
+}
+
+function main(): void {
+  const start = performance.now();
+  console.log(`tinker-ts engine bench — OpenBLAS core: ${openblasCoreName()} (kernels ${nativeKernels.name})`);
+  console.log('\nGEMM (native sgemm vs measured FMA peak):');
+  runGemmBench({ repeats: 3 });
+  for (const c of CASES) {
+    console.log(`\n${c.title}`);
+    const r = runCase(c);
+    console.log(`  LoRA train step (fwd+bwd+AdamW): ${fmt(r.stepMs)} ms median → ${fmt(r.trainTokPerSec)} tok/s`);
+    console.log(`  decode, 1 sequence:  ${fmt(r.decode1TokPerSec)} tok/s`);
+    console.log(`  decode, 16 samples:  ${fmt(r.decode16TokPerSec)} tok/s (all samples together)`);
+    const t = runTorch(c);
+    if (typeof t === 'string') {
+      console.log(`  ${t}`);
+    } else {
+      console.log(`  torch reference: step ${fmt(t.step_ms)} ms, train ${fmt(t.train_tok_per_s)} tok/s, decode ${fmt(t.decode1_tok_per_s)} / ${fmt(t.decode16_tok_per_s)} tok/s`);
+      console.log(`  ratio ours/torch: train ${(r.trainTokPerSec / t.train_tok_per_s).toFixed(2)}×, decode-1 ${(r.decode1TokPerSec / t.decode1_tok_per_s).toFixed(2)}×, ` +
+        `decode-16 ${(r.decode16TokPerSec / t.decode16_tok_per_s).toFixed(2)}×`);
+    }
+  }
+  console.log(`\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; total bench time ${((performance.now() - start) / 1000).toFixed(0)} s`);
+}
+
+main();

@@ -1,0 +1,64 @@
+/**
+ * The store's durability settings and the state transitions recovery relies on.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Store } from './store.js';
+
+function tempDb(): string {
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-store-')), 'db.sqlite');
+}
+
+test('the database uses WAL with synchronous=FULL', () => {
+  const file = tempDb();
+  const store = new Store(file);
+  assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  assert.equal(store.db.pragma('synchronous', { simple: true }), 2); // FULL
+  store.close();
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});
+
+test('recovery fails unfinished futures and loses live models, keeping finished results', () => {
+  const store = new Store(':memory:');
+  const base = { owner: 'u', model_id: 'm', queue_key: 'm', kind: 'forward', request_hash: 'h' };
+  store.insertFuture({ ...base, request_id: 'done', seq_id: 1 }, 1);
+  store.completeFuture('done', { bytes: new Uint8Array([1, 2, 3]) }, 2);
+  store.insertFuture({ ...base, request_id: 'queued', seq_id: 2 }, 1);
+  store.insertFuture({ ...base, request_id: 'running', seq_id: 3 }, 1);
+  store.markRunning('running', 2);
+  store.insertModel({
+    model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: null,
+    train_mlp: true, train_attn: true, train_unembed: false, user_metadata: null, state: 'active', now: 1,
+  });
+  assert.equal(store.failUnfinishedFutures('restarted', 5), 2);
+  assert.equal(store.loseLiveModels('restarted at 5'), 1);
+  assert.deepEqual([...store.getFuture('done')!.result_bytes!], [1, 2, 3]);
+  assert.equal(store.getFuture('done')!.state, 'done');
+  for (const id of ['queued', 'running']) {
+    const f = store.getFuture(id)!;
+    assert.deepEqual([f.state, f.category, f.error], ['failed', 'server', 'restarted']);
+  }
+  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.state_reason], ['lost', 'restarted at 5']);
+  // A finished future cannot be completed or failed again.
+  assert.equal(store.completeFuture('queued', { json: '1' }, 6), false);
+  assert.equal(store.deleteFinishedFuturesBefore(3), 1);
+  assert.equal(store.getFuture('done'), null);
+});
+
+test('a data dir from before result_bytes existed gets the column on open', () => {
+  const file = tempDb();
+  const old = new Database(file);
+  old.exec(`CREATE TABLE futures (request_id TEXT PRIMARY KEY, owner TEXT NOT NULL, model_id TEXT, queue_key TEXT, seq_id INTEGER,
+    kind TEXT NOT NULL, request_hash TEXT NOT NULL, state TEXT NOT NULL, result_json TEXT, error TEXT, category TEXT,
+    created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, ack_json TEXT)`);
+  old.close();
+  const store = new Store(file);
+  store.insertFuture({ request_id: 'r', owner: 'u', model_id: null, queue_key: null, seq_id: null, kind: 'sample', request_hash: 'h' }, 1);
+  assert.equal(store.completeFuture('r', { bytes: new Uint8Array([9]) }, 2), true);
+  store.close();
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});
