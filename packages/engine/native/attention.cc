@@ -194,6 +194,13 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
     float* oh = out.data + s * nNew * ldq + h * hd;
     const float* kh = kc.data + s * cap * ldk + g * hd;
     const float* vh = vc.data + s * cap * ldk + g * hd;
+    if (nNew == 1) {
+      // Decoding: matrix-vector products read the cache once, without GEMM packing.
+      sgemv(false, kEnd, hd, scale, kh, ldk, qh, 0.f, S);
+      fast::softmaxRow(S, kEnd);
+      sgemv(true, kEnd, hd, 1.f, vh, ldk, S, 0.f, oh);
+      return;
+    }
     sgemm(false, true, nNew, kEnd, hd, scale, qh, ldq, kh, ldk, 0.f, S, kEnd);
     for (int64_t i = 0; i < nNew; i++) {
       float* row = S + i * kEnd;

@@ -1,4 +1,4 @@
-// Bounds checks for strided row-major matrix views and a thin row-major sgemm wrapper.
+// Bounds checks for strided row-major matrix views and thin row-major sgemm/sgemv wrappers.
 #pragma once
 #include <cblas.h>
 
@@ -23,6 +23,13 @@ inline void sgemm(bool transA, bool transB, int64_t M, int64_t N, int64_t K, flo
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, static_cast<int>(M),
               static_cast<int>(N), static_cast<int>(K), alpha, A, static_cast<int>(lda), B, static_cast<int>(ldb), beta, C,
               static_cast<int>(ldc));
+}
+
+/** y = alpha op(A) x + beta y with A row-major rows×cols; op(A) = Aᵀ when trans. Unit strides for x, y. */
+inline void sgemv(bool trans, int64_t rows, int64_t cols, float alpha, const float* A, int64_t lda, const float* x, float beta,
+                  float* y) {
+  cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, static_cast<int>(rows), static_cast<int>(cols), alpha, A,
+              static_cast<int>(lda), x, 1, beta, y, 1);
 }
 
 }  // namespace tk

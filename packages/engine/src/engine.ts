@@ -4,6 +4,7 @@
  * adapters by id, and the kernels. It runs inside the engine worker (see engine-host.ts), so
  * long calls never block the server's event loop.
  */
+import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError, checkSamplingParams, type AdamParams, type Datum, type ForwardBackwardOutput, type SampleResponse, type SamplingParams } from '@tinker-ts/protocol';
@@ -110,8 +111,9 @@ export class Engine {
     if (this.adapters.has(adapterId)) throw new EngineUserError(`adapter ${adapterId} already exists`);
     const model = this.registry.load(baseModel);
     if (!Number.isInteger(lora.rank) || lora.rank < 1) throw new EngineUserError(`lora rank must be a positive integer, got ${lora.rank}`);
+    // Without a seed the initialisation is random, as on the hosted service.
     const settings: LoraSettings = {
-      rank: lora.rank, alpha: LORA_ALPHA, seed: lora.seed ?? 0,
+      rank: lora.rank, alpha: LORA_ALPHA, seed: lora.seed ?? randomInt(0, 2 ** 31),
       trainAttn: lora.train_attn, trainMlp: lora.train_mlp, trainUnembed: lora.train_unembed,
     };
     this.adapters.set(adapterId, { baseModel, state: createAdapterState(model.config, settings) });

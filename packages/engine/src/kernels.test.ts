@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Kernels } from './kernels.js';
 import { referenceKernels as ref } from './reference-kernels.js';
 import { nativeKernels as nat, openblasCoreName } from './native-kernels.js';
@@ -44,6 +46,16 @@ const copy = (x: Float32Array): Float32Array => new Float32Array(x);
 
 test(`native kernels report the OpenBLAS core (${openblasCoreName()})`, () => {
   assert.match(nat.name, /^openblas:\w+/);
+});
+
+const hasAvx512 = /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+
+test('a preset OPENBLAS_CORETYPE=Haswell is replaced by the AVX-512 kernels on AVX-512 CPUs', { skip: !hasAvx512 && 'no avx512f' }, () => {
+  const moduleUrl = new URL('./native-kernels.js', import.meta.url).href;
+  const core = execFileSync(process.execPath, [
+    '--input-type=module', '-e', `import { openblasCoreName } from ${JSON.stringify(moduleUrl)}; process.stdout.write(openblasCoreName());`,
+  ], { env: { ...process.env, OPENBLAS_CORETYPE: 'Haswell' }, encoding: 'utf8' });
+  assert.equal(core, 'SkylakeX');
 });
 
 test('gemm matches the reference for all transpose combinations, strides and offsets', () => {
@@ -219,6 +231,16 @@ test('attentionWithCache reproduces the attentionForward rows of the same sequen
   checkAttentionWithCache(8, 12, 1, new Int32Array([0, 4, 11]));
   // enough work for the native kernel to use several threads
   checkAttentionWithCache(32, 400, 16, new Int32Array([0, 200, 384]));
+});
+
+test('attentionWithCache decoding many sequences across threads matches the reference', () => {
+  const nSeq = 8, capacity = 512, hd = 128, scale = 1 / Math.sqrt(hd);
+  const past = new Int32Array([511, 0, 300, 499, 17, 511, 256, 400]);
+  const q = randn(nSeq * H * hd, 141), kCache = randn(nSeq * capacity * KVH * hd, 142), vCache = randn(nSeq * capacity * KVH * hd, 143);
+  const outR = new Float32Array(nSeq * H * hd), outN = new Float32Array(nSeq * H * hd);
+  ref.attentionWithCache(q, kCache, vCache, outR, past, nSeq, 1, capacity, H, KVH, hd, scale);
+  nat.attentionWithCache(q, kCache, vCache, outN, past, nSeq, 1, capacity, H, KVH, hd, scale);
+  assertClose(outN, outR, 1e-4, 1e-5, 'decode attention');
 });
 
 test('swiglu forward and backward match the reference, including large |gate|', () => {

@@ -64,3 +64,21 @@ test('PEFT import rejects adapters whose shapes do not fit the base model', () =
   assert.throws(() => readPeftAdapter(dir, { ...tinyConfig, hiddenSize: 32 }), /shape/);
   assert.throws(() => readPeftAdapter(join(dir, 'nope'), tinyConfig), /cannot read PEFT adapter config/);
 });
+
+test('PEFT import of an adapter that trains only some modules fills the rest as fresh modules', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'peft-'));
+  const s = { ...settings, trainMlp: false, trainUnembed: false };
+  const full = createLoraParams(tinyConfig, s);
+  const r = new Prng(2);
+  for (const p of full.values()) r.fillNormal(p.B, 0, 1);
+  // Keep only q and v, as many external LoRA recipes do.
+  const partial = new Map([...full].filter(([k]) => /\.(q|v)$/.test(k)));
+  writePeftAdapter(dir, { baseModel: 'tiny', settings: s, params: partial });
+  const back = readPeftAdapter(dir, tinyConfig);
+  assert.equal(back.settings.trainAttn, true);
+  assert.equal(back.settings.trainMlp, false);
+  assert.deepEqual(back.params.get('layers.1.v')!.B, full.get('layers.1.v')!.B);
+  const k = back.params.get('layers.1.k')!;
+  assert.ok(k.B.every((x) => x === 0));
+  assert.ok(k.A.some((x) => x !== 0));
+});

@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineUserError } from './errors.js';
+import { Prng } from './prng.js';
 import { LM_HEAD_KEY, adaptedModules } from './lora.js';
 import { readSafetensorsFile, tensorAsFloat32, writeSafetensorsFile, type NamedTensor } from './safetensors.js';
 import type { LoraModuleKind, LoraParams, LoraSettings, ModelConfig } from './model-types.js';
@@ -104,8 +105,13 @@ export function readPeftAdapter(dir: string, cfg: ModelConfig): PeftAdapter {
     const read = (ab: 'A' | 'B', shape: number[]): Float32Array => {
       const tname = file.tensors.has(`${name}.lora_${ab}.weight`) ? `${name}.lora_${ab}.weight` : `${name}.lora_${ab}.default.weight`;
       const entry = file.tensors.get(tname);
-      // Modules the adapter leaves out (e.g. only q_proj and v_proj trained) start as a zero update.
-      if (!entry) return ab === 'A' ? new Float32Array(shape[0] * shape[1]) : new Float32Array(shape[0] * shape[1]);
+      // Modules the adapter leaves out (e.g. only q_proj and v_proj trained) start as a fresh PEFT
+      // module: B = 0 (no change to the model) and a random A, so they can still learn.
+      if (!entry) {
+        const out = new Float32Array(shape[0] * shape[1]);
+        if (ab === 'A') new Prng(0, `lora.${key}`).fillUniform(out, -1 / Math.sqrt(inDim), 1 / Math.sqrt(inDim));
+        return out;
+      }
       if (entry.shape.length !== 2 || entry.shape[0] !== shape[0] || entry.shape[1] !== shape[1]) {
         throw new EngineUserError(`${dir}: tensor "${tname}" has shape [${entry.shape}], the base model needs [${shape}]`);
       }

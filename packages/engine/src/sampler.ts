@@ -233,6 +233,18 @@ export class TokenPicker {
     const V = this.vocab;
     const invT = 1 / this.temperature;
     const topKOn = this.topK > 0 && this.topK < V;
+    if (this.temperature === 1 && !topKOn && this.topP >= 1) {
+      // Rows are normalised log-probabilities: walk the CDF directly, one exp per visited token.
+      const u = rng.uniform();
+      let cum = 0;
+      for (let i = 0; i < V; i++) {
+        cum += Math.exp(logprobs[i]);
+        if (u < cum) return i;
+      }
+      // Rounding left the total a hair under u: the draw belongs to the last token with mass.
+      for (let i = V - 1; i > 0; i--) if (logprobs[i] > -Infinity) return i;
+      return 0;
+    }
     let candidates: number[] | null = null;
     if (topKOn) candidates = topKOf(logprobs, this.topK).map(([i]) => i);
     // Unnormalised tempered weights exp((lp - max)/T) of the candidates.

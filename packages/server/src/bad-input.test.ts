@@ -29,11 +29,13 @@ let url: string;
 let client: TestClient;
 let sessionId: string;
 let modelId: string;
+/** Fresh models whose next seq_id is 1: for requests that must actually run. */
+const fresh: string[] = [];
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-bad-input-'));
   engine = await EngineHost.start();
-  app = await createApp({ dataDir, engine, limits: { maxBodyBytes: MAX_BODY, maxDecompressedBytes: MAX_INFLATED } });
+  app = await createApp({ dataDir, engine, limits: { maxBodyBytes: MAX_BODY, maxDecompressedBytes: MAX_INFLATED }, settings: { longPollMs: 1000 } });
   server = http.createServer(app.router.handle);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -43,6 +45,7 @@ before(async () => {
   // seq_id 1 is used by a valid optim_step, for the reuse case.
   const first = await client.post('optim_step', { model_id: modelId, seq_id: 1, adam_params: { learning_rate: 1e-4 } });
   await client.result(first.request_id);
+  for (let i = 0; i < 4; i++) fresh.push(await client.createModel(sessionId, 10 + i, 2, 1));
 });
 
 after(async () => {
@@ -72,8 +75,11 @@ interface Case {
   mayFailLater?: boolean;
 }
 
-/** Training requests each take the model's next seq_id: refused ones are skipped, accepted ones run. */
-let seqCounter = 1;
+/**
+ * Refused training requests use far-ahead seq_ids on the main model (a request wrongly accepted
+ * there just waits, and is reported as accepted); the cases that must run use fresh models.
+ */
+let seqCounter = 1000;
 const nextSeq = () => ++seqCounter;
 
 const text = (tokens: number[]) => ({ chunks: [{ type: 'encoded_text', tokens }] });
@@ -156,9 +162,10 @@ const cases: Case[] = [
   { name: 'forward_backward: wrong dtype', route: 'forward_backward', body: fb([datum([1, 2], [2, 3], [1, 1], 'float64')]), status: 400, message: /dtype/ },
   { name: 'forward_backward: negative token id', route: 'forward_backward', body: fb([datum([1, -2], [2, 3], [1, 1])]), status: 400, message: /token|non-negative|-2/ },
   { name: 'forward_backward: fractional token id', route: 'forward_backward', body: fb([datum([1, 2.5], [2, 3], [1, 1])]), status: 400, message: /integer|token|2\.5/ },
-  { name: 'forward_backward: token id ≥ vocab', route: 'forward_backward', body: fb([datum([1, VOCAB], [2, 3], [1, 1])]), message: /vocab/, mayFailLater: true },
-  { name: 'forward_backward: target id ≥ vocab', route: 'forward_backward', body: fb([datum([1, 2], [2, VOCAB + 5], [1, 1])]), message: /vocab/, mayFailLater: true },
-  { name: 'forward_backward: missing loss input', route: 'forward_backward', body: fb([{ model_input: text([1, 2]), loss_fn_inputs: { target_tokens: { data: [2, 3], dtype: 'int64', shape: [2] } } }]), status: 400, message: /weights/ },
+  { name: 'forward_backward: token id ≥ vocab', route: 'forward_backward', body: () => ({ ...fb([datum([1, VOCAB], [2, 3], [1, 1])])(), model_id: fresh[0], seq_id: 1 }), message: /vocab/, mayFailLater: true },
+  { name: 'forward_backward: target id ≥ vocab', route: 'forward_backward', body: () => ({ ...fb([datum([1, 2], [2, VOCAB + 5], [1, 1])])(), model_id: fresh[1], seq_id: 1 }), message: /vocab/, mayFailLater: true },
+  { name: 'forward_backward: missing target_tokens', route: 'forward_backward', body: fb([{ model_input: text([1, 2]), loss_fn_inputs: { weights: { data: [1, 1], dtype: 'float32', shape: [2] } } }]), status: 400, message: /target_tokens/ },
+  { name: 'forward_backward: unknown loss input', route: 'forward_backward', body: fb([{ ...datum([1, 2], [2, 3], [1, 1]), loss_fn_inputs: { ...datum([1, 2], [2, 3], [1, 1]).loss_fn_inputs, bonus: { data: [1, 1], dtype: 'float32' } } }]), status: 400, message: /bonus/ },
   { name: 'forward_backward: ppo without advantages', route: 'forward_backward', body: fb([datum([1, 2], [2, 3], [1, 1])], { loss_fn: 'ppo' }), status: 400, message: /advantages|logprobs/ },
   { name: 'forward_backward: dro without beta', route: 'forward_backward', body: fb([{ ...datum([1, 2], [2, 3], [1, 1]), loss_fn_inputs: { target_tokens: { data: [2, 3], dtype: 'int64' }, logprobs: { data: [-1, -1], dtype: 'float32' }, advantages: { data: [1, 1], dtype: 'float32' } } }], { loss_fn: 'dro' }), status: 400, message: /beta/ },
   { name: 'forward_backward: fractional seq_id', route: 'forward_backward', body: () => ({ ...fb(tinyBatch())(), seq_id: 1.5 }), status: 400, message: /seq_id/ },
@@ -207,7 +214,7 @@ const cases: Case[] = [
   { name: 'REST: limit zero', method: 'GET', route: 'checkpoints?limit=0', status: 400, message: /limit/ },
   { name: 'REST: negative offset', method: 'GET', route: 'sessions?offset=-1', status: 400, message: /offset/ },
   { name: 'REST: bad access_scope', method: 'GET', route: 'training_runs?access_scope=everything', status: 400, message: /access_scope/ },
-  { name: 'REST: traversal in run id', method: 'DELETE', route: 'training_runs/x%2F..%2F..%2Fetc/checkpoints/weights/x', status: 400, message: /run id/ },
+  { name: 'REST: traversal in run id', method: 'DELETE', route: 'training_runs/x%2F..%2F..%2Fetc/checkpoints/weights/x', status: 400, message: /invalid training run id/ },
   { name: 'REST: encoded traversal in checkpoint name', method: 'DELETE', route: `training_runs/run/checkpoints/weights/${encodeURIComponent('../../x')}`, status: 400, message: /name/ },
   { name: 'REST: unknown checkpoint kind', method: 'GET', route: 'training_runs/run/checkpoints/optimizer/x', status: 400, message: /weights\/<name>/ },
   { name: 'REST: ttl negative', method: 'PUT', route: 'training_runs/run/checkpoints/weights/x/ttl', body: () => ({ ttl_seconds: -1 }), status: 400, message: /ttl_seconds/ },
@@ -262,14 +269,39 @@ test(`bad input gets a clear 4xx (or a failed user future), never a retried stat
   assert.deepEqual(failures, []);
 });
 
-test('the server still answers, and the model still trains, after all the bad input', async () => {
+test('the server still answers, and a model still trains, after all the bad input', async () => {
   const health = await fetch(`${url}/api/v1/healthz`);
   assert.equal(health.status, 200);
   const fbRes = await client.post('forward_backward', {
-    model_id: modelId,
-    seq_id: nextSeq(),
+    model_id: fresh[2],
+    seq_id: 1,
     forward_backward_input: { data: [nextTokenDatum([5, 6, 7, 8])], loss_fn: 'cross_entropy' },
   });
   const out = await client.result(fbRes.request_id);
   assert.ok(Number.isFinite(out.metrics['loss:sum']));
+});
+
+test('requests refused with a 4xx do not hold up the requests numbered after them', {
+  todo: 'bodies refused by schema validation in the router do not yet mark their seq_id as skipped',
+}, async () => {
+  // The SDK numbers requests when they are made and never resends a refused seq_id.
+  const model = fresh[3]!;
+  const refused: Array<[string, unknown]> = [
+    ['optim_step', { model_id: model, seq_id: 1, adam_params: { learning_rate: 'fast' } }],
+    ['save_weights', { model_id: model, seq_id: 2, path: '../evil' }],
+    ['forward_backward', { model_id: model, seq_id: 3, forward_backward_input: { data: 'x', loss_fn: 'cross_entropy' } }],
+    ['save_weights', { model_id: model, seq_id: 4, path: 'ok', ttl_seconds: -1 }],
+  ];
+  for (const [route, body] of refused) {
+    const res = await client.request('POST', route, body);
+    assert.equal(res.status, 400, `${route} ${JSON.stringify(body)}`);
+  }
+  const fbRes = await client.post('forward_backward', {
+    model_id: model,
+    seq_id: 5,
+    forward_backward_input: { data: [nextTokenDatum([5, 6, 7, 8])], loss_fn: 'cross_entropy' },
+  });
+  const raw = await client.retrieveRaw(fbRes.request_id, { timeoutMs: 5_000 });
+  assert.equal(raw.status, 200);
+  assert.ok(Number.isFinite(raw.json.metrics['loss:sum']), JSON.stringify(raw.json));
 });

@@ -14,7 +14,7 @@ export type { EnginePort } from './engine-port.js';
 export { CheckpointFiles } from './checkpoint-files.js';
 export { FutureRegistry, requestHash, requestIdFor, type QueueStatus } from './futures.js';
 export { ModelQueues, classifyFailure, type QueuedRequest } from './model-queue.js';
-export { submitModelRequest, checkedForSeq, notLiveMessage } from './submit.js';
+export { submitModelRequest, skipRefusedSeq, notLiveMessage } from './submit.js';
 export { unloadModel, modelIdOf, createModel } from './routes/models.js';
 export { finishSession, samplingSessionIdOf } from './routes/sessions.js';
 export { clientConfig } from './routes/service.js';

@@ -65,6 +65,11 @@ export interface RouteDef<B = unknown> {
   body?: JsonBodyParser<B>;
   /** If set, `Content-Type: application/x-protobuf` bodies are accepted and decoded by it. */
   protobuf?: ProtobufBodyParser<B>;
+  /**
+   * Called when the request is refused with a 4xx — by body validation or by the handler —
+   * with the body as far as it was decoded (raw JSON, or the decoded protobuf body).
+   */
+  onRefused?(user: string, raw: unknown): void;
   handler(ctx: RequestContext<B>): Promise<Reply> | Reply;
 }
 
@@ -221,6 +226,33 @@ export class Router {
       user = resolved;
     }
 
+    let raw: unknown = undefined;
+    try {
+      return await this.parseAndHandle(req, def, url, user, matched.params, signal, (r) => (raw = r));
+    } catch (err) {
+      const refused =
+        (err instanceof HttpError && err.status < 500) || err instanceof ValidationError || err instanceof ProtocolError;
+      if (refused && def.onRefused) {
+        try {
+          def.onRefused(user, raw);
+        } catch (hookErr) {
+          this.log(`refusal hook failed on ${url.pathname}: ${String(hookErr)}`);
+        }
+      }
+      throw err;
+    }
+  }
+
+  private async parseAndHandle(
+    req: IncomingMessage,
+    def: RouteDef<any>,
+    url: URL,
+    user: string,
+    params: Record<string, string>,
+    signal: AbortSignal,
+    keepRaw: (raw: unknown) => void,
+  ): Promise<Reply> {
+    let raw: unknown = undefined;
     let body: unknown = undefined;
     let bodyFormat: RequestContext<unknown>['bodyFormat'] = 'none';
     if (def.body || def.protobuf) {
@@ -233,6 +265,8 @@ export class Router {
         bodyFormat = 'protobuf';
         try {
           body = def.protobuf(data);
+          raw = body;
+          keepRaw(raw);
         } catch (err) {
           if (err instanceof HttpError || err instanceof ValidationError || err instanceof ProtocolError) throw err;
           // A decoder tripping over corrupt bytes is still the sender's fault.
@@ -256,6 +290,8 @@ export class Router {
           }
         }
         bodyFormat = 'json';
+        raw = value;
+        keepRaw(raw);
         body = def.body(value);
       }
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -267,7 +303,7 @@ export class Router {
     return await def.handler({
       user,
       body,
-      params: matched.params,
+      params,
       query: url.searchParams,
       headers: req.headers,
       bodyFormat,

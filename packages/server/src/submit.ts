@@ -43,17 +43,18 @@ export function notLiveMessage(ctx: ServerContext, model: ModelRow): string | nu
 }
 
 /**
- * Runs the submission-time checks of a request for `seqId` of `model`. If they refuse it (a
- * 4xx), the seq_id is marked used so later requests of the model do not wait for it forever:
- * clients number requests at call time and never resend a refused seq_id.
+ * For a request refused with a 4xx (by validation or by its handler): if its body still names
+ * one of the user's models and a seq_id, that seq_id is marked used, so later requests of the
+ * model do not wait for it forever — clients number requests at call time and never resend a
+ * refused seq_id.
  */
-export function checkedForSeq<T>(ctx: ServerContext, model: ModelRow, seqId: number | null, check: () => T): T {
-  try {
-    return check();
-  } catch (err) {
-    if (seqId !== null && !ctx.store.getFutureBySeq(model.model_id, seqId)) ctx.queues.skip(model.model_id, seqId);
-    throw err;
-  }
+export function skipRefusedSeq(ctx: ServerContext, user: string, raw: unknown): void {
+  if (typeof raw !== 'object' || raw === null) return;
+  const { model_id: modelId, seq_id: seqId } = raw as Record<string, unknown>;
+  if (typeof modelId !== 'string' || typeof seqId !== 'number' || !Number.isInteger(seqId) || seqId < 0) return;
+  const model = ctx.store.getModel(modelId);
+  if (!model || model.owner !== user) return;
+  if (!ctx.store.getFutureBySeq(modelId, seqId)) ctx.queues.skip(modelId, seqId);
 }
 
 export function submitModelRequest(ctx: ServerContext, req: ModelRequest): UntypedAPIFuture {

@@ -2,7 +2,7 @@
 // failures into the SDK's connection errors. Status codes are returned, not thrown: the callers
 // (retry loops, the retrieve_future state machine) decide what each status means.
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, TinkerError, type Headers } from '../errors.js';
-import { TransportTimeout, type HttpTransport } from './transport.js';
+import { TransportTimeout, type ConnectionPool, type HttpTransport } from './transport.js';
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE' | 'PUT';
@@ -15,6 +15,8 @@ export interface HttpRequest {
   contentEncoding?: string;
   accept?: string;
   headers?: Record<string, string> | undefined;
+  /** Which connection pool carries it (default: requests). */
+  pool?: ConnectionPool | undefined;
   /** Send this X-API-Key instead of the client's token (the JWT exchange itself). */
   apiKey?: string | undefined;
   timeoutMs: number;
@@ -78,7 +80,7 @@ export class HttpClient {
     const url = this.url(req.path, req.query);
     if (req.signal?.aborted) throw abortReason(req.signal);
     try {
-      const res = await this.opts.transport(url, { method: req.method, headers, body, signal: req.signal, timeoutMs: Math.max(1, req.timeoutMs) });
+      const res = await this.opts.transport(url, { pool: req.pool, method: req.method, headers, body, signal: req.signal, timeoutMs: Math.max(1, req.timeoutMs) });
       return { status: res.status, headers: res.headers, contentType: res.headers['content-type'] ?? '', bytes: res.bytes };
     } catch (e) {
       if (req.signal?.aborted) throw abortReason(req.signal);

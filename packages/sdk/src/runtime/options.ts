@@ -48,7 +48,7 @@ export interface ClientOptions {
   projectId?: string;
   tags?: string[];
   userMetadata?: Record<string, string>;
-  /** A future without progress for this long logs why it waits; default 60 s. */
+  /** A future without progress for this long logs why it waits; default 60 s, 0 turns it off. */
   stallWarningMs?: number;
   logger?: Logger;
   /** Advanced: retry/heartbeat intervals (tests use short ones). */

@@ -57,6 +57,7 @@ export async function retrieveFuture(ctx: PollContext): Promise<unknown> {
       let res: HttpResponse;
       try {
         res = await conn.http.send({
+          pool: 'polls',
           method: 'POST',
           path: 'retrieve_future',
           body: { request_id: ctx.requestId, allow_metadata_only: allowMetadataOnly },

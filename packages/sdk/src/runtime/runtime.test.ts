@@ -392,3 +392,25 @@ test('timeoutMs also ends a call still waiting for the bootstrap', async () => {
     await h.close();
   }
 });
+
+test('long polls do not starve submits or heartbeats of connections', async () => {
+  // 80 futures whose polls the server holds for 800 ms each: more than the request pool's sockets.
+  const n = 80;
+  const h = await harness({
+    routes: { optim_step: Array.from({ length: n + 1 }, (_, i) => ({ body: { request_id: `r${i}` } })) },
+    defaults: { retrieve_future: { body: { ok: true }, delayMs: 800 }, echo: { body: { ok: true } } },
+  });
+  try {
+    await h.runtime.sessionId();
+    const fs = Array.from({ length: n }, () => h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' }));
+    await new Promise((r) => setTimeout(r, 200)); // all polls are now held by the server
+    const t0 = Date.now();
+    await h.runtime.request({ method: 'POST', path: 'echo', body: {} });
+    assert.ok(Date.now() - t0 < 400, `a request waited ${Date.now() - t0} ms behind long polls`);
+    const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 - 150);
+    assert.ok(beats.length >= 2, 'heartbeats kept going');
+    await APIFuture.all(fs);
+  } finally {
+    await h.close();
+  }
+});

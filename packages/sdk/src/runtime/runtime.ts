@@ -1,6 +1,6 @@
 // The caller's side of the SDK runtime. Calls become messages to the network thread (a
 // worker_thread running NetworkCore); answers settle APIFutures. result() blocks with Atomics.wait
-// on a counter the network thread bumps after every message, then drains the port synchronously
+// on a counter the network thread bumps after every batch of messages, then drains the port synchronously
 // with receiveMessageOnPort — so blocking never deadlocks and heartbeats keep flowing meanwhile.
 import type { ClientConfigResponse, ClientDynamicConfigResponse } from '@tinker-ts/protocol';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';

@@ -54,7 +54,7 @@ export class Session {
     this.inFlight = true;
     let lastError = '';
     try {
-      await jsonCall(this.conn.http, { method: 'POST', path: 'session_heartbeat', body: { session_id: this.id, type: 'session_heartbeat' } }, 10_000);
+      await jsonCall(this.conn.http, { pool: 'session', method: 'POST', path: 'session_heartbeat', body: { session_id: this.id, type: 'session_heartbeat' } }, 10_000);
       this.lastSuccessAt = Date.now();
       this.heartbeats++;
     } catch (e) {

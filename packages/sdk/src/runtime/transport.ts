@@ -5,7 +5,16 @@
 import http from 'node:http';
 import https from 'node:https';
 
+/**
+ * Connection pools, as the official SDK keeps them apart: long polls (retrieve_future may be held
+ * by the server for many seconds) must not take the sockets that submits and heartbeats need.
+ */
+export type ConnectionPool = 'requests' | 'polls' | 'session';
+
+const MAX_SOCKETS: Record<ConnectionPool, number> = { requests: 64, polls: 1024, session: 4 };
+
 export interface TransportRequest {
+  pool?: ConnectionPool | undefined;
   method: string;
   headers: Record<string, string>;
   body?: string | Uint8Array | undefined;
@@ -25,16 +34,21 @@ export interface TransportResponse {
 
 export type HttpTransport = (url: string, req: TransportRequest) => Promise<TransportResponse>;
 
-const MAX_SOCKETS_PER_HOST = 64;
-
 export function nodeHttpTransport(): HttpTransport {
-  const agents = {
-    'http:': new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_HOST }),
-    'https:': new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_HOST }),
+  const agents = new Map<string, http.Agent>();
+  const agentFor = (secure: boolean, pool: ConnectionPool): http.Agent => {
+    const key = `${secure}:${pool}`;
+    let a = agents.get(key);
+    if (!a) {
+      const opts = { keepAlive: true, maxSockets: MAX_SOCKETS[pool] };
+      a = secure ? new https.Agent(opts) : new http.Agent(opts);
+      agents.set(key, a);
+    }
+    return a;
   };
   // Parsing the URL and validating headers one by one show up in profiles at thousands of calls
   // per second: origins are parsed once, headers go to node:http as one flat array.
-  const origins = new Map<string, { lib: typeof http | typeof https; agent: http.Agent; hostname: string; port: string; host: string }>();
+  const origins = new Map<string, { lib: typeof http | typeof https; secure: boolean; hostname: string; port: string; host: string }>();
   const originOf = (url: string) => {
     const cut = url.indexOf('/', url.indexOf('//') + 2);
     const origin = cut < 0 ? url : url.slice(0, cut);
@@ -43,14 +57,15 @@ export function nodeHttpTransport(): HttpTransport {
       const u = new URL(origin);
       const secure = u.protocol === 'https:';
       // With headers given as an array node:http adds no Host header itself.
-      o = { lib: secure ? https : http, agent: secure ? agents['https:'] : agents['http:'], hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port, host: u.host };
+      o = { lib: secure ? https : http, secure, hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port, host: u.host };
       origins.set(origin, o);
     }
     return { ...o, path: cut < 0 ? '/' : url.slice(cut) };
   };
   return (url, req) =>
     new Promise<TransportResponse>((resolve, reject) => {
-      const { lib, agent, hostname, port, path, host } = originOf(url);
+      const { lib, secure, hostname, port, path, host } = originOf(url);
+      const agent = agentFor(secure, req.pool ?? 'requests');
       const headers: string[] = ['Host', host];
       for (const k in req.headers) headers.push(k, req.headers[k]!);
       if (req.body !== undefined) headers.push('Content-Length', String(Buffer.byteLength(req.body)));

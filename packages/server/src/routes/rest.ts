@@ -80,8 +80,21 @@ function addressOf(runId: string, checkpointId: string): CheckpointAddress {
 }
 
 function checkRunId(runId: string): string {
-  // Same rules as in a tinker:// path.
-  parseCheckpointPath(`tinker://${runId}/weights/x`, 'training_run_id');
+  // Same rules as in a tinker:// path (the id names a directory).
+  let ok = !runId.includes('/');
+  if (ok) {
+    try {
+      parseCheckpointPath(`tinker://${runId}/weights/x`, 'training_run_id');
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw new BadRequestError(
+      `invalid training run id ${JSON.stringify(runId)}: use letters, digits and . _ : = + - (no "/", no "..")`,
+      { field: 'training_run_id' },
+    );
+  }
   return runId;
 }
 

@@ -16,7 +16,7 @@ import {
 } from '@tinker-ts/protocol';
 import { requireModel, type ServerContext } from '../context.js';
 import { json, type RouteDef } from '../router.js';
-import { checkedForSeq, submitModelRequest } from '../submit.js';
+import { skipRefusedSeq, submitModelRequest } from '../submit.js';
 import { decodeForwardBackwardBody } from '../wire-codec.js';
 
 interface TrainingStep {
@@ -30,10 +30,8 @@ function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
   const model = requireModel(ctx, user, step.model_id);
   const lossFn = step.input.loss_fn;
   const path = step.forwardOnly ? 'forward_input' : 'forward_backward_input';
-  const config = checkedForSeq(ctx, model, step.seq_id, () => {
-    checkData(step.input.data, lossFn, `${path}.data`);
-    return checkLossFnConfig(lossFn, step.input.loss_fn_config ?? null, `${path}.loss_fn_config`);
-  });
+  checkData(step.input.data, lossFn, `${path}.data`);
+  const config = checkLossFnConfig(lossFn, step.input.loss_fn_config ?? null, `${path}.loss_fn_config`);
   const kind = step.forwardOnly ? 'forward' : 'forward_backward';
   return submitModelRequest(ctx, {
     user,
@@ -59,6 +57,7 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/forward_backward',
+      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(forwardBackwardRequestSchema, v),
       protobuf: (bytes) => decodeForwardBackwardBody(bytes),
       handler: ({ user, body }) =>
@@ -74,6 +73,7 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/forward',
+      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(forwardRequestSchema, v),
       handler: ({ user, body }) =>
         json(
@@ -88,10 +88,11 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/optim_step',
+      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(optimStepRequestSchema, v),
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
-        const adam = checkedForSeq(ctx, model, body.seq_id ?? null, () => checkAdamParams(body.adam_params, 'adam_params'));
+        const adam = checkAdamParams(body.adam_params, 'adam_params');
         const future = submitModelRequest(ctx, {
           user,
           model,

@@ -29,7 +29,7 @@ import {
 import { BadRequestError, RequestFailure } from '../errors.js';
 import { json, type RouteDef } from '../router.js';
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
-import { checkedForSeq, submitModelRequest } from '../submit.js';
+import { skipRefusedSeq, submitModelRequest } from '../submit.js';
 import { checkCheckpointName, formatCheckpointPath } from '../tinker-paths.js';
 import { createModel, modelIdOf } from './models.js';
 import { samplingSessionIdOf } from './sessions.js';
@@ -101,13 +101,12 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/save_weights',
+      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(saveWeightsRequestSchema, v),
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
         const seqId = body.seq_id ?? null;
-        const name = checkedForSeq(ctx, model, seqId, () =>
-          checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path'),
-        );
+        const name = checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path');
         const future = submitSave(ctx, {
           user,
           model,
@@ -126,12 +125,13 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/save_weights_for_sampler',
+      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(saveWeightsForSamplerRequestSchema, v),
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
         const seqId = body.seq_id ?? null;
         if (body.path != null) {
-          const name = checkedForSeq(ctx, model, seqId, () => checkCheckpointName(body.path!, 'path'));
+          const name = checkCheckpointName(body.path, 'path');
           const future = submitSave(ctx, {
             user,
             model,
@@ -146,13 +146,11 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
           });
           return json(future);
         }
-        checkedForSeq(ctx, model, seqId, () => {
-          if (body.sampling_session_seq_id == null) {
-            throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
-              field: 'path',
-            });
-          }
-        });
+        if (body.sampling_session_seq_id == null) {
+          throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
+            field: 'path',
+          });
+        }
         // Ephemeral: a snapshot of the adapter behind a new sampling session, not a listed checkpoint.
         const samplingSessionId = samplingSessionIdOf(model.session_id, body.sampling_session_seq_id);
         const future = submitModelRequest(ctx, {
@@ -197,6 +195,7 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/load_weights',
+      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(loadWeightsRequestSchema, v),
       handler: ({ user, body }) => {
         const ckpt = requireReadableCheckpoint(ctx, user, body.path, 'weights', 'path');

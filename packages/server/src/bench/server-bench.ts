@@ -1,0 +1,353 @@
+/**
+ * Server overhead under load: 64 concurrent clients (in a worker thread, so they do not share
+ * the server's event loop) drive a mixed workload over loopback HTTP against the smallest
+ * stand-in model — forward_backward on tiny batches, optim_step, asample (short), and
+ * retrieve_future — each client on its own model, one operation at a time.
+ *
+ * The engine is wrapped to time every call, so the latency the server adds beyond engine
+ * compute can be separated out:
+ * - per HTTP request: submits and retrieves of finished futures never wait for the engine, so
+ *   their whole round trip is overhead;
+ * - per operation (submit → result in hand): the part of the wait during which the engine
+ *   was idle before the call started, plus everything after it finished.
+ * Target: p99 added latency < 5 ms. Bounded: a fixed number of operations and a time limit.
+ *
+ * Usage: node dist/bench/server-bench.js [--clients 64] [--ops 12] [--time-limit-s 120]
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import type { AddressInfo } from 'node:net';
+import { EngineHost } from '@tinker-ts/engine';
+import { createApp } from '../app.js';
+import type { EnginePort } from '../engine-port.js';
+
+const MODEL = 'tinker-ts/tiny-qwen3';
+const TARGET_P99_MS = 5;
+
+/** Absolute milliseconds comparable across threads. */
+const now = () => performance.timeOrigin + performance.now();
+
+type OpKind = 'forward_backward' | 'optim_step' | 'asample';
+
+interface HttpSample {
+  kind: string;
+  ms: number;
+}
+
+interface OpSample {
+  kind: OpKind;
+  /** Which engine call this was: `<model id or prompt tag>#<n>`. */
+  key: string;
+  submitted: number;
+  received: number;
+}
+
+interface ClientReport {
+  http: HttpSample[];
+  ops: OpSample[];
+  errors: string[];
+}
+
+interface WorkerInput {
+  url: string;
+  models: string[];
+  opsPerClient: number;
+  deadline: number;
+}
+
+// ---------------------------------------------------------------------------- clients (worker)
+
+async function runClients(input: WorkerInput): Promise<ClientReport> {
+  const report: ClientReport = { http: [], ops: [], errors: [] };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+  const call = (kind: string, route: string, body: unknown): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const data = Buffer.from(JSON.stringify(body));
+      const t0 = now();
+      const req = http.request(
+        `${input.url}/api/v1/${route}`,
+        { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': data.length, 'X-API-Key': 'tml-bench' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            const t1 = now();
+            const value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            if (res.statusCode !== 200) return reject(new Error(`${route} → ${res.statusCode}: ${JSON.stringify(value)}`));
+            resolve({ value, t0, t1, kind });
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
+    });
+
+  /** Polls until the future's result is there; retrieves of already-finished futures count as overhead samples. */
+  const result = async (requestId: string): Promise<{ value: any; t1: number }> => {
+    for (;;) {
+      const r = await call('retrieve_future', 'retrieve_future', { request_id: requestId });
+      if (r.value?.type === 'try_again') continue;
+      if (r.value && 'error' in r.value) throw new Error(`future ${requestId} failed: ${r.value.error}`);
+      return r;
+    }
+  };
+
+  const client = async (i: number) => {
+    const modelId = input.models[i]!;
+    let seq = 1;
+    let sampleN = 0;
+    let engineCalls = 0;
+    let lastDone: string | null = null;
+    for (let k = 0; k < input.opsPerClient && now() < input.deadline; k++) {
+      const kind: OpKind = (['forward_backward', 'optim_step', 'asample'] as const)[k % 3]!;
+      let body: unknown;
+      let key: string;
+      if (kind === 'forward_backward') {
+        const tokens = [11 + i, 22, 33 + k, 44, 55, 66];
+        body = {
+          model_id: modelId,
+          seq_id: seq++,
+          forward_backward_input: {
+            data: [{
+              model_input: { chunks: [{ type: 'encoded_text', tokens: tokens.slice(0, -1) }] },
+              loss_fn_inputs: {
+                target_tokens: { data: tokens.slice(1), dtype: 'int64', shape: [5] },
+                weights: { data: [1, 1, 1, 1, 1], dtype: 'float32', shape: [5] },
+              },
+            }],
+            loss_fn: 'cross_entropy',
+          },
+        };
+        key = `${modelId}#${engineCalls++}`;
+      } else if (kind === 'optim_step') {
+        body = { model_id: modelId, seq_id: seq++, adam_params: { learning_rate: 1e-3 } };
+        key = `${modelId}#${engineCalls++}`;
+      } else {
+        const tag = `p${i}-${sampleN++}`;
+        body = {
+          base_model: MODEL,
+          num_samples: 1,
+          prompt: { chunks: [{ type: 'encoded_text', tokens: [1000 + i, sampleN, 7, 8] }] },
+          sampling_params: { max_tokens: 4, seed: k, temperature: 1 },
+        };
+        key = tag;
+      }
+      try {
+        const sub = await call(`${kind} (submit)`, kind, body);
+        report.http.push({ kind: `${kind} submit`, ms: sub.t1 - sub.t0 });
+        const res = await result(sub.value.request_id);
+        report.ops.push({ kind, key, submitted: sub.t0, received: res.t1 });
+        // One retrieve of an already finished future: nothing but server overhead.
+        if (lastDone) {
+          const again = await call('retrieve_future', 'retrieve_future', { request_id: lastDone });
+          report.http.push({ kind: 'retrieve_future (finished)', ms: again.t1 - again.t0 });
+        }
+        lastDone = sub.value.request_id;
+      } catch (err) {
+        report.errors.push(String(err));
+        return;
+      }
+    }
+  };
+
+  await Promise.all(input.models.map((_, i) => client(i)));
+  agent.destroy();
+  return report;
+}
+
+if (!isMainThread) {
+  runClients(workerData as WorkerInput).then(
+    (r) => parentPort!.postMessage(r),
+    (err) => parentPort!.postMessage({ http: [], ops: [], errors: [String(err)] }),
+  );
+}
+
+// ---------------------------------------------------------------------------- server (main)
+
+interface EngineCall {
+  key: string;
+  start: number;
+  end: number;
+}
+
+/** Wraps the engine so every compute call is timed and tagged like the clients tag their ops. */
+function timedEngine(engine: EngineHost, calls: EngineCall[]): EnginePort {
+  const counters = new Map<string, number>();
+  const next = (id: string) => {
+    const n = counters.get(id) ?? 0;
+    counters.set(id, n + 1);
+    return `${id}#${n}`;
+  };
+  const timed = async <T>(key: string, run: () => Promise<T>): Promise<T> => {
+    const start = now();
+    try {
+      return await run();
+    } finally {
+      calls.push({ key, start, end: now() });
+    }
+  };
+  const port: EnginePort = {
+    listModels: () => engine.listModels(),
+    hasModel: (n) => engine.hasModel(n),
+    createAdapter: (id, base, lora) => engine.createAdapter(id, base, lora),
+    dropAdapter: (id) => engine.dropAdapter(id),
+    forwardBackward: (id, data, loss, cfg, fo) => timed(next(id), () => engine.forwardBackward(id, data, loss, cfg, fo)),
+    optimStep: (id, adam) => timed(next(id), () => engine.optimStep(id, adam)),
+    saveState: (id, dir, opt) => engine.saveState(id, dir, opt),
+    loadState: (id, dir, opt) => engine.loadState(id, dir, opt),
+    readStateInfo: (dir) => engine.readStateInfo(dir),
+    saveSamplerWeights: (id, dir) => engine.saveSamplerWeights(id, dir),
+    sample: (source, req) => timed(`p${req.prompt[0]! - 1000}-${req.prompt[1]! - 1}`, () => engine.sample(source, req)),
+    get queueLength() {
+      return engine.queueLength;
+    },
+    close: () => engine.close(),
+  };
+  return port;
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Length of [a, b] not covered by the (sorted, merged) busy intervals. */
+function idleWithin(a: number, b: number, busy: Array<[number, number]>): number {
+  let covered = 0;
+  for (const [s, e] of busy) {
+    if (e <= a) continue;
+    if (s >= b) break;
+    covered += Math.min(e, b) - Math.max(s, a);
+  }
+  return Math.max(0, b - a - covered);
+}
+
+function mergeIntervals(calls: EngineCall[]): Array<[number, number]> {
+  const sorted = calls.map((c): [number, number] => [c.start, c.end]).sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+function argValue(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+const fmt = (v: number) => v.toFixed(2).padStart(8);
+
+async function main(): Promise<void> {
+  const clients = argValue('clients', 64);
+  const opsPerClient = argValue('ops', 12);
+  const timeLimitS = argValue('time-limit-s', 120);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-server-bench-'));
+  const calls: EngineCall[] = [];
+  const host = await EngineHost.start();
+  const app = await createApp({ dataDir, engine: timedEngine(host, calls) });
+  const server = http.createServer(app.router.handle);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  try {
+    // Setup (not measured): one session, one model per client.
+    const post = async (route: string, body: unknown) => {
+      const res = await fetch(`${url}/api/v1/${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': 'tml-bench' }, body: JSON.stringify(body) });
+      return (await res.json()) as any;
+    };
+    const session = await post('create_session', { tags: ['bench'], sdk_version: '0.31.0' });
+    const models: string[] = [];
+    for (let i = 0; i < clients; i++) {
+      const fut = await post('create_model', { session_id: session.session_id, model_seq_id: i, base_model: MODEL, lora_config: { rank: 4, seed: i } });
+      for (;;) {
+        const r = await post('retrieve_future', { request_id: fut.request_id });
+        if (r.type === 'try_again') continue;
+        if (!r.model_id) throw new Error(`create_model failed: ${JSON.stringify(r)}`);
+        models.push(r.model_id);
+        break;
+      }
+    }
+    calls.length = 0;
+
+    console.log(`server bench: ${clients} clients × ${opsPerClient} ops (forward_backward / optim_step / asample in turn), ${MODEL}, loopback ${url}`);
+    const t0 = now();
+    const worker = new Worker(new URL(import.meta.url), {
+      workerData: { url, models, opsPerClient, deadline: t0 + timeLimitS * 1000 } satisfies WorkerInput,
+    });
+    const report = await new Promise<ClientReport>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    const wall = now() - t0;
+    await worker.terminate();
+
+    if (report.errors.length) console.log(`errors (${report.errors.length}): ${report.errors.slice(0, 3).join(' | ')}`);
+    const httpCount = report.http.length + report.ops.length * 0; // every HTTP request is sampled below
+    const retrievesPolled = report.ops.length; // at least one retrieve per op
+    const totalRequests = httpCount + retrievesPolled;
+    console.log(`\n${report.ops.length} operations, ≥${totalRequests} HTTP requests in ${(wall / 1000).toFixed(2)} s: ` +
+      `${(report.ops.length / (wall / 1000)).toFixed(1)} ops/s, ≥${(totalRequests / (wall / 1000)).toFixed(1)} requests/s`);
+
+    console.log('\nHTTP round trip of requests that never wait for the engine (all of it is server overhead), ms:');
+    console.log(`${'request'.padEnd(30)}${'n'.padStart(6)}${'p50'.padStart(9)}${'p99'.padStart(9)}${'max'.padStart(9)}`);
+    const kinds = [...new Set(report.http.map((h) => h.kind))].sort();
+    for (const k of kinds) {
+      const v = report.http.filter((h) => h.kind === k).map((h) => h.ms);
+      console.log(`${k.padEnd(30)}${String(v.length).padStart(6)}${fmt(percentile(v, 50))} ${fmt(percentile(v, 99))} ${fmt(Math.max(...v))}`);
+    }
+
+    const byKey = new Map(calls.map((c) => [c.key, c]));
+    const busy = mergeIntervals(calls);
+    console.log('\nPer operation (submit → result in hand), ms: engine compute, and latency added beyond it');
+    console.log(`(added = engine-idle time before the call started + time from its end to the client having the result)`);
+    console.log(`${'operation'.padEnd(20)}${'n'.padStart(6)}${'e2e p50'.padStart(10)}${'engine p50'.padStart(12)}${'added p50'.padStart(11)}${'added p99'.padStart(11)}`);
+    const allAdded: number[] = [];
+    for (const kind of ['forward_backward', 'optim_step', 'asample'] as const) {
+      const ops = report.ops.filter((o) => o.kind === kind && byKey.has(o.key));
+      const e2e = ops.map((o) => o.received - o.submitted);
+      const engineMs = ops.map((o) => byKey.get(o.key)!.end - byKey.get(o.key)!.start);
+      const added = ops.map((o) => {
+        const c = byKey.get(o.key)!;
+        return idleWithin(o.submitted, c.start, busy) + Math.max(0, o.received - c.end);
+      });
+      allAdded.push(...added);
+      console.log(`${kind.padEnd(20)}${String(ops.length).padStart(6)}${fmt(percentile(e2e, 50))}  ${fmt(percentile(engineMs, 50))}   ${fmt(percentile(added, 50))}   ${fmt(percentile(added, 99))}`);
+    }
+    const unmatched = report.ops.filter((o) => !byKey.has(o.key)).length;
+    if (unmatched) console.log(`(${unmatched} operations could not be matched to an engine call)`);
+    const engineBusy = busy.reduce((s, [a, b]) => s + (b - a), 0);
+    const overheadHttp = report.http.map((h) => h.ms);
+    const p99Http = percentile(overheadHttp, 99);
+    const p99Added = percentile(allAdded, 99);
+    console.log(`\nengine busy ${((100 * engineBusy) / wall).toFixed(0)}% of the wall time`);
+    console.log(`p99 server overhead per request: ${p99Http.toFixed(2)} ms (target < ${TARGET_P99_MS} ms: ${p99Http < TARGET_P99_MS ? 'met' : 'NOT met'})`);
+    console.log(`p99 latency added per operation beyond engine compute: ${p99Added.toFixed(2)} ms (target < ${TARGET_P99_MS} ms: ${p99Added < TARGET_P99_MS ? 'met' : 'NOT met'})`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    await app.ctx.queues.whenIdle();
+    await host.close();
+    await app.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (isMainThread) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
