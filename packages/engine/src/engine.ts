@@ -138,6 +138,11 @@ export class Engine {
 
   forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean): ForwardBackwardOutput {
     const { baseModel, state } = this.adapter(adapterId);
+    const limit = this.registry.maxContextLength(baseModel);
+    data?.forEach?.((d, i) => {
+      const n = (d?.model_input?.chunks ?? []).reduce((sum, c) => sum + (c.type === 'encoded_text' && Array.isArray(c.tokens) ? c.tokens.length : 0), 0);
+      if (n > limit) throw new EngineUserError(`datum ${i} has ${n} tokens but ${baseModel} supports at most ${limit}`);
+    });
     return runForwardBackward(this.kernels, this.registry.load(baseModel), state, data, lossFn, lossFnConfig, forwardOnly);
   }
 

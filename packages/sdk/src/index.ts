@@ -39,6 +39,7 @@ export {
   RequestFailedError,
   TimeoutError,
   ValidationError,
+  ProtocolError,
 } from './errors.js';
 export type { RequestErrorCategory } from './errors.js';
 

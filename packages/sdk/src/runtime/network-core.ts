@@ -261,8 +261,11 @@ export class NetworkCore {
       }
       st.requestId = requestId;
       this.emit({ t: 'requestId', id: st.id, requestId });
+      // Since 0.26 the submit answer of asample carries one id per requested sample; the
+      // sampling client stamps them onto the sequences, so hand them over with the result.
+      const sequenceIds = accepted['sample_sequence_ids'];
       try {
-        return await retrieveFuture({
+        const result = await retrieveFuture({
           conn,
           timing: this.settings.timing,
           requestId,
@@ -277,6 +280,10 @@ export class NetworkCore {
           shouldPauseOnBilling: (detail) => this.shouldPauseOnBilling(detail),
           extraHeaders: st.opts.headers,
         });
+        if (Array.isArray(sequenceIds) && result !== null && typeof result === 'object' && !('sample_sequence_ids' in result)) {
+          (result as Record<string, unknown>)['sample_sequence_ids'] = sequenceIds;
+        }
+        return result;
       } catch (e) {
         if (!(e instanceof PromiseExpired) || st.submits > MAX_RESUBMITS) throw e;
         st.progress.lastOutcome = `request ${requestId} expired (410), submitted again`;

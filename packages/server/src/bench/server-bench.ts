@@ -265,10 +265,12 @@ async function main(): Promise<void> {
       const res = await fetch(`${url}/api/v1/${route}`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': 'tml-bench' }, body: JSON.stringify(body) });
       return (await res.json()) as any;
     };
-    const session = await post('create_session', { tags: ['bench'], sdk_version: '0.31.0' });
+    const session = await post('create_session', { tags: ['bench'], user_metadata: null, sdk_version: '0.31.0', type: 'create_session' });
+    if (!session.session_id) throw new Error(`create_session refused: ${JSON.stringify(session)}`);
     const models: string[] = [];
     for (let i = 0; i < clients; i++) {
       const fut = await post('create_model', { session_id: session.session_id, model_seq_id: i, base_model: MODEL, lora_config: { rank: 4, seed: i } });
+      if (!fut.request_id) throw new Error(`create_model refused: ${JSON.stringify(fut)}`);
       for (;;) {
         const r = await post('retrieve_future', { request_id: fut.request_id });
         if (r.type === 'try_again') continue;
