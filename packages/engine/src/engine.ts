@@ -77,8 +77,9 @@ export interface SampleInput {
 }
 
 /**
- * LoRA alpha used for every adapter. PEFT scales B·A by alpha/rank; a fixed alpha (rather than
- * alpha = rank) keeps the learning rate that works for one rank close to right for another.
+ * LoRA alpha used for every adapter, as on the hosted service (Thinking Machines' "LoRA Without
+ * Regret" setup). PEFT scales B·A by alpha/rank, so with a fixed alpha the learning rate that
+ * works for one rank stays close to right for another.
  */
 export const LORA_ALPHA = 32;
 

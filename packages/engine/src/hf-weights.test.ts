@@ -35,6 +35,18 @@ function randomizeNorms(w: ModelWeights): void {
   fill(w.finalNorm);
 }
 
+/** Round-to-nearest-even to bfloat16, in place (finite values). */
+function roundToBf16(x: Float32Array): void {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    const lower = b & 0xffff;
+    let upper = b >>> 16;
+    if (lower > 0x8000 || (lower === 0x8000 && (upper & 1) === 1)) upper += 1;
+    bits[i] = (upper << 16) >>> 0;
+  }
+}
+
 for (const cfg of [llama, qwen3]) {
   test(`HF ${cfg.family} checkpoint (f32) loads to the same config and identical logits`, () => {
     const dir = mkdtempSync(join(tmpdir(), `hf-${cfg.family}-`));
@@ -64,7 +76,13 @@ for (const cfg of [llama, qwen3]) {
     });
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
     const loaded = readHfWeights(dir, readHfConfig(dir));
+    // Exactly the logits of the in-memory weights rounded to bf16 ...
+    const rounded = randomModelWeights(cfg, 12, { std: 0.2 });
+    randomizeNorms(rounded);
+    for (const t of hfTensorsOf(cfg, rounded).values()) roundToBf16(t.data);
     const a = logprobs(cfg, loaded);
+    assert.deepEqual(a, logprobs(cfg, rounded));
+    // ... and close to the f32 ones.
     const b = logprobs(cfg, w);
     let maxDiff = 0;
     for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));

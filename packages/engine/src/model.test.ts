@@ -348,3 +348,107 @@ describe('native kernels against the reference at a moderate size', { skip: nati
     }
   });
 });
+
+/**
+ * An independent, deliberately naive f64 transcription of the Hugging Face Llama / Qwen3 forward
+ * (modeling_llama.py / modeling_qwen3.py) with PEFT LoRA, one token and one head at a time and no
+ * kernels, to pin the conventions: rotate_half RoPE, repeat_kv head grouping, q/k norm before RoPE,
+ * alpha/r scaling, tied head.
+ */
+function naiveHfLogprobs(model: LoadedModel, adapter: AdapterState | null, tokens: number[], targets: number[]): number[] {
+  const cfg = model.config;
+  const w = model.weights;
+  const d = cfg.hiddenSize, H = cfg.numHeads, KVH = cfg.numKvHeads, hd = cfg.headDim, ff = cfg.intermediateSize;
+  const s = adapter === null ? 0 : adapter.settings.alpha / adapter.settings.rank;
+  const linear = (x: number[], W: Float32Array, inDim: number, outDim: number, key: string): number[] => {
+    const y = new Array<number>(outDim).fill(0);
+    for (let o = 0; o < outDim; o++) for (let i = 0; i < inDim; i++) y[o] += W[o * inDim + i] * x[i];
+    const p = adapter?.params.get(key);
+    if (p) {
+      const r = p.A.length / inDim;
+      const u = new Array<number>(r).fill(0);
+      for (let q = 0; q < r; q++) for (let i = 0; i < inDim; i++) u[q] += p.A[q * inDim + i] * x[i];
+      for (let o = 0; o < outDim; o++) for (let q = 0; q < r; q++) y[o] += s * p.B[o * r + q] * u[q];
+    }
+    return y;
+  };
+  const rmsNorm = (x: number[], weight: Float32Array): number[] => {
+    const ms = x.reduce((a, b) => a + b * b, 0) / x.length;
+    return x.map((v, i) => (v / Math.sqrt(ms + cfg.rmsNormEps)) * weight[i]);
+  };
+  const invFreq = Array.from({ length: hd / 2 }, (_, i) => 1 / Math.pow(cfg.ropeTheta, (2 * i) / hd));
+  if (cfg.ropeScaling) {
+    const sc = cfg.ropeScaling;
+    const lowW = sc.originalMaxPositionEmbeddings / sc.lowFreqFactor, highW = sc.originalMaxPositionEmbeddings / sc.highFreqFactor;
+    for (let i = 0; i < invFreq.length; i++) {
+      const wl = (2 * Math.PI) / invFreq[i];
+      if (wl > lowW) invFreq[i] /= sc.factor;
+      else if (wl >= highW) {
+        const sm = (sc.originalMaxPositionEmbeddings / wl - sc.lowFreqFactor) / (sc.highFreqFactor - sc.lowFreqFactor);
+        invFreq[i] = (1 - sm) * invFreq[i] / sc.factor + sm * invFreq[i];
+      }
+    }
+  }
+  // q*cos + rotate_half(q)*sin with rotate_half(x) = cat(-x2, x1) and emb = cat(freqs, freqs).
+  const rope = (v: number[], pos: number): number[] => v.map((x, i) => {
+    const f = invFreq[i % (hd / 2)] * pos;
+    const rot = i < hd / 2 ? -v[i + hd / 2] : v[i - hd / 2];
+    return x * Math.cos(f) + rot * Math.sin(f);
+  });
+  let hs = tokens.map((t) => Array.from(w.embed.subarray(t * d, (t + 1) * d)));
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const lw = w.layers[l];
+    const xn = hs.map((x) => rmsNorm(x, lw.inputNorm));
+    const heads = (m: number[], n: number, norm: Float32Array | null, pos: number | null): number[][] =>
+      Array.from({ length: n }, (_, h) => {
+        let v = m.slice(h * hd, (h + 1) * hd);
+        if (norm) v = rmsNorm(v, norm);
+        return pos === null ? v : rope(v, pos);
+      });
+    const q = xn.map((x, p) => heads(linear(x, lw.q, d, H * hd, loraKey(l, 'q')), H, lw.qNorm, p));
+    const k = xn.map((x, p) => heads(linear(x, lw.k, d, KVH * hd, loraKey(l, 'k')), KVH, lw.kNorm, p));
+    const v = xn.map((x) => heads(linear(x, lw.v, d, KVH * hd, loraKey(l, 'v')), KVH, null, null));
+    hs = hs.map((x, p) => {
+      const attn: number[] = [];
+      for (let h = 0; h < H; h++) {
+        const g = Math.floor(h / (H / KVH)); // repeat_kv
+        const scores = Array.from({ length: p + 1 }, (_, j) => q[p][h].reduce((a, qi, i) => a + qi * k[j][g][i], 0) / Math.sqrt(hd));
+        const m = Math.max(...scores);
+        const e = scores.map((sc) => Math.exp(sc - m));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < hd; i++) attn.push(e.reduce((a, ej, j) => a + (ej / z) * v[j][g][i], 0));
+      }
+      const o = linear(attn, lw.o, H * hd, d, loraKey(l, 'o'));
+      const mid = x.map((xi, i) => xi + o[i]);
+      const xm = rmsNorm(mid, lw.postAttnNorm);
+      const gate = linear(xm, lw.gate, d, ff, loraKey(l, 'gate'));
+      const up = linear(xm, lw.up, d, ff, loraKey(l, 'up'));
+      const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+      const down = linear(act, lw.down, ff, d, loraKey(l, 'down'));
+      return mid.map((mi, i) => mi + down[i]);
+    });
+  }
+  return hs.map((x, p) => {
+    const logits = linear(rmsNorm(x, w.finalNorm), w.lmHead ?? w.embed, d, cfg.vocabSize, LM_HEAD_KEY);
+    const m = Math.max(...logits);
+    const lse = m + Math.log(logits.reduce((a, z) => a + Math.exp(z - m), 0));
+    return logits[targets[p]] - lse;
+  });
+}
+
+describe('forward pass against a naive transcription of the Hugging Face models', () => {
+  for (const [label, cfg] of [['Llama', llama2], ['Llama tied, GQA, llama3 rope scaling', llamaScaledTied], ['Qwen3 GQA', qwenGqaUntied]] as const) {
+    it(`${label}: logprobs with LoRA match within 1e-5`, () => {
+      const model = testModel(cfg, 9);
+      const adapter = testAdapter(cfg, 10);
+      const rng = new Prng(41);
+      const t = randomTokens(rng, 12, cfg.vocabSize);
+      const want = naiveHfLogprobs(model, adapter, t.slice(0, 11), t.slice(1));
+      for (const { kernels: k, skip } of kernelSets) {
+        if (skip) continue;
+        const got = runTrainingPass(k, model, adapter, packSequences(cfg, [{ tokens: [5, 6], targets: [6, 7] }, { tokens: t.slice(0, 11), targets: t.slice(1) }], 1));
+        for (let p = 0; p < 11; p++) assert.ok(Math.abs(got[2 + p] - want[p]) < 1e-5, `${k.name} position ${p}: ${got[2 + p]} vs ${want[p]}`);
+      }
+    });
+  }
+});

@@ -166,7 +166,7 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
       cache = reshapeCache(cache, model.config.numLayers, keep, cache.capacity);
       active = keep.map((slot) => active[slot]);
     }
-    const needed = T + step + 2;
+    const needed = T + step + 1; // cache length once this step's token is fed
     if (needed > cache.capacity) {
       const grown = Math.min(ctx.maxContextLength, T + maxTokens, Math.max(needed, 2 * cache.capacity));
       cache = reshapeCache(cache, model.config.numLayers, active.map((_, slot) => slot), grown);

@@ -219,6 +219,35 @@ class Smoke:
         check(after < single, f"step on the chunked batch did not lower the loss: {single} -> {after}")
         return f"{n} datums, loss:sum {loss_of(out):.2f}"
 
+    def rl_losses(self) -> str:
+        """RL losses and their config reach the server; loss:sum matches the formula on returned logprobs."""
+        tc = self.values["tc"]
+        seq = SEQUENCES[0]
+        n = len(seq) - 1
+        sampler_lps = [-3.0 + 0.1 * i for i in range(n)]
+        advantages = [1.0 if i % 2 == 0 else -0.5 for i in range(n)]
+        datum = types.Datum(
+            model_input=types.ModelInput.from_ints(seq[:-1]),
+            loss_fn_inputs={"target_tokens": seq[1:], "logprobs": sampler_lps, "advantages": advantages},
+        )
+        results = []
+        for loss_fn, config in (("importance_sampling", None), ("ppo", {"clip_low_threshold": 0.5, "clip_high_threshold": 1.5})):
+            out = tc.forward([datum], loss_fn, config).result(timeout=RESULT_TIMEOUT_S)
+            lps = logprobs_of(out)[0]
+            check(len(lps) == n, f"{loss_fn}: {len(lps)} logprobs for {n} targets")
+            ratios = [math.exp(t - s) for t, s in zip(lps, sampler_lps)]
+            if loss_fn == "importance_sampling":
+                expected = -sum(r * a for r, a in zip(ratios, advantages))
+            else:
+                expected = -sum(min(r * a, min(max(r, 0.5), 1.5) * a) for r, a in zip(ratios, advantages))
+            check(close(loss_of(out), expected, 1e-3), f"{loss_fn} loss:sum {loss_of(out)} != {expected}")
+            results.append(f"{loss_fn} {loss_of(out):.4f}")
+        for loss_fn, config in (("cispo", None), ("dro", {"beta": 0.1})):
+            out = tc.forward([datum], loss_fn, config).result(timeout=RESULT_TIMEOUT_S)
+            check(math.isfinite(loss_of(out)), f"{loss_fn} loss:sum {loss_of(out)}")
+            results.append(f"{loss_fn} {loss_of(out):.4f}")
+        return ", ".join(results)
+
     def failed_future_is_a_clear_error(self) -> str:
         """Misaligned loss inputs fail fast, with the server's message, without retrying."""
         tc = self.values["tc"]
@@ -268,6 +297,16 @@ class Smoke:
             check(row is not None and len(row) == 3, f"topk row {row}")
             lps = [lp for _, lp in row]
             check(lps == sorted(lps, reverse=True), f"topk row not sorted: {row}")
+        # A stop token ends the sequence there (greedy, so the second run repeats the first).
+        greedy = types.SamplingParams(max_tokens=6, temperature=0.0)
+        free = sc.sample(prompt, num_samples=1, sampling_params=greedy).result(timeout=RESULT_TIMEOUT_S)
+        stop_at = free.sequences[0].tokens[1]
+        stopped = sc.sample(prompt, num_samples=1, sampling_params=types.SamplingParams(
+            max_tokens=6, temperature=0.0, stop=[stop_at])).result(timeout=RESULT_TIMEOUT_S)
+        got = stopped.sequences[0]
+        check(got.stop_reason == "stop", f"stop token {stop_at}: stop_reason {got.stop_reason!r}")
+        check(got.tokens == free.sequences[0].tokens[: len(got.tokens)] and got.tokens[-1] == stop_at and len(got.tokens) <= 2,
+              f"stop token {stop_at}: {got.tokens} vs free run {free.sequences[0].tokens}")
         # The same seed gives the same sample.
         again = sc.sample(prompt, num_samples=2, sampling_params=params).result(timeout=RESULT_TIMEOUT_S)
         check([s.tokens for s in again.sequences] == [s.tokens for s in res.sequences], "seeded sampling not reproducible")
@@ -337,6 +376,7 @@ class Smoke:
         run = rc.get_training_run(model_id).result(timeout=RESULT_TIMEOUT_S)
         check(run.training_run_id == model_id and run.base_model == self.values["base_model"], f"{run}")
         check(run.is_lora and run.lora_rank == 4, f"lora fields {run.is_lora} {run.lora_rank}")
+        check(run.user_metadata == {"suite": "python-compat"}, f"user_metadata {run.user_metadata}")
         by_path = rc.get_training_run_by_tinker_path(self.values["state_path"]).result(timeout=RESULT_TIMEOUT_S)
         check(by_path.training_run_id == model_id, f"by path: {by_path.training_run_id}")
         info = rc.get_weights_info_by_tinker_path(self.values["state_path"]).result(timeout=RESULT_TIMEOUT_S)
@@ -366,6 +406,13 @@ class Smoke:
 
         sessions = rc.list_sessions(limit=50).result(timeout=RESULT_TIMEOUT_S)
         check(len(sessions.sessions) >= 1, "list_sessions is empty")
+        session_id = model_id.split(":")[0]
+        session = rc.get_session(session_id).result(timeout=RESULT_TIMEOUT_S)
+        check(model_id in session.training_run_ids, f"{model_id} not in get_session {session.training_run_ids}")
+        check(len(session.sampler_ids) >= 1, "get_session lists no samplers")
+        sampler = rc.get_sampler(session.sampler_ids[0]).result(timeout=RESULT_TIMEOUT_S)
+        check(sampler.base_model == self.values["base_model"], f"get_sampler {sampler}")
+        check(self.values["sc"].get_base_model() == self.values["base_model"], "SamplingClient.get_base_model")
 
         rc.delete_checkpoint_from_tinker_path(sampler_path).result(timeout=RESULT_TIMEOUT_S)
         after = rc.list_checkpoints(model_id).result(timeout=RESULT_TIMEOUT_S)
@@ -407,6 +454,7 @@ class Smoke:
         self.step("save_weights_and_get_sampling_client", self.save_and_get_sampling_client, "tc")
         self.step("sampling from the base model", self.base_model_sampling, "base_model")
         self.step("forward_backward split into chunks", self.chunked_batch, "base_model")
+        self.step("importance_sampling, ppo, cispo, dro", self.rl_losses, "tc")
         self.step("failed future is a clear error", self.failed_future_is_a_clear_error, "tc")
         self.step("async variants", self.async_variants, "base_model")
         self.step("RestClient", self.rest, "state_path", "sampler_path")

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createAuthenticator } from './auth.js';
 import { CheckpointFiles } from './checkpoint-files.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { startCheckpointSweeper } from './checkpoint-sweeper.js';
 import { startSessionReaper } from './session-reaper.js';
 import { DEFAULT_SETTINGS, type ServerContext, type ServerSettings } from './context.js';
@@ -54,10 +55,22 @@ export const RESTART_MESSAGE =
   'send a new request, or load the last checkpoint if the model lost its state)';
 
 export async function createApp(opts: AppOptions): Promise<App> {
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const lock = lockDataDir(opts.dataDir);
+  let store: Store | null = null;
+  try {
+    store = new Store(path.join(opts.dataDir, DATABASE_FILE));
+    return await assemble(opts, store, lock);
+  } catch (err) {
+    store?.close();
+    lock.release();
+    throw err;
+  }
+}
+
+async function assemble(opts: AppOptions, store: Store, lock: DataDirLock): Promise<App> {
   const log = opts.log ?? (() => {});
   const clock = opts.clock ?? Date.now;
-  fs.mkdirSync(opts.dataDir, { recursive: true });
-  const store = new Store(path.join(opts.dataDir, DATABASE_FILE));
 
   // Recovery: whatever was in flight when the last process died can never complete, and
   // adapters only ever lived in that process's memory.
@@ -108,6 +121,7 @@ export async function createApp(opts: AppOptions): Promise<App> {
       stopSweeper();
       stopReaper();
       store.close();
+      lock.release();
     },
   };
 }

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ServerSettings } from './context.js';
 import { startServer } from './server.js';
 
 const SMOKE_SCRIPT = fileURLToPath(new URL('../python-compat/official_sdk_smoke.py', import.meta.url));
@@ -71,9 +72,21 @@ function runSmoke(baseUrl: string): Promise<ScriptRun> {
 const reason = skipReason();
 if (reason) console.log(`# python-compat skipped: ${reason}`);
 
-test('the official Python SDK trains, checkpoints, samples and lists against this server', { skip: reason ?? false, timeout: SCRIPT_TIMEOUT_MS + 60_000 }, async () => {
+/**
+ * Server settings that send the SDK down its other paths: zstd-compressed forward_backward
+ * bodies, models created by create_model and then load_weights, results reached only after
+ * `try_again` polls and a `complete_metadata` peek.
+ */
+const ALTERNATIVE_PATHS: Partial<ServerSettings> = {
+  compressForwardBackward: true,
+  createModelViaLoadWeights: false,
+  longPollMs: 200,
+  metadataOnlyThresholdBytes: 64,
+};
+
+async function smokeAgainst(settings: Partial<ServerSettings>): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-python-compat-'));
-  const server = await startServer({ dataDir, port: 0 });
+  const server = await startServer({ dataDir, port: 0, settings });
   try {
     const run = await runSmoke(server.url);
     assert.equal(run.code, 0, `official_sdk_smoke.py exited with ${run.code ?? run.signal}:\n${run.output}`);
@@ -82,4 +95,12 @@ test('the official Python SDK trains, checkpoints, samples and lists against thi
     await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-});
+}
+
+const options = { skip: reason ?? false, timeout: SCRIPT_TIMEOUT_MS + 60_000 };
+
+test('the official Python SDK trains, checkpoints, samples and lists against this server', options, () => smokeAgainst({}));
+
+test('the official Python SDK works over compressed bodies, load_weights after create_model, try_again and metadata peeks', options, () =>
+  smokeAgainst(ALTERNATIVE_PATHS),
+);

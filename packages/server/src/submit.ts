@@ -33,7 +33,7 @@ export function notLiveMessage(ctx: ServerContext, model: ModelRow): string | nu
         ? `its last checkpoint is tinker://${model.model_id}/weights/${last.name}: create a new training client from it ` +
           '(create_training_client_from_state_with_optimizer, or load_weights with optimizer=true as the first request of a new model)'
         : 'it has no saved checkpoint, so training must start again from a new model';
-        return `model ${model.model_id} lost its in-memory training state (${model.state_reason ?? 'server restarted'}); ${advice}`;
+      return `model ${model.model_id} lost its in-memory training state (${model.state_reason ?? 'server restarted'}); ${advice}`;
     }
     case 'unloaded':
       return `model ${model.model_id} was unloaded${model.state_reason ? ` (${model.state_reason})` : ''}; create a new training client`;

@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Datum } from '@tinker-ts/protocol';
@@ -183,6 +184,8 @@ function fmt(x: number): string {
 function main(): void {
   const start = performance.now();
   console.log(`tinker-ts engine bench — OpenBLAS core: ${openblasCoreName()} (kernels ${nativeKernels.name})`);
+  // Other work on the machine skews every number below; the load average says how much.
+  console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log('\nGEMM (native sgemm vs measured FMA peak):');
   runGemmBench({ repeats: 3 });
   for (const c of CASES) {
