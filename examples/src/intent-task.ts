@@ -35,3 +35,20 @@ export function expectedIntent(c: Conversation): string {
   const reply = c.messages[c.messages.length - 1]!.content;
   return (JSON.parse(reply) as { intent: string }).intent;
 }
+
+/** The reference reply for an intent, exactly as the training data writes it. */
+export function intentReply(intent: string): string {
+  return `{"intent": "${intent}"}`;
+}
+
+/**
+ * Partial credit for a reply: the share of the reference reply's characters it gets right before
+ * its first mistake. Dense enough for RL on a barely trained model (most replies start right).
+ */
+export function prefixCredit(reply: string, expected: string): number {
+  const target = intentReply(expected);
+  const r = reply.trim();
+  let n = 0;
+  while (n < target.length && n < r.length && r[n] === target[n]) n++;
+  return n / target.length;
+}

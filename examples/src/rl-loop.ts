@@ -5,10 +5,10 @@
 //
 //   node examples/dist/rl-loop.js [logPath]
 import { fileURLToPath } from 'node:url';
-import { Datum, ServiceClient, TensorData, type SampleResponse, type ServiceClientOptions, type TrainingClient, type APIFuture } from '@tinker-ts/sdk';
+import { Datum, ServiceClient, TensorData, type ServiceClientOptions, type TrainingClient } from '@tinker-ts/sdk';
 import { lastResumableCheckpoint, saveCheckpoint } from './checkpoint-log.js';
 import { promptTokens, readConversations } from './conversations.js';
-import { INTENT_TRAIN_FILE, expectedIntent, gradeReply } from './intent-task.js';
+import { INTENT_TRAIN_FILE, expectedIntent, gradeReply, prefixCredit } from './intent-task.js';
 import { shuffled } from './shuffle.js';
 
 export interface RlProblem {
@@ -21,11 +21,12 @@ export interface RlProblem {
 /** Scores one decoded reply; higher is better. */
 export type RewardFn = (reply: string, problem: RlProblem) => number;
 
-/** The intent task's reward: 1 for the right intent, 0.2 for the right format with a wrong intent, else 0. */
-export const intentReward: RewardFn = (reply, problem) => {
-  const g = gradeReply(reply, problem.answer);
-  return g.correct ? 1 : g.formatOk ? 0.2 : 0;
-};
+/**
+ * The intent task's reward: 1 for exactly the right reply, else half the share of the reference
+ * reply it gets right before its first mistake (so half-learned formats still rank).
+ */
+export const intentReward: RewardFn = (reply, problem) =>
+  gradeReply(reply, problem.answer).correct ? 1 : 0.5 * prefixCredit(reply, problem.answer);
 
 /** The shipped intent conversations as RL problems. */
 export function intentProblems(): RlProblem[] {
@@ -122,11 +123,13 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
       const batchProblems = shuffled(problems, it).slice(0, o.batchSize);
       const groups = batchProblems.map((problem) => {
         const prompt = promptTokens(tokenizer, [{ role: 'user', content: problem.prompt }]);
-        const futures: APIFuture<SampleResponse>[] = [];
-        for (let g = 0; g < o.groupSize; g++) {
-          futures.push(sampler.sample({ prompt, samplingParams: { maxTokens: o.maxTokens, temperature: o.temperature, ...(stop ? { stop } : {}) } }));
-        }
-        return { problem, prompt, futures };
+        // One request draws the whole group (the server decodes it as one batch).
+        const samples = sampler.sample({
+          prompt,
+          numSamples: o.groupSize,
+          samplingParams: { maxTokens: o.maxTokens, temperature: o.temperature, ...(stop ? { stop } : {}) },
+        });
+        return { problem, prompt, samples };
       });
 
       const data: Datum[] = [];
@@ -134,7 +137,7 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
       let rewardCount = 0;
       let skippedGroups = 0;
       for (const group of groups) {
-        const samples = (await Promise.all(group.futures)).map((r) => r.sequences[0]!);
+        const samples = (await group.samples).sequences;
         const rewards = samples.map((s) => o.reward(tokenizer.decode(s.tokens, { skipSpecialTokens: true }), group.problem));
         const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
         rewardSum += rewards.reduce((a, b) => a + b, 0);

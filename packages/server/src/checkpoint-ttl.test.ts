@@ -17,9 +17,9 @@ test('an expired checkpoint is unreadable and its files are swept', async () => 
     const client = new TestClient(server.url);
     const sessionId = await client.createSession();
     const modelId = await client.createModel(sessionId, 0);
-    const shortLived = await client.result((await client.post('save_weights', { model_id: modelId, path: 'brief', seq_id: 1, ttl_seconds: 1 })).request_id);
+    const shortLived = await client.result((await client.post('save_weights', { model_id: modelId, path: 'short-lived', seq_id: 1, ttl_seconds: 1 })).request_id);
     const kept = await client.result((await client.post('save_weights', { model_id: modelId, path: 'kept', seq_id: 2 })).request_id);
-    const dir = path.join(dataDir, 'checkpoints', modelId, 'weights', 'brief');
+    const dir = path.join(dataDir, 'checkpoints', modelId, 'weights', 'short-lived');
     assert.ok(fs.existsSync(dir));
     assert.equal((await client.request('POST', 'weights_info', { tinker_path: shortLived.path })).status, 200);
 

@@ -73,8 +73,11 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
         });
         const { source, queueKey } = resolveSource(ctx, user, body);
         const numSamples = body.num_samples ?? 1;
-        // Only sampling-session requests carry a seq_id that identifies them for dedup.
-        const seqId = body.sampling_session_id != null ? body.seq_id ?? null : null;
+        // Only sampling-session requests carry a seq_id that identifies them for dedup. The
+        // SDK's unpickled sampling clients (subprocess sampling) number from k·10^9, beyond
+        // what a JSON number keeps exactly: neighbours would collide, so those go undeduplicated.
+        const exactSeqId = Number.isSafeInteger(body.seq_id) ? body.seq_id! : null;
+        const seqId = body.sampling_session_id != null ? exactSeqId : null;
         const dedupKey = seqId !== null ? queueKey : null;
         const requestId = requestIdFor(dedupKey, seqId);
         const sampleSequenceIds = Array.from({ length: numSamples }, (_, i) => `${requestId}:${i}`);
