@@ -4,8 +4,10 @@
 #pragma once
 #include <cblas.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -33,15 +35,16 @@ void parallelTasks(int64_t nTasks, F&& fn, bool threaded = true) {
   };
   std::vector<std::thread> helpers;
   helpers.reserve(workers - 1);
-  for (int w = 1; w < workers; w++) helpers.emplace_back(run, w);
+  try {
+    for (int w = 1; w < workers; w++) helpers.emplace_back(run, w);
+  } catch (const std::system_error&) {
+    // No thread available: the calling thread picks up every task left.
+  }
   run(0);
   for (auto& h : helpers) h.join();
   openblas_set_num_threads(blasThreads);
 }
 
-}  // namespace tk
-
-namespace tk {
 
 /**
  * Splits [0, n) into at most one contiguous range per core and runs fn(begin, end) on each;

@@ -154,7 +154,6 @@ describe('training input checks', () => {
   });
 
   it('rejects missing, unknown and mismatched loss inputs', () => {
-    rejects([textDatum([1, 2, 3], { target_tokens: { data: [2, 3, 4], dtype: 'int64' } })], 'cross_entropy', null, /weights/);
     rejects([textDatum([1, 2, 3], { target_tokens: { data: [2, 3], dtype: 'int64' }, weights: { data: [1, 1], dtype: 'float32' } })], 'cross_entropy', null, /not shifted/);
     rejects([textDatum([1, 2, 3], { target_tokens: { data: [2, 3, 4], dtype: 'int64' }, weights: { data: [1, 1], dtype: 'float32' } })], 'cross_entropy', null, /weights/);
     rejects([textDatum([1, 2, 3], { target_tokens: { data: [2, 3, 4], dtype: 'int64' }, weights: { data: [1, 1, 1], dtype: 'float32' }, mask: { data: [1, 1, 1], dtype: 'float32' } })], 'cross_entropy', null, /mask/);
@@ -166,6 +165,14 @@ describe('training input checks', () => {
     rejects([sftDatum([-1, 2, 3])], 'cross_entropy', null, /outside the vocabulary/);
     rejects([{ model_input: { chunks: [{ type: 'image', data: 'AAAA', format: 'png' }] }, loss_fn_inputs: good.loss_fn_inputs } as Datum], 'cross_entropy', null, /image/);
     rejects([sftDatum(new Array(34).fill(1))], 'cross_entropy', null, /at most 32/);
+  });
+
+  it('cross_entropy without weights counts every target once', () => {
+    const tokens = { data: [2, 3, 4], dtype: 'int64' as const };
+    const bare = runForwardBackward(k, model, adapter, [textDatum([1, 2, 3], { target_tokens: tokens })], 'cross_entropy', null, true);
+    const ones = runForwardBackward(k, model, adapter, [textDatum([1, 2, 3], { target_tokens: tokens, weights: { data: [1, 1, 1], dtype: 'float32' } })], 'cross_entropy', null, true);
+    assert.equal(bare.metrics['loss:sum'], ones.metrics['loss:sum']);
+    assert.ok(bare.metrics['loss:sum'] > 0);
   });
 
   it('a rejected request leaves the gradients untouched', () => {

@@ -86,6 +86,7 @@ function parseDatum(d: Datum, i: number, loss: LossName): ParsedDatum {
     if (!allowed.has(key)) throw new EngineUserError(`datum ${i}: loss_fn_inputs.${key} is not used by ${loss} (expected ${[...allowed].join(', ')})`);
   }
   for (const key of allowed) {
+    if (key === 'weights') continue; // optional, see below
     if (inputs[key] == null) throw new EngineUserError(`datum ${i}: ${loss} requires loss_fn_inputs.${key}`);
   }
 
@@ -105,7 +106,10 @@ function parseDatum(d: Datum, i: number, loss: LossName): ParsedDatum {
     targets[j] = t;
   }
   const parsed: ParsedDatum = { tokens, targets, K, targetShape: tt.shape };
-  if (loss === 'cross_entropy') {
+  if (loss === 'cross_entropy' && inputs.weights === undefined) {
+    // weights are optional for cross_entropy: every real target counts once, padding (-1) not at all.
+    parsed.weights = Float32Array.from(targets, (t) => (t < 0 ? 0 : 1));
+  } else if (loss === 'cross_entropy') {
     const w = dense(inputs.weights, `datum ${i}: loss_fn_inputs.weights`);
     if (w.values.length !== N * K) {
       throw new EngineUserError(`datum ${i}: weights has shape [${w.shape.join(', ')}] but target_tokens has [${tt.shape.join(', ')}]`);

@@ -128,7 +128,8 @@ function numbersToFloat32Bytes(values: readonly number[]): Uint8Array {
 
 /** Copy into a fresh aligned buffer (wire slices may start at any offset). */
 function aligned(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
+  // Uint8Array.prototype.slice copies, even on a Node Buffer (whose own slice would share memory).
+  return Uint8Array.prototype.slice.call(bytes).buffer;
 }
 
 function checkMultiple(bytes: Uint8Array, itemSize: number, what: string, path: string): void {

@@ -23,11 +23,13 @@ const SDK_PATH = process.env['TINKER_PY_PATH'];
 /** The script takes ~30 s on 2 cores; this bounds a hang, not a slow run. */
 const SCRIPT_TIMEOUT_MS = 240_000;
 
-function pythonEnv(): NodeJS.ProcessEnv {
+function pythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // The SDK reads these; a developer's own settings must not redirect the run.
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: SDK_PATH, PYTHONUNBUFFERED: '1' };
-  for (const key of ['TINKER_API_KEY', 'TINKER_BASE_URL', 'TINKER_CREDENTIAL_CMD', 'TINKER_PROJECT_ID', 'TINKER_TAGS']) delete env[key];
-  return env;
+  for (const key of ['TINKER_API_KEY', 'TINKER_BASE_URL', 'TINKER_CREDENTIAL_CMD', 'TINKER_PROJECT_ID', 'TINKER_TAGS', 'TINKER_SUBPROCESS_SAMPLING']) {
+    delete env[key];
+  }
+  return { ...env, ...extra };
 }
 
 /** Why the test cannot run here, or null if it can. */
@@ -51,9 +53,9 @@ interface ScriptRun {
 }
 
 /** Asynchronous, so the server in this process keeps answering while the script runs. */
-function runSmoke(baseUrl: string): Promise<ScriptRun> {
+function runSmoke(baseUrl: string, extraEnv: Record<string, string>): Promise<ScriptRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [SMOKE_SCRIPT, '--base-url', baseUrl], { env: pythonEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(PYTHON, [SMOKE_SCRIPT, '--base-url', baseUrl], { env: pythonEnv(extraEnv), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
@@ -75,7 +77,8 @@ if (reason) console.log(`# python-compat skipped: ${reason}`);
 /**
  * Server settings that send the SDK down its other paths: zstd-compressed forward_backward
  * bodies, models created by create_model and then load_weights, results reached only after
- * `try_again` polls and a `complete_metadata` peek.
+ * `try_again` polls and a `complete_metadata` peek; and, client side, sampling from a
+ * subprocess (whose unpickled clients number requests from k·10^9).
  */
 const ALTERNATIVE_PATHS: Partial<ServerSettings> = {
   compressForwardBackward: true,
@@ -84,11 +87,13 @@ const ALTERNATIVE_PATHS: Partial<ServerSettings> = {
   metadataOnlyThresholdBytes: 64,
 };
 
-async function smokeAgainst(settings: Partial<ServerSettings>): Promise<void> {
+const ALTERNATIVE_CLIENT_ENV = { TINKER_SUBPROCESS_SAMPLING: '1' };
+
+async function smokeAgainst(settings: Partial<ServerSettings>, extraEnv: Record<string, string> = {}): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-python-compat-'));
   const server = await startServer({ dataDir, port: 0, settings });
   try {
-    const run = await runSmoke(server.url);
+    const run = await runSmoke(server.url, extraEnv);
     assert.equal(run.code, 0, `official_sdk_smoke.py exited with ${run.code ?? run.signal}:\n${run.output}`);
     assert.match(run.output, /all steps passed/);
   } finally {
@@ -101,6 +106,6 @@ const options = { skip: reason ?? false, timeout: SCRIPT_TIMEOUT_MS + 60_000 };
 
 test('the official Python SDK trains, checkpoints, samples and lists against this server', options, () => smokeAgainst({}));
 
-test('the official Python SDK works over compressed bodies, load_weights after create_model, try_again and metadata peeks', options, () =>
-  smokeAgainst(ALTERNATIVE_PATHS),
+test('the official Python SDK works over compressed bodies, load_weights after create_model, try_again, metadata peeks and subprocess sampling', options, () =>
+  smokeAgainst(ALTERNATIVE_PATHS, ALTERNATIVE_CLIENT_ENV),
 );
