@@ -3,13 +3,14 @@
 // them with a reward function, centres rewards within each group to get advantages, and trains
 // with the `importance_sampling` loss on the sampler's own logprobs.
 //
-//   node examples/dist/rl-loop.js [logPath]
+//   node examples/dist/rl-loop.js [tinker://.../weights/<initial state>]
 import { fileURLToPath } from 'node:url';
 import { Datum, ServiceClient, TensorData, type ServiceClientOptions, type TrainingClient } from '@tinker-ts/sdk';
 import { lastResumableCheckpoint, saveCheckpoint } from './checkpoint-log.js';
 import { promptTokens, readConversations } from './conversations.js';
 import { INTENT_TRAIN_FILE, expectedIntent, gradeReply, prefixCredit } from './intent-task.js';
 import { shuffled } from './shuffle.js';
+import { main as slLoop } from './sl-loop.js';
 
 export interface RlProblem {
   /** The user's message. */
@@ -50,6 +51,8 @@ export interface RlLoopOptions {
   /** Save training state every this many iterations (0 = only at the end). */
   saveEvery?: number;
   logPath?: string;
+  /** Seeds the LoRA initialisation and each iteration's sampling (default random), for reproducible runs. */
+  seed?: number;
   /**
    * Start from this training state (e.g. a supervised run's final `tinker://.../weights/...`),
    * as RL usually starts from a model that already gets some rewards. Ignored when resuming.
@@ -78,13 +81,13 @@ export interface RlLoopResult {
 const DEFAULTS = {
   baseModel: 'tinker-ts/tiny-qwen3',
   reward: intentReward,
-  iterations: 10,
-  batchSize: 4,
+  iterations: 15,
+  batchSize: 8,
   groupSize: 8,
   learningRate: 1e-3,
   rank: 16,
-  maxTokens: 12,
-  temperature: 1,
+  maxTokens: 10,
+  temperature: 0.7,
   saveEvery: 0,
   logPath: '/tmp/tinker-ts-examples/rl-loop',
 };
@@ -107,7 +110,7 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
       training = await service.createTrainingClientFromState(o.initialStatePath);
       log(`starting from ${o.initialStatePath}`);
     } else {
-      training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank });
+      training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
     }
     const tokenizer = await training.getTokenizer();
     const stop = tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : undefined;
@@ -127,7 +130,12 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
         const samples = sampler.sample({
           prompt,
           numSamples: o.groupSize,
-          samplingParams: { maxTokens: o.maxTokens, temperature: o.temperature, ...(stop ? { stop } : {}) },
+          samplingParams: {
+            maxTokens: o.maxTokens,
+            temperature: o.temperature,
+            ...(stop ? { stop } : {}),
+            ...(o.seed !== undefined ? { seed: o.seed * 1000 + it } : {}),
+          },
         });
         return { problem, prompt, samples };
       });
@@ -204,9 +212,19 @@ export function importanceSamplingDatum(prompt: readonly number[], reply: readon
   });
 }
 
+/** From the command line: a short supervised warm start (unless a state path is given), then RL. */
+async function runFromCommandLine(initialStatePath: string | undefined): Promise<void> {
+  const logPath = DEFAULTS.logPath;
+  if (!initialStatePath && !lastResumableCheckpoint(logPath)) {
+    console.log('warm start: 30 supervised steps, so that some replies already earn rewards');
+    const sft = await slLoop({ steps: 30, learningRate: 3e-3, saveEvery: 0, logPath: `${logPath}-warm-start`, log: () => {} });
+    initialStatePath = sft.finalStatePath;
+  }
+  await main({ logPath, ...(initialStatePath ? { initialStatePath } : {}) });
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const [logPath] = process.argv.slice(2);
-  main(logPath ? { logPath } : {}).then(
+  runFromCommandLine(process.argv[2]).then(
     () => process.exit(0),
     (err: unknown) => {
       process.stderr.write(`rl-loop failed: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -24,6 +24,8 @@ export interface SlLoopOptions {
   /** Steps to train in total (default one epoch); a resumed run continues up to it. */
   steps?: number;
   maxLength?: number;
+  /** Seed of the LoRA initialisation (default random). */
+  seed?: number;
   client?: ServiceClientOptions;
   log?: (line: string) => void;
 }
@@ -74,7 +76,7 @@ export async function main(options: SlLoopOptions = {}): Promise<SlLoopResult> {
       startStep = resume.step;
       log(`resuming from step ${startStep} (${resume.statePath})`);
     } else {
-      training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank });
+      training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
     }
     const tokenizer = await training.getTokenizer();
     log(`training ${totalSteps} steps of ${o.batchSize} conversations`);

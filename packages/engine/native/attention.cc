@@ -185,6 +185,23 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
 
   const int64_t group = heads / kvHeads, ldq = heads * hd, ldk = kvHeads * hd;
   std::vector<std::vector<float>> scratchPerWorker(openblas_get_num_threads());
+  if (nNew == 1) {
+    // Decoding: the query heads that share a kv head are adjacent rows of q, so one product per
+    // (sequence, kv head) streams each cached key and value once for the whole group.
+    parallelTasks(nSeq * kvHeads, [&](int64_t task, int worker) {
+      const int64_t s = task / kvHeads, g = task % kvHeads;
+      const int64_t kEnd = past.data[s] + 1;
+      float* S = scratch(scratchPerWorker[worker], group * kEnd);
+      const float* qg = q.data + s * ldq + g * group * hd;
+      float* og = out.data + s * ldq + g * group * hd;
+      const float* kh = kc.data + s * cap * ldk + g * hd;
+      const float* vh = vc.data + s * cap * ldk + g * hd;
+      fast::groupScores(qg, group, kh, ldk, kEnd, hd, scale, S);
+      for (int64_t i = 0; i < group; i++) fast::softmaxRow(S + i * kEnd, kEnd);
+      fast::groupWeightedSum(S, group, vh, ldk, kEnd, hd, og);
+    }, flops >= kMinParallelFlops);
+    return info.Env().Undefined();
+  }
   parallelTasks(nSeq * heads, [&](int64_t task, int worker) {
     const int64_t s = task / heads, h = task % heads;
     float* S = scratch(scratchPerWorker[worker], nNew * cap);
@@ -194,13 +211,6 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
     float* oh = out.data + s * nNew * ldq + h * hd;
     const float* kh = kc.data + s * cap * ldk + g * hd;
     const float* vh = vc.data + s * cap * ldk + g * hd;
-    if (nNew == 1) {
-      // Decoding: matrix-vector products read the cache once, without GEMM packing.
-      sgemv(false, kEnd, hd, scale, kh, ldk, qh, 0.f, S);
-      fast::softmaxRow(S, kEnd);
-      sgemv(true, kEnd, hd, 1.f, vh, ldk, S, 0.f, oh);
-      return;
-    }
     sgemm(false, true, nNew, kEnd, hd, scale, qh, ldq, kh, ldk, 0.f, S, kEnd);
     for (int64_t i = 0; i < nNew; i++) {
       float* row = S + i * kEnd;

@@ -94,6 +94,27 @@ void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float
   }
 }
 
+// Both stream each key/value row once for all query rows of a group (decoding is bound by
+// reading the KV cache, and a GEMM with M = group size would pack it first).
+void groupScores(const float* q, int64_t rows, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale, float* scores) {
+  for (int64_t j = 0; j < n; j++) {
+    const float* kj = k + j * ldk;
+    for (int64_t i = 0; i < rows; i++) scores[i * n + j] = scale * dot(q + i * hd, kj, hd);
+  }
+}
+
+void groupWeightedSum(const float* p, int64_t rows, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out) {
+  for (int64_t x = 0; x < rows * hd; x++) out[x] = 0.f;
+  for (int64_t j = 0; j < n; j++) {
+    const float* vj = v + j * ldv;
+    for (int64_t i = 0; i < rows; i++) {
+      const float pij = p[i * n + j];
+      float* oi = out + i * hd;
+      for (int64_t d = 0; d < hd; d++) oi[d] += pij * vj[d];
+    }
+  }
+}
+
 void swigluForward(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float g = gate[i];

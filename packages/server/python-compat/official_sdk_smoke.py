@@ -73,10 +73,11 @@ def close(a: float, b: float, tol: float) -> bool:
 
 
 class Smoke:
-    def __init__(self, base_url: str, base_model: str | None, api_key: str) -> None:
+    def __init__(self, base_url: str, base_model: str | None, api_key: str, other_api_key: str) -> None:
         self.base_url = base_url
         self.requested_model = base_model
         self.api_key = api_key
+        self.other_api_key = other_api_key
         self.failures: list[str] = []
         self.values: dict[str, Any] = {}
         self.suffix = uuid.uuid4().hex[:8]
@@ -248,6 +249,29 @@ class Smoke:
             results.append(f"{loss_fn} {loss_of(out):.4f}")
         return ", ".join(results)
 
+    def custom_loss(self) -> str:
+        """forward_backward_custom: the SDK's client-side loss (needs torch), sent back as weights = -dC/dlogprobs."""
+        try:
+            import torch  # noqa: F401 - only checks that the SDK's optional dependency is there
+        except ImportError:
+            return "skipped: torch is not importable"
+        service = self.values["service"]
+        tc = service.create_lora_training_client(base_model=self.values["base_model"], rank=4, seed=13)
+        before = loss_of(tc.forward(batch(), "cross_entropy").result(timeout=RESULT_TIMEOUT_S))
+
+        def negative_logprob_sum(data: list[types.Datum], logprobs: list[Any]) -> tuple[Any, dict[str, float]]:
+            loss = -sum(lp.sum() for lp in logprobs)
+            return loss, {"custom_loss:sum": float(loss)}
+
+        out = tc.forward_backward_custom(batch(), negative_logprob_sum).result(timeout=RESULT_TIMEOUT_S)
+        check(close(out.metrics["custom_loss:sum"], before, 1e-4), f"custom loss {out.metrics} vs forward {before}")
+        # With weights = -d(-sum lp)/d lp = 1, the server's cross_entropy is the same loss.
+        check(close(loss_of(out), before, 1e-4), f"surrogate loss:sum {loss_of(out)} vs forward {before}")
+        tc.optim_step(types.AdamParams(learning_rate=5e-3)).result(timeout=RESULT_TIMEOUT_S)
+        after = loss_of(tc.forward(batch(), "cross_entropy").result(timeout=RESULT_TIMEOUT_S))
+        check(after < before, f"custom-loss step did not lower the loss: {before} -> {after}")
+        return f"loss {before:.4f} -> {after:.4f}"
+
     def failed_future_is_a_clear_error(self) -> str:
         """Misaligned loss inputs fail fast, with the server's message, without retrying."""
         tc = self.values["tc"]
@@ -266,6 +290,20 @@ class Smoke:
             tc.forward(batch(), "cross_entropy").result(timeout=RESULT_TIMEOUT_S)
             return f"{type(err).__name__} after {took:.1f}s: {str(err)[:120]}"
         raise StepFailed("misaligned target_tokens were accepted")
+
+    def weights_access_token(self) -> str:
+        """Another account loads this account's private checkpoint by presenting this account's key."""
+        other = tinker.ServiceClient(base_url=self.base_url, api_key=self.other_api_key)
+        try:
+            other.create_training_client_from_state(self.values["state_path"])
+        except tinker.NotFoundError:
+            pass
+        else:
+            raise StepFailed("another account read a private checkpoint without weights_access_token")
+        tc = other.create_training_client_from_state(self.values["state_path"], weights_access_token=self.api_key)
+        got = loss_of(tc.forward(batch(), "cross_entropy").result(timeout=RESULT_TIMEOUT_S))
+        check(close(got, self.values["forward_loss"], 1e-5), f"loaded loss {got} != saved {self.values['forward_loss']}")
+        return tc.model_id
 
     # --- sampling --------------------------------------------------------------------------
 
@@ -451,10 +489,12 @@ class Smoke:
         self.step("compute_logprobs", self.compute_logprobs, "sc", "forward_logprobs")
         self.step("load_state_with_optimizer resumes exactly", self.load_with_optimizer, "state_path")
         self.step("create_training_client_from_state[_with_optimizer]", self.from_state, "state_path")
+        self.step("create_training_client_from_state with weights_access_token", self.weights_access_token, "state_path")
         self.step("save_weights_and_get_sampling_client", self.save_and_get_sampling_client, "tc")
         self.step("sampling from the base model", self.base_model_sampling, "base_model")
         self.step("forward_backward split into chunks", self.chunked_batch, "base_model")
         self.step("importance_sampling, ppo, cispo, dro", self.rl_losses, "tc")
+        self.step("forward_backward_custom", self.custom_loss, "base_model")
         self.step("failed future is a clear error", self.failed_future_is_a_clear_error, "tc")
         self.step("async variants", self.async_variants, "base_model")
         self.step("RestClient", self.rest, "state_path", "sampler_path")
@@ -473,8 +513,9 @@ def main() -> int:
     parser.add_argument("--base-url", required=True, help="server root, e.g. http://127.0.0.1:8000")
     parser.add_argument("--base-model", default=None, help="default: the smallest stand-in the server lists")
     parser.add_argument("--api-key", default="tml-python-compat", help="must start with tml- (the SDK checks)")
+    parser.add_argument("--other-api-key", default="tml-python-compat-other", help="a second account's key")
     args = parser.parse_args()
-    return Smoke(args.base_url, args.base_model, args.api_key).run()
+    return Smoke(args.base_url, args.base_model, args.api_key, args.other_api_key).run()
 
 
 if __name__ == "__main__":

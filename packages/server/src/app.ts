@@ -86,6 +86,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock): Prom
 
   const futures = new FutureRegistry(store, clock);
   const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log });
+  const authenticate = createAuthenticator(opts.apiKeys);
   const ctx: ServerContext = {
     store,
     futures,
@@ -97,9 +98,10 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock): Prom
     settings: { ...DEFAULT_SETTINGS, ...opts.settings },
     clock,
     log,
+    authenticate,
   };
 
-  const router = new Router({ authenticate: createAuthenticator(opts.apiKeys), limits: opts.limits, log });
+  const router = new Router({ authenticate, limits: opts.limits, log });
   router.addAll([
     ...serviceRoutes(ctx),
     ...sessionRoutes(ctx),

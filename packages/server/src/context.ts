@@ -8,6 +8,7 @@ import type { EngineModelInfo, EnginePort } from './engine-port.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import type { FutureRegistry } from './futures.js';
 import type { ModelQueues } from './model-queue.js';
+import type { Authenticator } from './router.js';
 import type { CheckpointKind, CheckpointRow, ModelRow, SamplingSessionRow, SessionRow, Store } from './store.js';
 import { parseCheckpointPath } from './tinker-paths.js';
 
@@ -55,6 +56,8 @@ export interface ServerContext {
   settings: ServerSettings;
   clock: () => number;
   log: (line: string) => void;
+  /** API key → user, as the router checks X-API-Key; also vouches for a `weights_access_token`. */
+  authenticate?: Authenticator;
 }
 
 export function requireSession(ctx: ServerContext, user: string, sessionId: string): SessionRow {

@@ -16,6 +16,8 @@ const EMBEDDED = fileURLToPath(new URL('./embedded.js', import.meta.url));
 
 let work: string;
 let parentScript: string;
+/** Every parent process started, killed at the end whatever happened. */
+const parents: ChildProcess[] = [];
 
 before(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-embedded-'));
@@ -38,6 +40,7 @@ process.stdin.on('end', () => process.exit(0));
 });
 
 after(() => {
+  for (const p of parents) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -50,6 +53,7 @@ interface Report {
 
 function startParent(dataDir: string): { proc: ChildProcess; report: Promise<Report>; stderr: () => string } {
   const proc = spawn(process.execPath, [parentScript, dataDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  parents.push(proc);
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   const report = new Promise<Report>((resolve, reject) => {
@@ -82,7 +86,7 @@ async function waitGone(pid: number, ms = 15_000): Promise<boolean> {
   return !alive(pid);
 }
 
-test('starts a child server, reuses it from a second call and another process, and stops it when the parent exits', async () => {
+test('starts a child server, reuses it from a second call and another process, and stops it when the parent exits', { timeout: 90_000 }, async () => {
   const dataDir = path.join(work, 'home-a');
   const first = startParent(dataDir);
   const r1 = await first.report;
@@ -112,7 +116,7 @@ test('starts a child server, reuses it from a second call and another process, a
   assert.equal(fs.existsSync(path.join(dataDir, 'server.json')), false);
 });
 
-test('concurrent first calls start one server, which dies with its parent even on SIGKILL', async () => {
+test('concurrent first calls start one server, which dies with its parent even on SIGKILL', { timeout: 90_000 }, async () => {
   const dataDir = path.join(work, 'home-b');
   const p1 = startParent(dataDir);
   const p2 = startParent(dataDir);

@@ -68,8 +68,15 @@ async function ensure(dataDir: string, opts: EmbeddedServerOptions): Promise<Emb
         // Someone may have finished starting one between our check and the lock.
         const again = await liveServer(dataDir);
         if (again) return { baseURL: again.url, apiKey };
-        const url = await spawnServer(dataDir, deadline, opts.log ?? ((line) => process.stderr.write(line + '\n')));
-        return { baseURL: url, apiKey };
+        try {
+          const url = await spawnServer(dataDir, deadline, opts.log ?? ((line) => process.stderr.write(line + '\n')));
+          return { baseURL: url, apiKey };
+        } catch (err) {
+          // A server started outside the lock (e.g. `tinker-ts serve` by hand) wins the data dir.
+          const other = await liveServer(dataDir);
+          if (other) return { baseURL: other.url, apiKey };
+          throw err;
+        }
       } finally {
         release();
       }
@@ -91,8 +98,11 @@ function tryLock(dataDir: string): (() => void) | null {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   try {
-    const holder = Number(fs.readFileSync(file, 'utf8').trim());
+    const text = fs.readFileSync(file, 'utf8').trim();
     const age = Date.now() - fs.statSync(file).mtimeMs;
+    // An empty file is a lock being written right now, unless it has stayed empty.
+    if (text === '' && age < 5_000) return null;
+    const holder = Number(text);
     if (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder) || age > STALE_LOCK_MS) {
       // Stale: its owner died while starting a server. Remove it and let the next round retry.
       fs.rmSync(file, { force: true });

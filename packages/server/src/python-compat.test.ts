@@ -20,7 +20,7 @@ import { startServer } from './server.js';
 const SMOKE_SCRIPT = fileURLToPath(new URL('../python-compat/official_sdk_smoke.py', import.meta.url));
 const PYTHON = process.env['TINKER_PYTHON'] || 'python3';
 const SDK_PATH = process.env['TINKER_PY_PATH'];
-/** The script takes ~30 s on 2 cores; this bounds a hang, not a slow run. */
+/** One run of the script takes ~15 s on 2 cores; this bounds a hang, not a slow run. */
 const SCRIPT_TIMEOUT_MS = 240_000;
 
 function pythonEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -26,7 +26,7 @@ import {
   requireSession,
   type ServerContext,
 } from '../context.js';
-import { BadRequestError, RequestFailure } from '../errors.js';
+import { BadRequestError, RequestFailure, UnauthorizedError } from '../errors.js';
 import { json, type RouteDef } from '../router.js';
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
 import { skipRefusedSeq, submitModelRequest } from '../submit.js';
@@ -198,7 +198,8 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
       onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(loadWeightsRequestSchema, v),
       handler: ({ user, body }) => {
-        const ckpt = requireReadableCheckpoint(ctx, user, body.path, 'weights', 'path');
+        const reader = checkpointReader(ctx, user, body.weights_access_token);
+        const ckpt = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
         const source = ctx.store.getModel(ckpt.run_id);
         if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
         const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
@@ -224,7 +225,7 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
             kind: 'load_weights',
             payload: body,
             afterCreate: async (model) => {
-              const current = requireReadableCheckpointAtRun(ctx, user, body.path);
+              const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
               await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
             },
             result,
@@ -260,7 +261,7 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
           seqId: seqId ?? 1,
           payload: body,
           execute: async () => {
-            const current = requireReadableCheckpointAtRun(ctx, user, body.path);
+            const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
             await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
             return result(model.model_id);
           },
@@ -343,6 +344,18 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
       },
     },
   ];
+}
+
+/**
+ * Whose checkpoints a load may read: the caller's, or — with `weights_access_token`, another
+ * account's API key (the SDK's create_training_client_from_state(..., weights_access_token)) —
+ * that account's. The new model still belongs to the caller.
+ */
+function checkpointReader(ctx: ServerContext, user: string, token: string | null | undefined): string {
+  if (token == null) return user;
+  const owner = ctx.authenticate?.(token) ?? null;
+  if (owner === null) throw new UnauthorizedError('weights_access_token is not an API key this server accepts');
+  return owner;
 }
 
 /** Re-resolves a checkpoint when the queued load runs (it may have expired or been deleted meanwhile). */
