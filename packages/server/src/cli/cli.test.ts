@@ -5,7 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -193,4 +194,48 @@ test('an unreachable server or a missing object exits 1 with a clear message', a
   const badKey = await cli(['run', 'list'], { TINKER_API_KEY: 'tml-' });
   assert.equal(badKey.code, 1);
   assert.match(badKey.stderr, /API key/i);
+});
+
+test('serve: prints its URL, honours --api-keys, records server.json, and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-cli-serve-'));
+  const keys = path.join(dir, 'keys.txt');
+  fs.writeFileSync(keys, '# key user\ntml-team-alice alice\ntml-team-bob bob\n');
+  const dataDir = path.join(dir, 'data');
+  const proc = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', dataDir, '--api-keys', keys, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      proc.stdout!.on('data', (d) => {
+        out += d;
+        const m = /^tinker-ts server listening on (http:\/\/127\.0\.0\.1:\d+)$/m.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      proc.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    const recorded = JSON.parse(fs.readFileSync(path.join(dataDir, 'server.json'), 'utf8'));
+    assert.equal(recorded.url, url);
+    assert.equal(recorded.pid, proc.pid);
+    assert.equal((await fetch(`${url}/api/v1/healthz`)).status, 200);
+    const as = (key: string) => fetch(`${url}/api/v1/training_runs`, { headers: { 'X-API-Key': key } });
+    assert.equal((await as('tml-team-alice')).status, 200);
+    assert.equal((await as('tml-someone-else')).status, 401, 'only listed keys are accepted');
+
+    // A second server on the same data directory is refused.
+    const second = await cli(['serve', '--port', '0', '--data-dir', dataDir]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /already served by process \d+/);
+
+    // The CLI finds the local server through TINKER_HOME when no base URL is given.
+    const viaHome = await cli(['run', 'list', '--json'], { TINKER_BASE_URL: '', TINKER_HOME: dataDir, TINKER_API_KEY: 'tml-team-bob' });
+    assert.equal(viaHome.code, 0, viaHome.stderr);
+    assert.deepEqual(JSON.parse(viaHome.stdout).training_runs, []);
+
+    proc.kill('SIGTERM');
+    const [code] = await once(proc, 'exit');
+    assert.equal(code, 0);
+    assert.equal(fs.existsSync(path.join(dataDir, 'server.json')), false);
+  } finally {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -62,14 +62,24 @@ async function connect(args: ParsedArgs): Promise<Connection> {
   if (!(await healthy(base, 5000))) {
     throw new CommandError(`cannot reach the Tinker server at ${base} (no answer from ${base}/api/v1/healthz); is it running?`);
   }
+  // Warnings while the command runs are the user's business; once it is done, shutting the
+  // client down is not.
+  let closing = false;
   const service = new ServiceClient({
     baseURL: base,
     apiKey,
     maxRetries: 1,
     timeoutMs: 60_000,
-    logger: { warn: (m) => process.stderr.write(`warning: ${m}\n`), info: () => {} },
+    logger: { warn: (m) => (closing ? undefined : void process.stderr.write(`warning: ${m}\n`)), info: () => {} },
   });
-  return { rest: service.createRestClient(), baseURL: base, close: () => service.close() };
+  return {
+    rest: service.createRestClient(),
+    baseURL: base,
+    close: () => {
+      closing = true;
+      return service.close();
+    },
+  };
 }
 
 function checkPath(p: string): string {

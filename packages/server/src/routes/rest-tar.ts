@@ -155,57 +155,67 @@ export async function extractTar(chunks: AsyncIterable<Uint8Array>, dest: string
   const write = (b: Buffer) =>
     new Promise<void>((resolve, reject) => out!.write(b, (err) => (err ? reject(err) : resolve())));
 
-  for await (const chunk of chunks) {
-    pending = pending.length ? Buffer.concat([pending, Buffer.from(chunk)]) : Buffer.from(chunk);
-    for (;;) {
-      if (ended) break;
-      if (remaining > 0) {
-        if (pending.length === 0) break;
-        const take = Math.min(remaining, pending.length);
-        await write(pending.subarray(0, take));
-        pending = pending.subarray(take);
-        remaining -= take;
-        if (remaining === 0) await finishFile();
-        continue;
-      }
-      if (skip > 0) {
-        const take = Math.min(skip, pending.length);
-        pending = pending.subarray(take);
-        skip -= take;
-        if (skip > 0) break;
-        continue;
-      }
-      if (pending.length < BLOCK) break;
-      const h = pending.subarray(0, BLOCK);
-      pending = pending.subarray(BLOCK);
-      if (h.every((b) => b === 0)) {
-        ended = true;
-        break;
-      }
-      const stored = readOctal(h, 148, 8);
-      let sum = 0;
-      for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
-      if (sum !== stored) throw new Error('corrupt tar archive: header checksum mismatch');
-      const prefix = cString(h, 345, 155);
-      const name = (prefix ? `${prefix}/` : '') + cString(h, 0, 100);
-      const size = readOctal(h, 124, 12);
-      const type = String.fromCharCode(h[156]!);
-      if (type === '5') {
-        await fsp.mkdir(safeTarget(dest, name), { recursive: true });
-      } else if (type === '0' || type === '\0') {
-        const target = safeTarget(dest, name);
-        await fsp.mkdir(path.dirname(target), { recursive: true });
-        out = fs.createWriteStream(target);
-        files++;
-        remaining = size;
-        skip = padding(size);
-        if (size === 0) await finishFile();
-      } else {
-        throw new Error(`unsupported tar entry type ${JSON.stringify(type)} for ${name} (only files and directories)`);
-      }
-    }
+  try {
+    await extractInto();
+  } catch (err) {
+    // Leave no open file behind on a bad archive.
+    (out as fs.WriteStream | null)?.destroy();
+    throw err;
   }
-  await finishFile();
   if (!ended || remaining > 0) throw new Error('truncated tar archive');
   return files;
+
+  async function extractInto(): Promise<void> {
+    for await (const chunk of chunks) {
+      pending = pending.length ? Buffer.concat([pending, Buffer.from(chunk)]) : Buffer.from(chunk);
+      for (;;) {
+        if (ended) break;
+        if (remaining > 0) {
+          if (pending.length === 0) break;
+          const take = Math.min(remaining, pending.length);
+          await write(pending.subarray(0, take));
+          pending = pending.subarray(take);
+          remaining -= take;
+          if (remaining === 0) await finishFile();
+          continue;
+        }
+        if (skip > 0) {
+          const take = Math.min(skip, pending.length);
+          pending = pending.subarray(take);
+          skip -= take;
+          if (skip > 0) break;
+          continue;
+        }
+        if (pending.length < BLOCK) break;
+        const h = pending.subarray(0, BLOCK);
+        pending = pending.subarray(BLOCK);
+        if (h.every((b) => b === 0)) {
+          ended = true;
+          break;
+        }
+        const stored = readOctal(h, 148, 8);
+        let sum = 0;
+        for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+        if (sum !== stored) throw new Error('corrupt tar archive: header checksum mismatch');
+        const prefix = cString(h, 345, 155);
+        const name = (prefix ? `${prefix}/` : '') + cString(h, 0, 100);
+        const size = readOctal(h, 124, 12);
+        const type = String.fromCharCode(h[156]!);
+        if (type === '5') {
+          await fsp.mkdir(safeTarget(dest, name), { recursive: true });
+        } else if (type === '0' || type === '\0') {
+          const target = safeTarget(dest, name);
+          await fsp.mkdir(path.dirname(target), { recursive: true });
+          out = fs.createWriteStream(target);
+          files++;
+          remaining = size;
+          skip = padding(size);
+          if (size === 0) await finishFile();
+        } else {
+          throw new Error(`unsupported tar entry type ${JSON.stringify(type)} for ${name} (only files and directories)`);
+        }
+      }
+    }
+    await finishFile();
+  }
 }
