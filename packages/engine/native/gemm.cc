@@ -4,6 +4,7 @@
 
 #include "args.h"
 #include "bindings.h"
+#include "gemm_plan.h"
 #include "matrix_check.h"
 
 namespace tk {
@@ -25,13 +26,30 @@ static Napi::Value Gemm(const Napi::CallbackInfo& info) {
     throwRange("gemm dimensions exceed the 32-bit BLAS interface");
   }
   if (M == 0 || N == 0) return info.Env().Undefined();
-  sgemm(transA, transB, M, N, K, static_cast<float>(alpha), A.data + ao, lda, B.data + bo, ldb, static_cast<float>(beta),
-        C.data + co, ldc);
+  sgemmPlanned(transA, transB, M, N, K, static_cast<float>(alpha), A.data + ao, lda, B.data + bo, ldb, static_cast<float>(beta),
+               C.data + co, ldc);
   return info.Env().Undefined();
+}
+
+// gemmStrategy(name?) -> the strategy in effect; "planned" (default), "blas" or "split" (for benchmarks).
+static Napi::Value Strategy(const Napi::CallbackInfo& info) {
+  static const char* const names[] = {"planned", "blas", "split"};
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsString()) throwType("strategy must be a string");
+    const std::string name = info[0].As<Napi::String>().Utf8Value();
+    int found = -1;
+    for (int i = 0; i < 3; i++) {
+      if (name == names[i]) found = i;
+    }
+    if (found < 0) throwRange("unknown GEMM strategy \"" + name + "\" (expected planned, blas or split)");
+    gemmStrategySetting().store(found);
+  }
+  return Napi::String::New(info.Env(), names[gemmStrategySetting().load()]);
 }
 
 void registerGemm(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, guarded<Gemm>, "gemm"));
+  exports.Set("gemmStrategy", Napi::Function::New(env, guarded<Strategy>, "gemmStrategy"));
 }
 
 }  // namespace tk

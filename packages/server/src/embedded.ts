@@ -16,8 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
-import { READY_LINE_PREFIX, defaultDataDir } from './cli/serve.js';
-import { liveServer, localApiKey, pidAlive } from './cli/server-file.js';
+// Only light modules here: the SDK imports this file in user processes, which must not load the engine.
+import { READY_LINE_PREFIX, defaultDataDir, liveServer, localApiKey, pidAlive } from './cli/server-file.js';
 
 export interface EmbeddedServerOptions {
   /** Default: TINKER_HOME or ~/.tinker-ts. */

@@ -28,6 +28,7 @@ import type { EnginePort } from '../engine-port.js';
 const MODEL = 'tinker-ts/tiny-qwen3';
 const TARGET_P99_MS = 5;
 const SOLO_OPS = 30;
+const HTTP_ONLY_REQUESTS = 40;
 
 /** Absolute milliseconds comparable across threads. */
 const now = () => performance.timeOrigin + performance.now();
@@ -52,6 +53,8 @@ interface ClientReport {
   requests: number;
   http: HttpSample[];
   ops: OpSample[];
+  /** request_ids of the operations that completed. */
+  finished: string[];
   errors: string[];
 }
 
@@ -60,12 +63,14 @@ interface WorkerInput {
   models: string[];
   opsPerClient: number;
   deadline: number;
+  /** Only requests that never reach the engine: retrieves of these finished futures and get_info. */
+  httpOnly?: { finished: string[] };
 }
 
 // ---------------------------------------------------------------------------- clients (worker)
 
 async function runClients(input: WorkerInput): Promise<ClientReport> {
-  const report: ClientReport = { requests: 0, http: [], ops: [], errors: [] };
+  const report: ClientReport = { requests: 0, http: [], ops: [], finished: [], errors: [] };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
   const call = (kind: string, route: string, body: unknown): Promise<any> =>
@@ -152,6 +157,7 @@ async function runClients(input: WorkerInput): Promise<ClientReport> {
           report.http.push({ kind: 'retrieve_future (finished)', ms: again.t1 - again.t0 });
         }
         lastDone = sub.value.request_id;
+        report.finished.push(sub.value.request_id);
       } catch (err) {
         report.errors.push(String(err));
         return;
@@ -159,7 +165,23 @@ async function runClients(input: WorkerInput): Promise<ClientReport> {
     }
   };
 
-  await Promise.all(input.models.map((_, i) => client(i)));
+  const httpOnlyClient = async (i: number) => {
+    const finished = input.httpOnly!.finished;
+    for (let k = 0; k < input.opsPerClient && now() < input.deadline; k++) {
+      try {
+        const r = k % 2 === 0
+          ? await call('retrieve_future (finished)', 'retrieve_future', { request_id: finished[(i * 7 + k) % finished.length] })
+          : await call('get_info', 'get_info', { model_id: input.models[i % input.models.length] });
+        report.http.push({ kind: r.kind, ms: r.t1 - r.t0 });
+      } catch (err) {
+        report.errors.push(String(err));
+        return;
+      }
+    }
+  };
+
+  const clients = input.httpOnly ? Math.max(input.models.length, 1) : input.models.length;
+  await Promise.all(Array.from({ length: clients }, (_, i) => (input.httpOnly ? httpOnlyClient(i) : client(i))));
   agent.destroy();
   return report;
 }
@@ -167,7 +189,7 @@ async function runClients(input: WorkerInput): Promise<ClientReport> {
 if (!isMainThread) {
   runClients(workerData as WorkerInput).then(
     (r) => parentPort!.postMessage(r),
-    (err) => parentPort!.postMessage({ requests: 0, http: [], ops: [], errors: [String(err)] }),
+    (err) => parentPort!.postMessage({ requests: 0, http: [], ops: [], finished: [], errors: [String(err)] }),
   );
 }
 
@@ -258,19 +280,27 @@ function argValue(name: string, dflt: number): number {
 const fmt = (v: number) => v.toFixed(2).padStart(8);
 
 interface PhaseResult {
+  finished: string[];
   p99Http: number;
   p99Added: number;
   requestsPerS: number;
 }
 
 /** Runs the clients in a worker thread and prints what they measured. */
-async function runPhase(url: string, models: string[], opsPerClient: number, timeLimitS: number, calls: EngineCall[]): Promise<PhaseResult> {
+async function runPhase(
+  url: string,
+  models: string[],
+  opsPerClient: number,
+  timeLimitS: number,
+  calls: EngineCall[],
+  httpOnly?: WorkerInput['httpOnly'],
+): Promise<PhaseResult> {
   calls.length = 0;
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const t0 = now();
   const worker = new Worker(new URL(import.meta.url), {
-    workerData: { url, models, opsPerClient, deadline: t0 + timeLimitS * 1000 } satisfies WorkerInput,
+    workerData: { url, models, opsPerClient, deadline: t0 + timeLimitS * 1000, ...(httpOnly ? { httpOnly } : {}) } satisfies WorkerInput,
   });
   const report = await new Promise<ClientReport>((resolve, reject) => {
     worker.once('message', resolve);
@@ -293,6 +323,9 @@ async function runPhase(url: string, models: string[], opsPerClient: number, tim
     console.log(`  ${k.padEnd(28)}${String(v.length).padStart(6)}${fmt(percentile(v, 50))} ${fmt(percentile(v, 99))} ${fmt(Math.max(...v))}`);
   }
 
+  if (httpOnly) {
+    return { finished: [], p99Http: percentile(report.http.map((h) => h.ms), 99), p99Added: NaN, requestsPerS: totalRequests / (wall / 1000) };
+  }
   const byKey = new Map(calls.map((c) => [c.key, c]));
   const busy = mergeIntervals(calls);
   console.log('Per operation (submit → result in hand), ms; added = engine-idle time before its engine call + time from the call\'s end to the client having the result:');
@@ -314,7 +347,7 @@ async function runPhase(url: string, models: string[], opsPerClient: number, tim
   const engineBusy = busy.reduce((sum, [a, b]) => sum + (b - a), 0);
   console.log(`engine busy ${((100 * engineBusy) / wall).toFixed(0)}% of the time; server event loop delay ` +
     `p50 ${(loopDelay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(2)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`);
-  return { p99Http: percentile(report.http.map((h) => h.ms), 99), p99Added: percentile(allAdded, 99), requestsPerS: totalRequests / (wall / 1000) };
+  return { finished: report.finished, p99Http: percentile(report.http.map((h) => h.ms), 99), p99Added: percentile(allAdded, 99), requestsPerS: totalRequests / (wall / 1000) };
 }
 
 async function main(): Promise<void> {
@@ -352,15 +385,20 @@ async function main(): Promise<void> {
     }
     calls.length = 0;
 
+    const load = os.loadavg().map((v) => v.toFixed(1)).join(' ');
+    console.log(`machine: ${os.cpus().length} cores, load average ${load} before the run (other work on the machine inflates the tails)`);
     console.log(`server bench: ${clients} concurrent clients × ${opsPerClient} ops (forward_backward / optim_step / asample in turn), ${MODEL}, loopback ${url}`);
     const loaded = await runPhase(url, models.slice(0, clients), opsPerClient, timeLimitS, calls);
     console.log(`\nthen one client alone (no queueing, engine and server otherwise idle), ${SOLO_OPS} ops`);
     const solo = await runPhase(url, models.slice(clients), SOLO_OPS, timeLimitS, calls);
+    console.log(`\nfinally ${clients} concurrent clients × ${HTTP_ONLY_REQUESTS} requests that never reach the engine (retrieve_future of finished futures, get_info), engine idle`);
+    const httpOnly = await runPhase(url, models.slice(0, clients), HTTP_ONLY_REQUESTS, timeLimitS, calls, { finished: [...loaded.finished, ...solo.finished] });
     console.log(`\nsummary: target p99 < ${TARGET_P99_MS} ms of latency added beyond engine compute`);
     for (const [name, r] of [[`${clients} clients`, loaded], ['1 client', solo]] as const) {
-      console.log(`  ${name.padEnd(12)} per request p99 ${r.p99Http.toFixed(2)} ms, per operation p99 ${r.p99Added.toFixed(2)} ms ` +
+      console.log(`  ${name.padEnd(16)} per request p99 ${r.p99Http.toFixed(2)} ms, per operation p99 ${r.p99Added.toFixed(2)} ms ` +
         `(${r.p99Http < TARGET_P99_MS && r.p99Added < TARGET_P99_MS ? 'met' : 'NOT met'}); ${r.requestsPerS.toFixed(1)} requests/s`);
     }
+    console.log(`  ${'no engine work'.padEnd(16)} per request p99 ${httpOnly.p99Http.toFixed(2)} ms (${httpOnly.p99Http < TARGET_P99_MS ? 'met' : 'NOT met'}); ${httpOnly.requestsPerS.toFixed(1)} requests/s`);
   } finally {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));

@@ -15,8 +15,7 @@ import type { Checkpoint, TrainingRun } from '@tinker-ts/sdk/types';
 import { extractTar } from '../routes/rest-tar.js';
 import { UsageError, expectPositionals, flagOption, intOption, stringOption, type OptionSpecs, type ParsedArgs } from './args.js';
 import { formatBytes, formatTime, keyValues, table } from './output.js';
-import { defaultDataDir } from './serve.js';
-import { healthy, liveServer, localApiKey } from './server-file.js';
+import { defaultDataDir, healthy, liveServer, localApiKey } from './server-file.js';
 
 /** A failure to report as one line with exit code 1 (not a usage error). */
 export class CommandError extends Error {}
@@ -149,7 +148,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
       usage: 'tinker-ts run list [--limit N]',
       options: ['limit'],
       run: async (args, conn) => {
-        expectPositionals(args, [], this_usage('run', 'list'));
+        expectPositionals(args, [], usageOf('run', 'list'));
         const limit = intOption(args, 'limit', 20, 0, 1_000_000);
         const { rest } = await conn();
         const { items, total } = await collect(rest.listTrainingRuns({ limit: limit === 0 ? 100 : Math.min(limit, 100) }), limit);
@@ -167,7 +166,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     info: {
       usage: 'tinker-ts run info <run_id>',
       run: async (args, conn) => {
-        const [runId] = expectPositionals(args, ['run_id'], this_usage('run', 'info'));
+        const [runId] = expectPositionals(args, ['run_id'], usageOf('run', 'info'));
         const { rest } = await conn();
         const r = await rest.getTrainingRun(runId!);
         print(args, r, () => runInfo(r));
@@ -179,7 +178,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
       usage: 'tinker-ts checkpoint list [--run RUN_ID] [--limit N]',
       options: ['run', 'limit'],
       run: async (args, conn) => {
-        expectPositionals(args, [], this_usage('checkpoint', 'list'));
+        expectPositionals(args, [], usageOf('checkpoint', 'list'));
         const limit = intOption(args, 'limit', 0, 0, 1_000_000);
         const run = stringOption(args, 'run');
         const { rest } = await conn();
@@ -192,7 +191,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     info: {
       usage: 'tinker-ts checkpoint info <tinker_path>',
       run: async (args, conn) => {
-        const [p] = expectPositionals(args, ['tinker_path'], this_usage('checkpoint', 'info'));
+        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'info'));
         checkPath(p!);
         const { rest } = await conn();
         const c = await findCheckpoint(rest, p!);
@@ -213,7 +212,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
       usage: 'tinker-ts checkpoint download <tinker_path> [-o DIR]',
       options: ['output'],
       run: async (args, conn) => {
-        const [p] = expectPositionals(args, ['tinker_path'], this_usage('checkpoint', 'download'));
+        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'download'));
         const parsed = (checkPath(p!), parseTinkerPath(p!));
         const dest = path.resolve(stringOption(args, 'output') ?? `${parsed.runId}-${parsed.kind}-${parsed.name}`.replace(/[^A-Za-z0-9._-]/g, '_'));
         if (fs.existsSync(dest) && (!fs.statSync(dest).isDirectory() || fs.readdirSync(dest).length > 0)) {
@@ -238,7 +237,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     delete: {
       usage: 'tinker-ts checkpoint delete <tinker_path>',
       run: async (args, conn) => {
-        const [p] = expectPositionals(args, ['tinker_path'], this_usage('checkpoint', 'delete'));
+        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'delete'));
         checkPath(p!);
         const { rest } = await conn();
         await rest.deleteCheckpoint(p!);
@@ -248,7 +247,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     publish: {
       usage: 'tinker-ts checkpoint publish <tinker_path>',
       run: async (args, conn) => {
-        const [p] = expectPositionals(args, ['tinker_path'], this_usage('checkpoint', 'publish'));
+        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'publish'));
         checkPath(p!);
         const { rest } = await conn();
         await rest.publishCheckpoint(p!);
@@ -258,7 +257,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     unpublish: {
       usage: 'tinker-ts checkpoint unpublish <tinker_path>',
       run: async (args, conn) => {
-        const [p] = expectPositionals(args, ['tinker_path'], this_usage('checkpoint', 'unpublish'));
+        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'unpublish'));
         checkPath(p!);
         const { rest } = await conn();
         await rest.unpublishCheckpoint(p!);
@@ -268,7 +267,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     ttl: {
       usage: 'tinker-ts checkpoint ttl <tinker_path> <seconds|none>',
       run: async (args, conn) => {
-        const [p, ttlText] = expectPositionals(args, ['tinker_path', 'seconds|none'], this_usage('checkpoint', 'ttl'));
+        const [p, ttlText] = expectPositionals(args, ['tinker_path', 'seconds|none'], usageOf('checkpoint', 'ttl'));
         checkPath(p!);
         let ttl: number | null;
         if (ttlText === 'none') ttl = null;
@@ -285,7 +284,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
       usage: 'tinker-ts session list [--limit N]',
       options: ['limit'],
       run: async (args, conn) => {
-        expectPositionals(args, [], this_usage('session', 'list'));
+        expectPositionals(args, [], usageOf('session', 'list'));
         const limit = intOption(args, 'limit', 20, 0, 1_000_000);
         const { rest } = await conn();
         const { items } = await collect(rest.listSessions({ limit: limit === 0 ? 100 : Math.min(limit, 100) }), limit);
@@ -295,7 +294,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
     info: {
       usage: 'tinker-ts session info <session_id>',
       run: async (args, conn) => {
-        const [id] = expectPositionals(args, ['session_id'], this_usage('session', 'info'));
+        const [id] = expectPositionals(args, ['session_id'], usageOf('session', 'info'));
         const { rest } = await conn();
         const s = await rest.getSession(id!);
         print(args, s, () =>
@@ -310,7 +309,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
   },
 };
 
-function this_usage(group: string, sub: string): string {
+function usageOf(group: string, sub: string): string {
   return commands[group]![sub]!.usage;
 }
 

@@ -7,11 +7,9 @@
  * stderr.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { startServer } from '../server.js';
 import { UsageError, flagOption, intOption, listOption, stringOption, type OptionSpecs, type ParsedArgs } from './args.js';
-import { liveServer, removeServerFile, pidAlive, writeServerFile } from './server-file.js';
+import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from './server-file.js';
 
 export const SERVE_OPTIONS: OptionSpecs = {
   host: {},
@@ -27,11 +25,6 @@ export const SERVE_OPTIONS: OptionSpecs = {
 export const SERVE_USAGE =
   'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--parent-pid PID]';
 
-export const READY_LINE_PREFIX = 'tinker-ts server listening on ';
-
-export function defaultDataDir(): string {
-  return process.env['TINKER_HOME'] || path.join(os.homedir(), '.tinker-ts');
-}
 
 /**
  * An API key file: a JSON object `{"<key>": "<user>"}`, or lines `<key> <user>` (`#` comments).
@@ -112,6 +105,8 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     return 1;
   }
 
+  // Loaded here so the client commands never pay for loading the engine.
+  const { startServer } = await import('../server.js');
   const server = await startServer({
     host,
     port,

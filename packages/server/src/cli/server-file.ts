@@ -5,10 +5,19 @@
  * data (one SQLite database and one engine per directory).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export const SERVER_FILE = 'server.json';
+/** What `tinker-ts serve` prints on stdout, followed by its URL, once it accepts requests. */
+export const READY_LINE_PREFIX = 'tinker-ts server listening on ';
+
+/** TINKER_HOME, or ~/.tinker-ts. */
+export function defaultDataDir(): string {
+  return process.env['TINKER_HOME'] || path.join(os.homedir(), '.tinker-ts');
+}
+
 export const LOCAL_KEY_FILE = 'local-api-key';
 
 export interface ServerFile {

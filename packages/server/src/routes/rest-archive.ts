@@ -37,8 +37,9 @@ export class ArchiveSigner {
     const dot = token.indexOf('.');
     if (dot <= 0) return { invalid: 'malformed download token' };
     const payload = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.mac(payload), 'base64url');
+    // Compared as text: base64url decoding ignores stray low bits, the canonical text does not.
+    const given = Buffer.from(token.slice(dot + 1));
+    const expected = Buffer.from(this.mac(payload));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return { invalid: 'download token signature is not valid (links stop working when the server restarts)' };
     }

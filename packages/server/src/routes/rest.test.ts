@@ -199,8 +199,20 @@ test('archive: a signed link (redirect or JSON) downloads a tar of the checkpoin
   }
 
   // A tampered token is refused; other users cannot get a link to a private checkpoint.
-  const tampered = asJson.json.url.replace(/.$/, (c: string) => (c === 'A' ? 'B' : 'A'));
-  assert.equal((await fetch(tampered)).status, 404);
+  const url: string = asJson.json.url;
+  const cut = url.lastIndexOf('/') + 1;
+  const [payload, signature] = url.slice(cut).split('.') as [string, string];
+  const flip = (c: string) => (c === 'A' ? 'B' : 'A');
+  for (const tampered of [
+    `${url.slice(0, cut)}${payload}.${signature.slice(0, -1)}${flip(signature.slice(-1))}`,
+    `${url.slice(0, cut)}${payload}.${flip(signature[0]!)}${signature.slice(1)}`,
+    `${url.slice(0, cut)}${flip(payload[0]!)}${payload.slice(1)}.${signature}`,
+  ]) {
+    assert.notEqual(tampered, asJson.json.url);
+    const res = await fetch(tampered);
+    assert.equal(res.status, 404, tampered);
+    await res.arrayBuffer();
+  }
   assert.equal((await bob.request('GET', `${route}/archive`, undefined, { headers: { Accept: 'application/json' } })).status, 404);
 });
 

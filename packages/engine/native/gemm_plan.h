@@ -1,0 +1,83 @@
+// How one GEMM uses the cores. OpenBLAS's own threading synchronises its threads inside every
+// call, which costs far more than the work for thin products (a LoRA rank of 8–64 on one side)
+// and for small ones: measured 3–10× slower on 2 threads than on 1. Such GEMMs run on one
+// OpenBLAS thread; when they are big enough to pay for a thread, the output is cut in two
+// halves along its longer side and each half is an independent one-thread sgemm.
+#pragma once
+#include <cblas.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+
+#include "matrix_check.h"
+#include "parallel.h"
+
+namespace tk {
+
+/** A side of at most this many elements makes a GEMM "thin". */
+constexpr int64_t kThinGemmSide = 64;
+/** Below this many FLOPs a GEMM runs on one thread whatever its shape. */
+constexpr double kMinThreadedGemmFlops = 4e6;
+
+enum class GemmStrategy : int {
+  /** thin and small GEMMs on one thread or split in halves; large ones to OpenBLAS's threads */
+  Planned = 0,
+  /** every GEMM straight to OpenBLAS with its configured threads */
+  Blas = 1,
+  /** every GEMM large enough is split in halves, one OpenBLAS thread each */
+  Split = 2,
+};
+
+inline std::atomic<int>& gemmStrategySetting() {
+  static std::atomic<int> s{static_cast<int>(GemmStrategy::Planned)};
+  return s;
+}
+
+/** Runs sgemm on one OpenBLAS thread, restoring the thread count afterwards (a toggle costs ~40 ns). */
+inline void sgemmOneThread(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int threads = openblas_get_num_threads();
+  if (threads != 1) openblas_set_num_threads(1);
+  sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (threads != 1) openblas_set_num_threads(threads);
+}
+
+/** Cuts C into one block per core along its longer side; every block is a one-thread sgemm. */
+inline void sgemmSplit(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                       const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const int64_t parts = std::min<int64_t>(openblas_get_num_threads(), std::max(M, N));
+  const bool byRows = M >= N;
+  const int64_t n = byRows ? M : N;
+  // Blocks start on multiples of 16 so each keeps whole vector lanes of C.
+  auto bound = [&](int64_t p) { return p == parts ? n : std::min(n, (n * p / parts + 8) / 16 * 16); };
+  parallelTasks(parts, [&](int64_t p, int) {
+    const int64_t b = bound(p), e = bound(p + 1);
+    if (e <= b) return;
+    if (byRows) {
+      sgemm(transA, transB, e - b, N, K, alpha, transA ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
+    } else {
+      sgemm(transA, transB, M, e - b, K, alpha, A, lda, transB ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
+    }
+  });
+}
+
+/** C = alpha op(A) op(B) + beta C (row-major), choosing how to use the cores from the shape. */
+inline void sgemmPlanned(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                         const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const auto strategy = static_cast<GemmStrategy>(gemmStrategySetting().load(std::memory_order_relaxed));
+  if (strategy == GemmStrategy::Blas || openblas_get_num_threads() <= 1) {
+    sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  if (flops < kMinThreadedGemmFlops) {
+    sgemmOneThread(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else if (strategy == GemmStrategy::Split || std::min({M, N, K}) <= kThinGemmSide) {
+    sgemmSplit(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  } else {
+    sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+}
+
+}  // namespace tk
