@@ -41,6 +41,8 @@ export class NetworkCore {
   private billing: { firstAt?: number | undefined; lastLoggedAt?: number | undefined } = {};
   private readonly instanceId = crypto.randomUUID();
   private readonly sendOrder = new SendOrder();
+  /** Aborted by close(): the only thing that stops delivering a model request (see submit). */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly settings: NetworkSettings,
@@ -70,6 +72,7 @@ export class NetworkCore {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort(new TinkerError('The client was closed'));
     this.liveSession?.stop();
     this.connection?.stop();
     for (const st of this.calls.values()) st.controller.abort(new TinkerError('The client was closed'));
@@ -140,7 +143,8 @@ export class NetworkCore {
 
   private async run(st: CallState, call: Call): Promise<unknown> {
     const conn = await this.connect();
-    st.controller.signal.throwIfAborted();
+    // A model request is delivered even if its caller gave up (see submit).
+    if (!(call.op === 'submit' && isOrderedModelRequest(call.spec))) st.controller.signal.throwIfAborted();
     switch (call.op) {
       case 'serverConfig':
         return conn.config;
@@ -237,7 +241,11 @@ export class NetworkCore {
 
   private async submit(conn: Connection, st: CallState, spec: SubmitSpec): Promise<unknown> {
     const signal = st.controller.signal;
-    const req: HttpRequest = { method: 'POST', path: spec.path, headers: { ...st.opts.headers }, timeoutMs: this.settings.attemptTimeoutMs, signal };
+    // The server runs a model's requests strictly by seq_id and waits for every number, so a
+    // numbered request must reach it even when its caller aborts or times out (else every later
+    // call of the model would wait forever): an abort only stops waiting for the result.
+    const deliverySignal = isOrderedModelRequest(spec) ? this.closing.signal : signal;
+    const req: HttpRequest = { method: 'POST', path: spec.path, headers: { ...st.opts.headers }, timeoutMs: this.settings.attemptTimeoutMs, signal: deliverySignal };
     if (spec.proto) {
       const encoded = encodeProtoRequest(spec.proto, spec.body);
       req.contentType = 'application/x-protobuf';
@@ -254,7 +262,8 @@ export class NetworkCore {
     for (;;) {
       const submittedAt = Date.now();
       st.submits++;
-      const accepted = await this.postWithRetries(conn, st, req);
+      const accepted = await this.postWithRetries(conn, st, req, deliverySignal);
+      signal.throwIfAborted();
       const requestId = accepted['request_id'];
       if (typeof requestId !== 'string') {
         throw new TinkerError(`${spec.path} answered without a request_id: ${JSON.stringify(accepted).slice(0, 200)}`);
@@ -292,7 +301,7 @@ export class NetworkCore {
   }
 
   /** POST with the official SDK's execute_with_retries rules: min(2^n, 30) s for up to 5 minutes. */
-  private async postWithRetries(conn: Connection, st: CallState, req: HttpRequest): Promise<Record<string, unknown>> {
+  private async postWithRetries(conn: Connection, st: CallState, req: HttpRequest, signal: AbortSignal): Promise<Record<string, unknown>> {
     await st.slot?.turn;
     const first = conn.http.sendNow(req);
     st.slot?.release();
@@ -304,14 +313,13 @@ export class NetworkCore {
       }
       const body = parseJson(res);
       return (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-    }, st);
+    }, st, signal);
   }
 
   /** Retries `fn` on 408/409/429/5xx and connection errors (and pauses on 402 in the billing window). */
-  private async withRetries<T>(fn: (attempt: number) => Promise<T>, st?: CallState): Promise<T> {
+  private async withRetries<T>(fn: (attempt: number) => Promise<T>, st?: CallState, signal = st?.controller.signal): Promise<T> {
     const { backoffUnitMs, submitRetryWindowMs, billingPauseMs } = this.settings.timing;
     const maxRetries = st?.opts.maxRetries ?? this.settings.maxRetries;
-    const signal = st?.controller.signal;
     const start = Date.now();
     for (let attempt = 0, calls = 0; ; calls++) {
       try {
@@ -350,6 +358,12 @@ export class NetworkCore {
     this.billing.firstAt ??= now;
     return true;
   }
+}
+
+/** A training-model request numbered by seq_id (the server runs these strictly in order). */
+function isOrderedModelRequest(spec: SubmitSpec): boolean {
+  const body = spec.body as { model_id?: unknown; seq_id?: unknown } | null;
+  return typeof body === 'object' && body !== null && typeof body.model_id === 'string' && typeof body.seq_id === 'number';
 }
 
 function describeCall(call: Call): string {

@@ -77,6 +77,7 @@ class WorkerTransport implements Transport {
 
   /** Calls made in one synchronous stretch go out as one batch (in call order). */
   post(msg: ToNetwork): void {
+    if (msg.t === 'close') this.terminating = true; // the thread exits on its own after this: not a failure
     if (this.outbox.push(msg) === 1) queueMicrotask(() => this.flush());
   }
 
