@@ -34,12 +34,50 @@ inline std::atomic<int>& gemmStrategySetting() {
   return s;
 }
 
+/**
+ * One GEMM on the calling configuration. A product with a single output row or column is a
+ * matrix-vector product: OpenBLAS's sgemm would pack (copy) the whole matrix first, which
+ * doubles the memory traffic of decoding one token, so it goes to sgemv instead.
+ */
+inline void sgemmLeaf(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if ((M == 1 || N == 1) && K > 0) {
+    // sgemv may read y when beta = 0; zeroing first keeps stale NaNs out.
+    if (beta == 0.f) {
+      for (int64_t i = 0; i < (M == 1 ? N : M); i++) C[M == 1 ? i : i * ldc] = 0.f;
+    }
+    if (M == 1) {
+      // c[N] = alpha op(B)ᵀ a + beta c, with a = op(A)'s single row.
+      const int incA = transA ? static_cast<int>(lda) : 1;
+      if (transB) {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(N), static_cast<int>(K), alpha, B, static_cast<int>(ldb), A, incA,
+                    beta, C, 1);
+      } else {
+        cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(K), static_cast<int>(N), alpha, B, static_cast<int>(ldb), A, incA,
+                    beta, C, 1);
+      }
+    } else {
+      // c[M] (stride ldc) = alpha op(A) b + beta c, with b = op(B)'s single column.
+      const int incB = transB ? 1 : static_cast<int>(ldb);
+      if (transA) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, static_cast<int>(K), static_cast<int>(M), alpha, A, static_cast<int>(lda), B, incB,
+                    beta, C, static_cast<int>(ldc));
+      } else {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(M), static_cast<int>(K), alpha, A, static_cast<int>(lda), B, incB,
+                    beta, C, static_cast<int>(ldc));
+      }
+    }
+    return;
+  }
+  sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /** Runs sgemm on one OpenBLAS thread, restoring the thread count afterwards (a toggle costs ~40 ns). */
 inline void sgemmOneThread(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                            const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const int threads = openblas_get_num_threads();
   if (threads != 1) openblas_set_num_threads(1);
-  sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  sgemmLeaf(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (threads != 1) openblas_set_num_threads(threads);
 }
 
@@ -55,9 +93,9 @@ inline void sgemmSplit(bool transA, bool transB, int64_t M, int64_t N, int64_t K
     const int64_t b = bound(p), e = bound(p + 1);
     if (e <= b) return;
     if (byRows) {
-      sgemm(transA, transB, e - b, N, K, alpha, transA ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
+      sgemmLeaf(transA, transB, e - b, N, K, alpha, transA ? A + b : A + b * lda, lda, B, ldb, beta, C + b * ldc, ldc);
     } else {
-      sgemm(transA, transB, M, e - b, K, alpha, A, lda, transB ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
+      sgemmLeaf(transA, transB, M, e - b, K, alpha, A, lda, transB ? B + b * ldb : B + b, ldb, beta, C + b, ldc);
     }
   });
 }
@@ -66,8 +104,12 @@ inline void sgemmSplit(bool transA, bool transB, int64_t M, int64_t N, int64_t K
 inline void sgemmPlanned(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   const auto strategy = static_cast<GemmStrategy>(gemmStrategySetting().load(std::memory_order_relaxed));
-  if (strategy == GemmStrategy::Blas || openblas_get_num_threads() <= 1) {
+  if (strategy == GemmStrategy::Blas) {
     sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  if (openblas_get_num_threads() <= 1) {
+    sgemmLeaf(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);

@@ -20,8 +20,8 @@ export const TINKER_SCHEME = 'tinker://';
 
 /** Run ids: letters, digits and `._:-` (hosted ids look like `<uuid>:train:0`). */
 const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9._:-]{0,254}$/;
-/** Checkpoint names: letters, digits and `._-`, not starting with a dot. */
-const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
+/** Checkpoint names: letters, digits and `._-:=+`, not starting with a dot. */
+const NAME = /^[A-Za-z0-9_-][A-Za-z0-9._:=+-]{0,254}$/;
 
 export function isSafeRunId(id: string): boolean {
   return RUN_ID.test(id) && !id.includes('..');
@@ -44,7 +44,7 @@ export function checkRunId(id: string, field = 'run_id'): string {
 export function checkCheckpointName(name: string, field = 'path'): string {
   if (typeof name !== 'string' || !isSafeCheckpointName(name)) {
     throw new ValidationError(
-      `invalid checkpoint name ${JSON.stringify(name)}: use 1-255 letters, digits or . _ - (no "/", no leading ".", no "..")`,
+      `invalid checkpoint name ${JSON.stringify(name)}: use 1-255 letters, digits or . _ - : = + (no "/", no leading ".", no "..")`,
       field,
     );
   }

@@ -14,7 +14,12 @@ export function protocolCheck<T>(check: () => T): T {
   try {
     return check();
   } catch (e) {
-    if (e instanceof TinkerProtocolError) throw new ValidationError(e.message, { field: e.field });
+    // The protocol's ValidationError is the SDK's; re-making it would repeat the field prefix.
+    if (e instanceof ValidationError) throw e;
+    if (e instanceof TinkerProtocolError) {
+      const prefix = e.field ? `${e.field}: ` : '';
+      throw new ValidationError(prefix && e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message, { field: e.field });
+    }
     throw e;
   }
 }
