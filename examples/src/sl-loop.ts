@@ -26,6 +26,8 @@ export interface SlLoopOptions {
   maxLength?: number;
   /** Seed of the LoRA initialisation (default random). */
   seed?: number;
+  /** Also adapt the output projection (default true). */
+  trainUnembed?: boolean;
   client?: ServiceClientOptions;
   log?: (line: string) => void;
 }
@@ -76,7 +78,12 @@ export async function main(options: SlLoopOptions = {}): Promise<SlLoopResult> {
       startStep = resume.step;
       log(`resuming from step ${startStep} (${resume.statePath})`);
     } else {
-      training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+      training = await service.createLoraTrainingClient({
+        baseModel: o.baseModel,
+        rank: o.rank,
+        ...(o.seed !== undefined ? { seed: o.seed } : {}),
+        ...(o.trainUnembed !== undefined ? { trainUnembed: o.trainUnembed } : {}),
+      });
     }
     const tokenizer = await training.getTokenizer();
     log(`training ${totalSteps} steps of ${o.batchSize} conversations`);

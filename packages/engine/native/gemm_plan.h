@@ -1,8 +1,9 @@
 // How one GEMM uses the cores. OpenBLAS's own threading synchronises its threads inside every
 // call, which costs far more than the work for thin products (a LoRA rank of 8–64 on one side)
-// and for small ones: measured 3–10× slower on 2 threads than on 1. Such GEMMs run on one
-// OpenBLAS thread; when they are big enough to pay for a thread, the output is cut in two
-// halves along its longer side and each half is an independent one-thread sgemm.
+// and for small ones: measured 2–10× slower on 2 threads than on 1. Such GEMMs run on one
+// OpenBLAS thread; thin ones big enough to pay for a thread (the LM head over a few decoded
+// rows) are cut in two halves along the output's longer side, each an independent one-thread
+// sgemm. Large GEMMs keep OpenBLAS's threads, which reach ~95% of peak on them.
 #pragma once
 #include <cblas.h>
 
@@ -19,6 +20,13 @@ namespace tk {
 constexpr int64_t kThinGemmSide = 64;
 /** Below this many FLOPs a GEMM runs on one thread whatever its shape. */
 constexpr double kMinThreadedGemmFlops = 4e6;
+/**
+ * Thin GEMMs below this many FLOPs stay on one thread too: they take well under a millisecond,
+ * and starting a second thread costs tens of microseconds when the cores are idle and far more
+ * when other processes keep them busy (measured: one thread 140 µs, two halves 400–770 µs for
+ * 2048×8×256 at load 6).
+ */
+constexpr double kMinSplitThinGemmFlops = 64e6;
 
 enum class GemmStrategy : int {
   /** thin and small GEMMs on one thread or split in halves; large ones to OpenBLAS's threads */
@@ -113,9 +121,10 @@ inline void sgemmPlanned(bool transA, bool transB, int64_t M, int64_t N, int64_t
     return;
   }
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  if (flops < kMinThreadedGemmFlops) {
+  const bool thin = std::min({M, N, K}) <= kThinGemmSide;
+  if (flops < kMinThreadedGemmFlops || (thin && flops < kMinSplitThinGemmFlops && strategy != GemmStrategy::Split)) {
     sgemmOneThread(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else if (strategy == GemmStrategy::Split || std::min({M, N, K}) <= kThinGemmSide) {
+  } else if (strategy == GemmStrategy::Split || thin) {
     sgemmSplit(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   } else {
     sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

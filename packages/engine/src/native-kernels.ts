@@ -22,6 +22,8 @@ export interface NativeAddon {
   numThreads(): number;
   peakIsa(): 'avx512' | 'avx2' | 'scalar';
   peakGflops(threads: number, ms: number): number;
+  /** Sets (when given) and returns how GEMMs use the cores; see GemmStrategy. */
+  gemmStrategy(name?: GemmStrategy): GemmStrategy;
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array,
     beta: number, C: Float32Array, lda: number, ldb: number, ldc: number, aOffset: number, bOffset: number, cOffset: number): void;
   rmsNormForward: Kernels['rmsNormForward'];
@@ -42,6 +44,15 @@ export interface NativeAddon {
   scale: Kernels['scale'];
   axpy: Kernels['axpy'];
 }
+
+/**
+ * How GEMMs use the cores. "planned" (default): products with a side of at most 64 (LoRA ranks,
+ * one decoded row) or under 4 MFLOP avoid OpenBLAS's thread synchronisation, running on one
+ * thread or as two independent one-thread halves, and single-row products go to sgemv; large
+ * GEMMs use OpenBLAS's threads. "blas": every GEMM straight to OpenBLAS. "split": every GEMM
+ * above 4 MFLOP as independent halves. The last two exist for benchmarks.
+ */
+export type GemmStrategy = 'planned' | 'blas' | 'split';
 
 /** Path of the compiled addon, relative to the package root (this file runs from dist/). */
 export const nativeAddonPath = fileURLToPath(new URL('../build/Release/tinker_engine.node', import.meta.url));
@@ -74,6 +85,14 @@ export function setBlasThreads(threads: number): void {
 /** OpenBLAS's current thread count. */
 export function blasThreads(): number {
   return loadNativeAddon().numThreads();
+}
+
+/** Selects how GEMMs use the cores (process-wide) and returns the previous strategy. */
+export function setGemmStrategy(strategy: GemmStrategy): GemmStrategy {
+  const a = loadNativeAddon();
+  const previous = a.gemmStrategy();
+  a.gemmStrategy(strategy);
+  return previous;
 }
 
 export interface PeakMeasurement {

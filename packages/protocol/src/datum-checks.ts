@@ -189,7 +189,7 @@ export function checkLossFnConfig(
       );
     }
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new ValidationError(`expected a finite number, got ${JSON.stringify(value)}`, join(path, key));
+      throw new ValidationError(`expected a finite number, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`, join(path, key));
     }
     out[key] = value;
   }

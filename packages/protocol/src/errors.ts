@@ -16,7 +16,8 @@ export class TinkerProtocolError extends Error {
   constructor(message: string, fieldOrOptions: string | ProtocolErrorOptions = '') {
     const opts = typeof fieldOrOptions === 'string' ? { field: fieldOrOptions } : fieldOrOptions;
     const field = opts.field ?? '';
-    super(field ? `${field}: ${message}` : message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    // A message that already starts with the field (or a path inside it) is not prefixed again.
+    super(field && !namesField(message, field) ? `${field}: ${message}` : message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.field = field;
   }
@@ -27,3 +28,8 @@ export class ValidationError extends TinkerProtocolError {}
 
 /** Bytes on the wire (protobuf, zstd) are corrupt, truncated or too large. */
 export class ProtocolError extends TinkerProtocolError {}
+
+/** Whether `message` starts with `field` itself or a path inside it (`field:`, `field[`, `field.`). */
+function namesField(message: string, field: string): boolean {
+  return message.startsWith(field) && ':[.'.includes(message.charAt(field.length) || ' ');
+}

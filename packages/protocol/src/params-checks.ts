@@ -14,7 +14,7 @@ function join(path: string, key: string): string {
 
 function finite(value: unknown, path: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ValidationError(`expected a finite number, got ${JSON.stringify(value)}`, path);
+    throw new ValidationError(`expected a finite number, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`, path);
   }
   return value;
 }

@@ -80,7 +80,7 @@ export class SamplingClient {
     };
     return this.whenSlotFree(() =>
       this.ctx.runtime
-        .submit<WireSampleResult>({ path: 'asample', body, requestType: 'Sample', resultKind: 'SampleResponse' }, opts)
+        .submit<WireSampleResult>({ path: 'asample', body, requestType: 'Sample', resultKind: 'SampleResponse', cancelWhenAbandoned: true }, opts)
         .map((res) => {
           const out = sampleResponseFromWire(res, res.sample_sequence_ids);
           if (out.sequences.length !== numSamples) {

@@ -1,7 +1,7 @@
 // The entry point: one session with a Tinker server, from which training, sampling and REST
 // clients are made. Every method returns an APIFuture: `await` it, or block with `.result()`.
 import type * as wire from '@tinker-ts/protocol';
-import { ValidationError } from './errors.js';
+import { TinkerError, ValidationError } from './errors.js';
 import { APIFuture } from './future.js';
 import { RestClient } from './rest-client.js';
 import { Runtime } from './runtime/runtime.js';
@@ -33,6 +33,13 @@ export interface TrainingClientFromStateOptions {
   /** Override of the checkpoint's base model (must be compatible with it). */
   baseModel?: string;
   userMetadata?: Record<string, string>;
+}
+
+export interface CopyWeightsOptions {
+  /** The copy expires after this many seconds (a positive integer); default: kept until deleted. */
+  ttlSeconds?: number;
+  /** Grants read access to another user's checkpoint (see RestClient's access tokens). */
+  weightsAccessToken?: string;
 }
 
 export type SamplingClientOptions = { modelPath: string; baseModel?: undefined } | { baseModel: string; modelPath?: undefined };
@@ -138,7 +145,36 @@ export class ServiceClient {
     return new RestClient(this.runtime);
   }
 
-  /** Stops the session's heartbeats and the network thread. */
+  /**
+   * Copies a checkpoint (weights or sampler weights, yours or one shared with you) into a new
+   * training run of this session; resolves to the copy's `tinker://` path.
+   */
+  copyWeights(sourcePath: string, options: CopyWeightsOptions = {}, opts?: CallOptions): APIFuture<string> {
+    checkTinkerPath(sourcePath, 'source_path');
+    const { ttlSeconds, weightsAccessToken } = options ?? {};
+    if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)) {
+      throw new ValidationError(`ttl_seconds: must be a positive integer, got ${JSON.stringify(ttlSeconds)}`, { field: 'ttl_seconds' });
+    }
+    if (weightsAccessToken !== undefined && (typeof weightsAccessToken !== 'string' || weightsAccessToken.length === 0)) {
+      throw new ValidationError('weights_access_token: must be a non-empty string', { field: 'weights_access_token' });
+    }
+    const modelSeqId = this.ctx.nextModelSeqId();
+    return this.withSession((_config, sessionId) => {
+      const body: wire.CopyWeightsRequest = { session_id: sessionId, model_seq_id: modelSeqId, source_path: sourcePath, ttl_seconds: ttlSeconds ?? null };
+      if (weightsAccessToken !== undefined) body.weights_access_token = weightsAccessToken;
+      return this.runtime.request<wire.CopyWeightsResponse>({ method: 'POST', path: 'copy_weights', body }, opts).map((res) => {
+        if (typeof res?.tinker_path !== 'string') {
+          throw new TinkerError(`copy_weights answered without a tinker_path: ${JSON.stringify(res).slice(0, 200)}`);
+        }
+        return res.tinker_path;
+      });
+    });
+  }
+
+  /**
+   * Finishes the session on the server (best effort, a few seconds at most), stops heartbeats
+   * and the network thread; pending calls fail. Never throws.
+   */
   close(): Promise<void> {
     return this.runtime.close();
   }

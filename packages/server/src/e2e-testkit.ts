@@ -112,6 +112,8 @@ async function runChild(dataDir: string, settingsJson: string | undefined): Prom
 
 export interface ConfigProxy {
   url: string;
+  /** Requests seen so far, by path (e.g. "/api/v1/forward_backward"). */
+  requestCounts: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -121,7 +123,10 @@ export interface ConfigProxy {
  */
 export async function startClientConfigProxy(targetUrl: string, overrides: Record<string, unknown>): Promise<ConfigProxy> {
   const target = new URL(targetUrl);
+  const requestCounts = new Map<string, number>();
   const server = http.createServer((req, res) => {
+    const route = (req.url ?? '').split('?')[0]!;
+    requestCounts.set(route, (requestCounts.get(route) ?? 0) + 1);
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {
@@ -149,6 +154,7 @@ export async function startClientConfigProxy(targetUrl: string, overrides: Recor
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    requestCounts,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -359,8 +365,17 @@ export async function runLocalServerFlow(sc: ServiceClient, wait: Wait, blocking
   // Delete: the checkpoint is gone, and loading it fails as not found.
   await wait(rest.deleteCheckpoint(saved.path));
   assert.deepEqual((await wait(rest.listCheckpoints(runId))).items.map((c) => c.checkpointId), ['sampler_weights/sampler-5']);
-  await assert.rejects(async () => wait(sc.createTrainingClientFromState(saved.path)), isNotFound);
-  await assert.rejects(async () => wait(fresh.loadState(saved.path)), isNotFound);
+  const namesDeleted = (e: unknown) => isNotFound(e) && (e as Error).message.includes(`${saved.path} not found`);
+  await assert.rejects(async () => wait(sc.createTrainingClientFromState(saved.path)), namesDeleted);
+  await assert.rejects(async () => wait(fresh.loadState(saved.path)), namesDeleted);
+  // Deleting sampler weights ends the sampling sessions on them, with the reason.
+  await wait(rest.deleteCheckpoint(samplerSave.path));
+  await assert.rejects(async () => wait(sampler.sample({ prompt, samplingParams: { maxTokens: 1 } })), (e: unknown) => {
+    assert.ok(isNotFound(e));
+    assert.ok((e as Error).message.includes(samplerSave.path) && /deleted/.test((e as Error).message), (e as Error).message);
+    return true;
+  });
+  await assert.rejects(async () => wait(sc.createSamplingClient({ modelPath: samplerSave.path })), isNotFound);
 
   // Unload: the model answers no more.
   await wait(fresh.unload());
@@ -372,9 +387,9 @@ export async function runLocalServerFlow(sc: ServiceClient, wait: Wait, blocking
   return { losses, resumeDiff, promptLogprobDiff };
 }
 
-/** A 404 that names what was not found. */
+/** A 404 (anything else is rethrown, so the test shows it). */
 export function isNotFound(err: unknown): boolean {
-  if (err instanceof NotFoundError && /not found/.test(err.message)) return true;
+  if (err instanceof NotFoundError && err.status === 404) return true;
   throw err;
 }
 

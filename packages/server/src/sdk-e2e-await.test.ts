@@ -13,6 +13,7 @@ import {
   APIUserAbortError,
   BadRequestError,
   Datum,
+  NotFoundError,
   RequestFailedError,
   ServiceClient,
   TensorData,
@@ -53,8 +54,9 @@ function newModel(client: ServiceClient = sc, seed = 5): Promise<TrainingClient>
   return client.createLoraTrainingClient({ baseModel: E2E_MODEL, rank: 4, seed }).then((tc) => tc);
 }
 
-test('the local-server flow runs end to end with await', async () => {
+test('the local-server flow runs end to end with await', async (t) => {
   const report = await runLocalServerFlow(sc, (f) => f, false);
+  t.diagnostic(`losses ${report.losses.map((l) => l.toFixed(3)).join(' → ')}; resume diff ${report.resumeDiff.toExponential(2)}; prompt logprob diff ${report.promptLogprobDiff.toExponential(2)}`);
   assert.ok(report.losses.at(-1)! < report.losses[0]!);
 });
 
@@ -119,6 +121,7 @@ test('a batch split into chunks by the server config gives the unchunked outputs
     const data = [...e2eBatch(), ...preferencePairs()]; // 6 datums → 3 chunks
     const [small, whole] = await Promise.all([newModel(viaProxy, 21), newModel(sc, 21)]);
     const [outChunked, outWhole] = await Promise.all([small.forwardBackward(data, 'cross_entropy'), whole.forwardBackward(data, 'cross_entropy')]);
+    assert.equal(proxy.requestCounts.get('/api/v1/forward_backward'), 3, 'six datums at two per chunk: three requests');
     assert.equal(outChunked.lossFnOutputs.length, data.length);
     logprobs(outChunked).forEach((lp, i) => {
       assert.equal(lp.length, data[i]!.lossFnInputs['target_tokens']!.size, `datum ${i} keeps its place`);
@@ -167,6 +170,55 @@ test('calls submitted without awaiting run in call order', async () => {
   const lastLoss = (results.at(-1) as ForwardBackwardOutput).metrics['loss:sum']!;
   assert.ok(lastLoss < firstLoss, `loss falls across the concurrent steps: ${firstLoss} → ${lastLoss}`);
   await Promise.all([concurrent.unload(), sequential.unload()]);
+});
+
+test('sampler weights taken between concurrent steps see exactly the steps before them', async () => {
+  const data = e2eBatch();
+  const tokens = [11, 22, 33, 44, 55, 66, 77, 88];
+  const [tc, twin] = await Promise.all([newModel(sc, 71), newModel(sc, 71)]);
+  const fb1 = tc.forwardBackward(data, 'cross_entropy');
+  const step1 = tc.optimStep({ learningRate: 1e-2 });
+  const liveAfterOne = tc.saveWeightsAndGetSamplingClient();
+  const savedAfterOne = tc.saveWeightsForSampler('after-one');
+  const fb2 = tc.forwardBackward(data, 'cross_entropy');
+  const step2 = tc.optimStep({ learningRate: 1e-2 });
+  await Promise.all([fb1, step1, fb2, step2]);
+  // The twin takes one step only: the state both sampler weights should hold.
+  await twin.forwardBackward(data, 'cross_entropy');
+  await twin.optimStep({ learningRate: 1e-2 });
+  const want = logprobs(await twin.forward([Datum.fromTokens(tokens)], 'cross_entropy'))[0]!;
+  const now = logprobs(await tc.forward([Datum.fromTokens(tokens)], 'cross_entropy'))[0]!;
+  assert.ok(maxAbsDiff(now, want) > 1e-3, 'the second step changed the model');
+  const live = await (await liveAfterOne).computeLogprobs(tokens);
+  assert.ok(maxAbsDiff(live.slice(1) as number[], want) <= 1e-4, 'the live sampler holds the weights after one step');
+  const saved = await (await sc.createSamplingClient({ modelPath: (await savedAfterOne).path })).computeLogprobs(tokens);
+  assert.ok(maxAbsDiff(saved.slice(1) as number[], want) <= 1e-4, 'the saved sampler weights hold the weights after one step');
+  await Promise.all([tc.unload(), twin.unload()]);
+});
+
+test('publishing lets another user load and sample a checkpoint; unpublishing takes it back', async () => {
+  const other = new ServiceClient({ baseURL: server.url, apiKey: 'tml-e2e-other-user' });
+  try {
+    const tc = await newModel(sc, 81);
+    const [weights, sampler] = await Promise.all([tc.saveState('shared'), tc.saveWeightsForSampler('shared')]);
+    const rest = sc.createRestClient();
+    await assert.rejects(other.createTrainingClientFromState(weights.path).future(), NotFoundError);
+    await assert.rejects(other.createSamplingClient({ modelPath: sampler.path }).future(), NotFoundError);
+    await Promise.all([rest.publishCheckpoint(weights.path), rest.publishCheckpoint(sampler.path)]);
+    const theirs = await other.createTrainingClientFromState(weights.path);
+    const tokens = [3, 1, 4, 1, 5, 9];
+    const mine = logprobs(await tc.forward([Datum.fromTokens(tokens)], 'cross_entropy'))[0]!;
+    assert.ok(maxAbsDiff(logprobs(await theirs.forward([Datum.fromTokens(tokens)], 'cross_entropy'))[0]!, mine) <= 1e-4);
+    const theirSampler = await other.createSamplingClient({ modelPath: sampler.path });
+    assert.ok(maxAbsDiff((await theirSampler.computeLogprobs(tokens)).slice(1) as number[], mine) <= 1e-4);
+    // Reading is all they get.
+    await assert.rejects(other.createRestClient().deleteCheckpoint(weights.path).future(), NotFoundError);
+    await rest.unpublishCheckpoint(weights.path);
+    await assert.rejects(other.createTrainingClientFromState(weights.path).future(), NotFoundError);
+    await Promise.all([tc.unload(), theirs.unload()]);
+  } finally {
+    await other.close();
+  }
 });
 
 test('bad input is refused on the client, naming the field, before anything is sent', async () => {
@@ -229,5 +281,57 @@ test('an aborted call rejects with APIUserAbortError and later calls still run',
   await assert.rejects(f.future(), APIUserAbortError);
   const next = await tc.forward(e2eBatch(), 'cross_entropy').resultAsync(30_000);
   assert.equal(next.lossFnOutputs.length, 2);
+  // Aborted while waiting for the result (the request already reached the server).
+  const late = new AbortController();
+  const polling = tc.forwardBackward(e2eBatch(), 'cross_entropy', undefined, { signal: late.signal });
+  setTimeout(() => late.abort(), 20);
+  await assert.rejects(polling.future(), APIUserAbortError);
+  // A per-call timeout too short to get anything done.
+  await assert.rejects(tc.forward(e2eBatch(), 'cross_entropy', undefined, { timeoutMs: 1 }).future(), (e: unknown) => e instanceof APIError);
+  // An aborted custom-loss call: its backward pass never goes out, yet its seq_ids are filled.
+  const custom = new AbortController();
+  const customCall = tc.forwardBackwardCustom(preferencePairs(), dpo, { signal: custom.signal });
+  custom.abort();
+  await assert.rejects(customCall.future(), APIUserAbortError);
+  const last = await tc.forward(e2eBatch(), 'cross_entropy').resultAsync(30_000);
+  assert.equal(last.lossFnOutputs.length, 2);
   await tc.unload();
+});
+
+test('a base-model sampling client gives the logprobs of a fresh LoRA model, and many samples in flight all finish', async () => {
+  const tokens = [5, 6, 7, 8, 9, 10];
+  const [tc, base] = await Promise.all([newModel(sc, 51), sc.createSamplingClient({ baseModel: E2E_MODEL })]);
+  const train = logprobs(await tc.forward([Datum.fromTokens(tokens)], 'cross_entropy'))[0]!;
+  const lp = await base.computeLogprobs(tokens);
+  assert.ok(maxAbsDiff(lp.slice(1) as number[], train) <= 1e-4, 'a fresh adapter does not change the base model');
+  const many = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => base.sample({ prompt: tokens, numSamples: 2, samplingParams: { maxTokens: 3, seed: i } })),
+  );
+  for (const r of many) assert.equal(r.sequences.length, 2);
+  const again = await base.sample({ prompt: tokens, numSamples: 2, samplingParams: { maxTokens: 3, seed: 0 } });
+  assert.deepEqual(again.sequences.map((q) => q.tokens), many[0]!.sequences.map((q) => q.tokens), 'seeded samples repeat');
+  assert.notDeepEqual(many[1]!.sequences.map((q) => q.tokens), many[0]!.sequences.map((q) => q.tokens), 'another seed, other samples');
+  await tc.unload();
+});
+
+test('loading without the optimizer restores the weights but restarts Adam', async () => {
+  const data = e2eBatch();
+  const tc = await newModel(sc, 61);
+  for (let i = 0; i < 2; i++) {
+    await tc.forwardBackward(data, 'cross_entropy');
+    await tc.optimStep({ learningRate: 1e-2 });
+  }
+  const { path: saved } = await tc.saveState('adam-test');
+  const [plain, withAdam] = await Promise.all([sc.createTrainingClientFromState(saved), sc.createTrainingClientFromStateWithOptimizer(saved)]);
+  const at = logprobs(await tc.forward(data, 'cross_entropy')).flat();
+  assert.ok(maxAbsDiff(logprobs(await plain.forward(data, 'cross_entropy')).flat(), at) <= 1e-4, 'same weights');
+  const stepped: number[][] = [];
+  for (const client of [tc, plain, withAdam]) {
+    await client.forwardBackward(data, 'cross_entropy');
+    await client.optimStep({ learningRate: 1e-2 });
+    stepped.push(logprobs(await client.forward(data, 'cross_entropy')).flat());
+  }
+  assert.ok(maxAbsDiff(stepped[2]!, stepped[0]!) <= 1e-4, 'with the optimizer: the same next step');
+  assert.ok(maxAbsDiff(stepped[1]!, stepped[0]!) > 1e-3, 'without it: a different next step (fresh Adam moments)');
+  await Promise.all([tc.unload(), plain.unload(), withAdam.unload()]);
 });

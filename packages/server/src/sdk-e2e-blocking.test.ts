@@ -11,6 +11,10 @@ import {
   ServiceClient,
   TimeoutError,
   ValidationError,
+  differentiable,
+  dpoLoss,
+  evaluateCustomLoss,
+  sequenceLogprob,
   type ForwardBackwardOutput,
   type TrainingClient,
 } from '@tinker-ts/sdk';
@@ -20,7 +24,14 @@ let server: ChildServer;
 let sc: ServiceClient;
 
 before(async () => {
-  server = await startChildServer({ settings: { longPollMs: 2_000 } });
+  // The other side of each client/config choice than the await-style test: zstd request
+  // bodies, results announced as metadata first, and resuming via create_model + load_weights.
+  server = await startChildServer({
+    settings: { longPollMs: 2_000, compressForwardBackward: true, metadataOnlyThresholdBytes: 256, createModelViaLoadWeights: false },
+  });
+  const config = (await (await fetch(`${server.url}/api/v1/client/config`, { headers: { 'X-API-Key': E2E_API_KEY } })).json()) as Record<string, unknown>;
+  assert.equal(config['proto_compress_fwdbwd'], true);
+  assert.equal(config['create_model_via_load_weights'], false);
   sc = new ServiceClient({ baseURL: server.url, apiKey: E2E_API_KEY });
 });
 
@@ -37,8 +48,9 @@ function newModel(seed: number): TrainingClient {
   return sc.createLoraTrainingClient({ baseModel: E2E_MODEL, rank: 4, seed }).result();
 }
 
-test('the local-server flow runs end to end with blocking result()', async () => {
+test('the local-server flow runs end to end with blocking result()', async (t) => {
   const report = await runLocalServerFlow(sc, (f) => f.result(), true);
+  t.diagnostic(`losses ${report.losses.map((l) => l.toFixed(3)).join(' → ')}; resume diff ${report.resumeDiff.toExponential(2)}; prompt logprob diff ${report.promptLogprobDiff.toExponential(2)}`);
   assert.ok(report.losses.at(-1)! < report.losses[0]!);
 });
 
@@ -66,6 +78,22 @@ test('futures collected without waiting, then blocked on, keep call order', () =
   const firstOut = first.result();
   assert.ok(maxAbsDiff(logprobs(fbOut).flat(), logprobs(firstOut).flat()) <= 1e-5, 'forward_backward ran before the step');
   assert.ok(afterOut.metrics['loss:sum']! < firstOut.metrics['loss:sum']!, 'the last forward ran after the step');
+  tc.unload().result();
+});
+
+test('forwardBackwardCustom blocks to its result and its gradient trains the model', () => {
+  const tc = newModel(10);
+  const data = [Datum.fromTokens([1, 2, 3, 4]), Datum.fromTokens([1, 2, 5, 6])];
+  // DPO on one pair: prefer the first continuation.
+  const loss = differentiable((_d, lps) =>
+    dpoLoss([{ chosen: sequenceLogprob(lps[0]!), rejected: sequenceLogprob(lps[1]!), refChosen: -20, refRejected: -20 }], 0.5),
+  );
+  const before = evaluateCustomLoss(loss, data, logprobs(tc.forward(data, 'cross_entropy').result()).map((lp) => Float32Array.from(lp)));
+  const out = tc.forwardBackwardCustom(data, loss).result();
+  assert.ok(Math.abs(out.metrics['dpo_margin:mean']! - before.metrics['dpo_margin:mean']!) < 1e-4, 'metrics of the loss at the current weights');
+  tc.optimStep({ learningRate: 1e-2 }).result();
+  const after = evaluateCustomLoss(loss, data, logprobs(tc.forward(data, 'cross_entropy').result()).map((lp) => Float32Array.from(lp)));
+  assert.ok(after.loss < before.loss, `DPO loss falls: ${before.loss} → ${after.loss}`);
   tc.unload().result();
 });
 

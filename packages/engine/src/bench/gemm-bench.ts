@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { nativeKernels, openblasCoreName, measurePeakGflops, blasThreads, setBlasThreads } from '../native-kernels.js';
+import { nativeKernels, openblasCoreName, measurePeakGflops, blasThreads, setBlasThreads, setGemmStrategy, type GemmStrategy } from '../native-kernels.js';
 
 export interface GemmBenchCase {
   name: string;
@@ -94,6 +94,65 @@ export function runGemmBench(opts: GemmBenchOptions = {}): GemmBenchResult {
   }
   if (opts.print ?? true) printGemmBench(result);
   return result;
+}
+
+// LoRA products (rank 8) of the two bench models and their decode-shaped GEMMs.
+const strategyShapes: Shape[] = [
+  { name: 'LoRA x·Aᵀ 2048×8×256', M: 2048, N: 8, K: 256, transA: false, transB: true },
+  { name: 'LoRA u·Bᵀ 2048×1024×8', M: 2048, N: 1024, K: 8, transA: false, transB: true },
+  { name: 'LoRA du = dy·B 2048×8×1024', M: 2048, N: 8, K: 1024, transA: false, transB: false },
+  { name: 'LoRA dA = duᵀ·x 8×256×2048', M: 8, N: 256, K: 2048, transA: true, transB: false },
+  { name: 'LoRA dB = dyᵀ·u 1024×8×2048', M: 1024, N: 8, K: 2048, transA: true, transB: false },
+  { name: 'LoRA u·Bᵀ 128×3072×8 (0.6B)', M: 128, N: 3072, K: 8, transA: false, transB: true },
+  { name: 'decode 1×3072×1024', M: 1, N: 3072, K: 1024, transA: false, transB: true },
+  { name: 'decode 16×3072×1024', M: 16, N: 3072, K: 1024, transA: false, transB: true },
+  { name: 'linear 128×3072×1024 (0.6B)', M: 128, N: 3072, K: 1024, transA: false, transB: true },
+];
+
+export interface StrategyComparison {
+  name: string;
+  /** Median microseconds per call under each strategy. */
+  micros: Record<GemmStrategy, number>;
+}
+
+/**
+ * Times each shape under the given GEMM strategies, alternating strategies between rounds so
+ * that load from other processes hits both alike; reports medians.
+ */
+export function compareGemmStrategies(strategies: GemmStrategy[] = ['blas', 'planned'], rounds = 7, print = true): StrategyComparison[] {
+  const out: StrategyComparison[] = [];
+  const previous = setGemmStrategy('planned');
+  try {
+    for (const s of strategyShapes) {
+      const A = new Float32Array(s.M * s.K).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+      const B = new Float32Array(s.K * s.N).map((_, i) => ((i * 104729) % 1000) / 1000 - 0.5);
+      const C = new Float32Array(s.M * s.N);
+      const calls = Math.max(1, Math.min(20, Math.round(2e7 / (2 * s.M * s.N * s.K))));
+      const samples = new Map<GemmStrategy, number[]>(strategies.map((st) => [st, []]));
+      for (let r = 0; r < rounds; r++) {
+        for (const st of strategies) {
+          setGemmStrategy(st);
+          nativeKernels.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, B, 0, C);
+          const t0 = performance.now();
+          for (let c = 0; c < calls; c++) nativeKernels.gemm(s.transA, s.transB, s.M, s.N, s.K, 1, A, B, 0, C);
+          samples.get(st)!.push(((performance.now() - t0) * 1000) / calls);
+        }
+      }
+      const micros = Object.fromEntries(strategies.map((st) => {
+        const v = [...samples.get(st)!].sort((a, b) => a - b);
+        return [st, v[Math.floor(v.length / 2)]];
+      })) as Record<GemmStrategy, number>;
+      out.push({ name: s.name, micros });
+      if (print) {
+        const flops = 2 * s.M * s.N * s.K;
+        console.log(`  ${s.name.padEnd(30)} ` + strategies.map((st) =>
+          `${st} ${micros[st].toFixed(0).padStart(6)} µs ${(flops / micros[st] / 1e3).toFixed(0).padStart(4)} GFLOP/s`).join('   '));
+      }
+    }
+  } finally {
+    setGemmStrategy(previous);
+  }
+  return out;
 }
 
 export function printGemmBench(r: GemmBenchResult): void {

@@ -12,10 +12,13 @@ Run by engine-bench.js with /usr/bin/python3; prints one JSON line with --json.
 """
 import os
 
+import re
+
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 try:
     with open("/proc/cpuinfo") as f:
-        if " avx512f" in f.read():
+        # SkylakeX kernels need AVX-512 (SIGILL otherwise); without it OpenBLAS picks its own.
+        if re.search(r"\bavx512f\b", f.read()):
             os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
 except OSError:
     pass
@@ -37,6 +40,9 @@ def parse_args():
                           ("warmup", 2), ("steps", 6), ("decode-tokens", 128), ("decode-tokens-batched", 64),
                           ("threads", 2)]:
         p.add_argument("--" + name, type=int, default=default)
+    p.add_argument("--rope-theta", type=float, default=10000.0)
+    p.add_argument("--eps", type=float, default=1e-5)
+    p.add_argument("--lora-alpha", type=float, default=16.0)
     p.add_argument("--json", action="store_true")
     return p.parse_args()
 
@@ -44,7 +50,7 @@ def parse_args():
 class LoraLinear(torch.nn.Module):
     """Frozen W [out, in] plus trainable (alpha/r)·B·A, PEFT layout and init (B = 0)."""
 
-    def __init__(self, in_dim, out_dim, rank, alpha=16.0):
+    def __init__(self, in_dim, out_dim, rank, alpha):
         super().__init__()
         self.weight = torch.nn.Parameter(torch.randn(out_dim, in_dim) * 0.02, requires_grad=False)
         self.lora_A = torch.nn.Parameter(torch.empty(rank, in_dim).uniform_(-1 / math.sqrt(in_dim), 1 / math.sqrt(in_dim)))
@@ -82,17 +88,18 @@ class Block(torch.nn.Module):
         super().__init__()
         d, hd = a.d, a.head_dim
         self.h, self.kvh, self.hd = a.heads, a.kv_heads, hd
-        self.q = LoraLinear(d, a.heads * hd, a.rank)
-        self.k = LoraLinear(d, a.kv_heads * hd, a.rank)
-        self.v = LoraLinear(d, a.kv_heads * hd, a.rank)
-        self.o = LoraLinear(a.heads * hd, d, a.rank)
-        self.gate = LoraLinear(d, a.ff, a.rank)
-        self.up = LoraLinear(d, a.ff, a.rank)
-        self.down = LoraLinear(a.ff, d, a.rank)
-        self.n1 = RMSNorm(d, 1e-6)
-        self.n2 = RMSNorm(d, 1e-6)
-        self.qn = RMSNorm(hd, 1e-6) if a.qk_norm else None
-        self.kn = RMSNorm(hd, 1e-6) if a.qk_norm else None
+        r, al = a.rank, a.lora_alpha
+        self.q = LoraLinear(d, a.heads * hd, r, al)
+        self.k = LoraLinear(d, a.kv_heads * hd, r, al)
+        self.v = LoraLinear(d, a.kv_heads * hd, r, al)
+        self.o = LoraLinear(a.heads * hd, d, r, al)
+        self.gate = LoraLinear(d, a.ff, r, al)
+        self.up = LoraLinear(d, a.ff, r, al)
+        self.down = LoraLinear(a.ff, d, r, al)
+        self.n1 = RMSNorm(d, a.eps)
+        self.n2 = RMSNorm(d, a.eps)
+        self.qn = RMSNorm(hd, a.eps) if a.qk_norm else None
+        self.kn = RMSNorm(hd, a.eps) if a.qk_norm else None
 
     def forward(self, x, cos, sin, cache=None):
         B, T, _ = x.shape
@@ -132,9 +139,9 @@ class Model(torch.nn.Module):
         super().__init__()
         self.embed = torch.nn.Parameter(torch.randn(a.vocab, a.d) * 0.02, requires_grad=False)
         self.blocks = torch.nn.ModuleList([Block(a) for _ in range(a.layers)])
-        self.norm = RMSNorm(a.d, 1e-6)
+        self.norm = RMSNorm(a.d, a.eps)
         self.head = self.embed if a.tied else torch.nn.Parameter(torch.randn(a.vocab, a.d) * 0.02, requires_grad=False)
-        self.cos, self.sin = rope_tables(4096, a.head_dim, 10000.0)
+        self.cos, self.sin = rope_tables(4096, a.head_dim, a.rope_theta)
 
     def forward(self, tokens, start=0, caches=None):
         T = tokens.shape[1]
@@ -154,10 +161,13 @@ def main():
     opt = torch.optim.AdamW(params, lr=1e-4, betas=(0.9, 0.95), eps=1e-12, weight_decay=0.0)
     tokens = torch.randint(0, a.vocab, (a.batch, a.seq + 1))
     times = []
+    first_loss = None
     for i in range(a.warmup + a.steps):
         t0 = time.perf_counter()
         logits = model(tokens[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, a.vocab), tokens[:, 1:].reshape(-1), reduction="sum")
+        if first_loss is None:
+            first_loss = loss.item() / (a.batch * a.seq)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -192,6 +202,8 @@ def main():
         "decode1_tok_per_s": (a.decode_tokens - 1) / d1,
         "decode16_tok_per_s": 16 * (a.decode_tokens_batched - 1) / d16,
         "torch": torch.__version__,
+        "loss_per_token": first_loss,
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
     }
     print(json.dumps(result) if a.json else result)
 

@@ -17,6 +17,21 @@ export interface SubmitSpec {
   resultKind: ResultKind;
   /** Send the body protobuf-encoded as this message (zstd-compressed if the server asks). */
   proto?: ProtoRequestKind;
+  /**
+   * When the caller abandons it (abort or timeoutMs) after the server accepted it, tell the
+   * server with cancel_future — if its dynamic config has `sample_cancel_enabled`.
+   */
+  cancelWhenAbandoned?: boolean;
+}
+
+/**
+ * A training-model request numbered by seq_id. The server runs these strictly in order and waits
+ * for every number, so one must reach the server even when its caller aborts: an abort only
+ * stops waiting for its result.
+ */
+export function isOrderedModelRequest(spec: SubmitSpec): boolean {
+  const body = spec.body as { model_id?: unknown; seq_id?: unknown } | null;
+  return typeof body === 'object' && body !== null && typeof body.model_id === 'string' && typeof body.seq_id === 'number';
 }
 
 export type Call =

@@ -2,8 +2,9 @@
 // so it can run on its own thread (the default) or inline on the caller's thread (injected fetch).
 import { APIConnectionError, APIConnectionTimeoutError, TinkerError, serializeError, type APIError } from '../errors.js';
 import { connect, type Connection } from './bootstrap.js';
+import { CancelQueue } from './cancel-queue.js';
 import { abortReason, parseJson, statusError, type HttpRequest, type HttpResponse } from './http.js';
-import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork, WireCallOptions } from './messages.js';
+import { isOrderedModelRequest, type Call, type FromNetwork, type RequestSpec, type SubmitSpec, type ToNetwork, type WireCallOptions } from './messages.js';
 import type { NetworkSettings } from './options.js';
 import { PromiseExpired, retrieveFuture, type PollProgress } from './retrieve-future.js';
 import { isRetryableError, isRetryableStatus, requestBackoffMs, retryAfterMs, sleep, submitBackoffMs } from './retry.js';
@@ -29,6 +30,8 @@ interface CallState {
   timers: NodeJS.Timeout[];
   /** Place in the send order (requests and submits only). */
   slot?: SendSlot | undefined;
+  /** Send cancel_future when the caller abandons it after the server accepted it. */
+  cancelWhenAbandoned?: boolean | undefined;
 }
 
 export class NetworkCore {
@@ -43,6 +46,11 @@ export class NetworkCore {
   private readonly sendOrder = new SendOrder();
   /** Aborted by close(): the only thing that stops delivering a model request (see submit). */
   private readonly closing = new AbortController();
+  private readonly cancels = new CancelQueue({
+    send: (requestId) => this.sendCancel(requestId),
+    batchSize: () => this.connection?.dynamicConfig.sample_cancel_max_batch_size ?? 64,
+    report: (msg) => this.emit({ t: 'log', level: 'info', msg }),
+  });
 
   constructor(
     private readonly settings: NetworkSettings,
@@ -69,14 +77,62 @@ export class NetworkCore {
     return this.liveSession?.heartbeats ?? 0;
   }
 
+  /**
+   * Fails pending calls, finishes the session on the server (best effort, bounded by
+   * sessionFinishTimeoutMs), then stops heartbeats and timers and emits `closed`.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort(new TinkerError('The client was closed'));
-    this.liveSession?.stop();
-    this.connection?.stop();
+    this.cancels.stop();
     for (const st of this.calls.values()) st.controller.abort(new TinkerError('The client was closed'));
-    this.emit({ t: 'closed' });
+    void this.finishSession().finally(() => {
+      this.liveSession?.stop();
+      this.connection?.stop();
+      this.emit({ t: 'closed' });
+    });
+  }
+
+  /** POST sessions/{id}/finish so the server frees the session's models now, not after heartbeats stop. */
+  private async finishSession(): Promise<void> {
+    const pending = this.session;
+    if (!pending) return; // no session was ever asked for
+    const timeoutMs = this.settings.timing.sessionFinishTimeoutMs;
+    const deadline = AbortSignal.timeout(Math.max(1, timeoutMs));
+    try {
+      const session = await Promise.race([
+        pending,
+        new Promise<never>((_, reject) => deadline.addEventListener('abort', () => reject(new Error('timed out waiting for create_session')), { once: true })),
+      ]);
+      const conn = this.connection;
+      if (!conn) return;
+      const res = await conn.http.send({
+        pool: 'session', method: 'POST', path: `sessions/${encodeURIComponent(session.id)}/finish`, body: {}, timeoutMs, signal: deadline,
+      });
+      // 404: a server that predates the route; the session then ends when heartbeats stop.
+      if (res.status >= 300 && res.status !== 404) this.emit({ t: 'log', level: 'info', msg: `finishing session ${session.id}: HTTP ${res.status}` });
+    } catch (e) {
+      this.emit({ t: 'log', level: 'info', msg: `finishing the session failed: ${e instanceof Error ? e.message : String(e)}` });
+    }
+  }
+
+  /** One best-effort cancel_future (no retries: a lost cancel only costs server work). */
+  private async sendCancel(requestId: string): Promise<void> {
+    const conn = this.connection;
+    if (!conn || this.closed) return;
+    const res = await conn.http.send({
+      method: 'POST', path: 'cancel_future', body: { request_id: requestId }, timeoutMs: this.settings.timing.cancelTimeoutMs, signal: this.closing.signal,
+    });
+    // 404/409/410: the request finished or expired meanwhile — nothing left to cancel.
+    if (res.status >= 300 && ![404, 409, 410].includes(res.status)) throw statusError(res, requestId);
+  }
+
+  /** A call the caller gave up on (abort or timeoutMs, not close): cancel it on the server if allowed. */
+  private cancelAbandoned(st: CallState): void {
+    if (this.closed || !st.cancelWhenAbandoned || st.requestId === undefined) return;
+    if (!this.connection?.dynamicConfig.sample_cancel_enabled) return;
+    this.cancels.enqueue(st.requestId);
   }
 
   // ---- call lifecycle ----
@@ -98,7 +154,10 @@ export class NetworkCore {
     }
     this.armStallWarning(st);
     // An abort (caller, timeoutMs, close) ends the call at once, whatever step it is waiting in.
-    st.controller.signal.addEventListener('abort', () => this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, undefined)) }), { once: true });
+    st.controller.signal.addEventListener('abort', () => {
+      if (this.calls.has(id)) this.cancelAbandoned(st);
+      this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, undefined)) });
+    }, { once: true });
     this.run(st, call).then(
       (value) => this.finish(st, { t: 'resolve', id, value }),
       (e: unknown) => this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, e)) }),
@@ -241,9 +300,9 @@ export class NetworkCore {
 
   private async submit(conn: Connection, st: CallState, spec: SubmitSpec): Promise<unknown> {
     const signal = st.controller.signal;
-    // The server runs a model's requests strictly by seq_id and waits for every number, so a
-    // numbered request must reach it even when its caller aborts or times out (else every later
-    // call of the model would wait forever): an abort only stops waiting for the result.
+    st.cancelWhenAbandoned = spec.cancelWhenAbandoned === true;
+    // A numbered model request is delivered even when its caller aborts or times out (else every
+    // later call of the model would wait forever for its seq_id): an abort only stops the waiting.
     const deliverySignal = isOrderedModelRequest(spec) ? this.closing.signal : signal;
     const req: HttpRequest = { method: 'POST', path: spec.path, headers: { ...st.opts.headers }, timeoutMs: this.settings.attemptTimeoutMs, signal: deliverySignal };
     if (spec.proto) {
@@ -358,12 +417,6 @@ export class NetworkCore {
     this.billing.firstAt ??= now;
     return true;
   }
-}
-
-/** A training-model request numbered by seq_id (the server runs these strictly in order). */
-function isOrderedModelRequest(spec: SubmitSpec): boolean {
-  const body = spec.body as { model_id?: unknown; seq_id?: unknown } | null;
-  return typeof body === 'object' && body !== null && typeof body.model_id === 'string' && typeof body.seq_id === 'number';
 }
 
 function describeCall(call: Call): string {

@@ -20,24 +20,25 @@ const counter = new Int32Array(signal);
 
 // Messages of one event-loop turn go out as one batch: fewer postMessage calls and wake-ups.
 let outbox: FromNetwork[] = [];
+/** Set once the core reports `closed`: the port closes after that batch is out. */
+let closeAfterFlush = false;
 function flush(): void {
   const batch = outbox;
   outbox = [];
   port.postMessage(batch);
   Atomics.add(counter, 0, 1);
   Atomics.notify(counter, 0);
+  if (closeAfterFlush) port.close();
 }
 function post(msg: FromNetwork): void {
+  if (msg.t === 'closed') closeAfterFlush = true;
   if (outbox.push(msg) === 1) setImmediate(flush);
 }
 
 const core = new NetworkCore(settings, nodeHttpTransport(), post);
 
 port.on('message', (batch: ToNetwork[]) => {
-  for (const msg of batch) {
-    core.handle(msg);
-    if (msg.t === 'close') setImmediate(() => port.close()); // after the last batch is out
-  }
+  for (const msg of batch) core.handle(msg);
 });
 
 // Never leave a blocked caller waiting on a thread that died.

@@ -21,6 +21,10 @@ export interface RuntimeTiming {
   billingPauseMs: number;
   /** Lower bound for the dynamic config refresh interval. */
   minDynamicConfigRefreshMs: number;
+  /** How long close() gives the server to finish the session (best effort). */
+  sessionFinishTimeoutMs: number;
+  /** Timeout of one cancel_future request (best effort, not retried). */
+  cancelTimeoutMs: number;
 }
 
 export const DEFAULT_TIMING: Readonly<RuntimeTiming> = Object.freeze({
@@ -31,6 +35,8 @@ export const DEFAULT_TIMING: Readonly<RuntimeTiming> = Object.freeze({
   heartbeatWarnAfterMs: 120_000,
   billingPauseMs: 5_000,
   minDynamicConfigRefreshMs: 10_000,
+  sessionFinishTimeoutMs: 3_000,
+  cancelTimeoutMs: 10_000,
 });
 
 export interface ClientOptions {

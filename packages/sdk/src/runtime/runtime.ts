@@ -6,7 +6,7 @@ import type { ClientConfigResponse, ClientDynamicConfigResponse } from '@tinker-
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { APIUserAbortError, TinkerError, deserializeError, serializeError } from '../errors.js';
 import { APIFuture, FutureCell, type Blocker } from '../future.js';
-import type { Call, FromNetwork, RequestSpec, SubmitSpec, ToNetwork } from './messages.js';
+import { isOrderedModelRequest, type Call, type FromNetwork, type RequestSpec, type SubmitSpec, type ToNetwork } from './messages.js';
 import { NetworkCore } from './network-core.js';
 import type { NetworkWorkerData } from './network-worker.js';
 import { toNetworkSettings, type CallOptions, type ClientOptions, type Logger, type NetworkSettings, type QueueStateObserver } from './options.js';
@@ -151,10 +151,13 @@ export class Runtime {
   private onClosed: (() => void) | undefined;
   private config: APIFuture<ClientConfigResponse> | undefined;
   private session: APIFuture<string> | undefined;
+  /** How long close() waits for the network side (session finish included) before cutting it off. */
+  private readonly closeWaitMs: number;
 
   private constructor(opts: ClientOptions) {
     this.logger = opts.logger ?? defaultLogger;
     const settings = toNetworkSettings(opts);
+    this.closeWaitMs = settings.timing.sessionFinishTimeoutMs + 1000;
     const dispatch = (msg: FromNetwork) => this.dispatch(msg);
     this.transport = opts.fetch ? new InlineTransport(settings, opts.fetch, dispatch) : new WorkerTransport(settings, dispatch);
   }
@@ -191,14 +194,19 @@ export class Runtime {
     return this.session;
   }
 
-  /** Stops heartbeats, fails pending calls, ends the network thread. */
+  /**
+   * Fails pending calls, finishes the session on the server (best effort: a short timeout, a
+   * 404 from an older server is fine), stops heartbeats, ends the network thread. Never throws.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.broken) return this.transport.terminate();
       this.transport.setActive(true);
       const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
       this.transport.post({ t: 'close' });
-      await Promise.race([closed, new Promise((r) => setTimeout(r, 1000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, this.closeWaitMs)))]);
+      clearTimeout(timer);
       this.failAll(new TinkerError('The client was closed'));
       this.broken ??= new TinkerError('The client was closed');
       await this.transport.terminate();
@@ -220,6 +228,12 @@ export class Runtime {
     }
     if (opts.signal?.aborted) {
       cell.reject(new APIUserAbortError());
+      // Still delivered, unanswered: the model's later requests wait for its seq_id.
+      if (call.op === 'submit' && isOrderedModelRequest(call.spec)) {
+        const id = this.nextId++;
+        this.transport.post({ t: 'call', id, call, opts: { maxRetries: opts.maxRetries, headers: opts.headers } });
+        this.transport.post({ t: 'abort', id });
+      }
       return future;
     }
     const id = this.nextId++;

@@ -19,8 +19,9 @@ import {
   type ServerContext,
 } from '../context.js';
 import type { EngineSampleSource } from '../engine-port.js';
-import { BadRequestError } from '../errors.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
 import { requestHash, requestIdFor } from '../futures.js';
+import { parseCheckpointPath } from '../tinker-paths.js';
 import { json, type RouteDef } from '../router.js';
 
 /** Rejects newer request features this server does not implement, naming each. */
@@ -39,6 +40,13 @@ function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): {
     const s = requireSamplingSession(ctx, user, body.sampling_session_id);
     if (body.seq_id == null) {
       throw new BadRequestError('seq_id is required with sampling_session_id', { field: 'seq_id' });
+    }
+    if (s.model_path && !s.ephemeral) {
+      // Saved sampler weights can be deleted under a session; say so by their tinker:// path.
+      const p = parseCheckpointPath(s.model_path, 'model_path');
+      if (!ctx.store.getCheckpoint(p.runId, p.kind, p.name)) {
+        throw new NotFoundError(`sampler weights ${s.model_path} of sampling session ${s.sampling_session_id} were deleted`);
+      }
     }
     return {
       source: { baseModel: s.base_model, ...(s.sampler_dir ? { samplerDir: s.sampler_dir } : {}) },
