@@ -107,7 +107,7 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
       startIteration = resume.step;
       log(`resuming from iteration ${startIteration} (${resume.statePath})`);
     } else if (o.initialStatePath) {
-      training = await service.createTrainingClientFromStateWithOptimizer(o.initialStatePath);
+      training = await service.createTrainingClientFromState(o.initialStatePath);
       log(`starting from ${o.initialStatePath}`);
     } else {
       training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank, ...(o.seed !== undefined ? { seed: o.seed } : {}) });

@@ -17,5 +17,5 @@ test('errors carry the field in .field and in the message', () => {
 test('a message that already names the field is not prefixed twice', () => {
   assert.equal(new ValidationError('rank: must be a positive integer', 'rank').message, 'rank: must be a positive integer');
   assert.equal(new ValidationError('data[1].weights: too short', 'data').message, 'data[1].weights: too short');
-  assert.equal(new ValidationError('ranked too low', 'rank').message, 'ranked too low');
+  assert.equal(new ValidationError('ranked too low', 'rank').message, 'rank: ranked too low');
 });

@@ -7,6 +7,7 @@ export type {
   LoraTrainingClientOptions,
   TrainingClientFromStateOptions,
   SamplingClientOptions,
+  CopyWeightsOptions,
 } from './service-client.js';
 export { TrainingClient } from './training-client.js';
 export type { SaveStateOptions, SaveWeightsForSamplerOptions } from './training-client.js';

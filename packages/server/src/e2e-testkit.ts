@@ -38,6 +38,8 @@ const READY_PREFIX = 'url ';
 export interface ChildServer {
   url: string;
   dataDir: string;
+  /** Kills the child without warning (SIGKILL) and starts a new one on the same port and data dir. */
+  crashAndRestart(): Promise<void>;
   /** Stops the child and removes its data directory. */
   close(): Promise<void>;
 }
@@ -51,7 +53,24 @@ export interface ChildServerOptions {
 /** Starts the server in another process, on a fresh data directory. */
 export async function startChildServer(opts: ChildServerOptions = {}): Promise<ChildServer> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-e2e-child-'));
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), dataDir, JSON.stringify(opts.settings ?? {})], {
+  let running = await spawnChild(dataDir, 0, opts);
+  const port = Number(new URL(running.url).port);
+  return {
+    url: running.url,
+    dataDir,
+    crashAndRestart: async () => {
+      await killChild(running.child, 'SIGKILL');
+      running = await spawnChild(dataDir, port, opts);
+    },
+    close: async () => {
+      await killChild(running.child, null);
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function spawnChild(dataDir: string, port: number, opts: ChildServerOptions): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), dataDir, JSON.stringify(opts.settings ?? {}), String(port)], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -76,28 +95,24 @@ export async function startChildServer(opts: ChildServerOptions = {}): Promise<C
     });
     child.once('exit', (code) => fail(new Error(`child server exited (${code}) before listening; stderr:\n${stderr}`)));
   });
-  return {
-    url,
-    dataDir,
-    close: () => stopChild(child, dataDir),
-  };
+  return { child, url };
 }
 
-async function stopChild(child: ChildProcess, dataDir: string): Promise<void> {
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.stdin!.end();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true });
+/** Stops a child: SIGKILL at once, or (null) by closing its stdin, SIGKILL after 15 s. */
+async function killChild(child: ChildProcess, signal: 'SIGKILL' | null): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  if (signal) child.kill(signal);
+  else child.stdin!.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** The child side: serve until the parent closes our stdin. */
-async function runChild(dataDir: string, settingsJson: string | undefined): Promise<void> {
+async function runChild(dataDir: string, settingsJson: string | undefined, port: string | undefined): Promise<void> {
   const settings = settingsJson ? (JSON.parse(settingsJson) as Partial<ServerSettings>) : {};
-  const server = await startServer({ dataDir, port: 0, settings });
+  const server = await startServer({ dataDir, port: port ? Number(port) : 0, settings });
   process.stdout.write(`${READY_PREFIX}${server.url}\n`);
   const stop = () => {
     server.close().then(
@@ -394,7 +409,7 @@ export function isNotFound(err: unknown): boolean {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  runChild(process.argv[2]!, process.argv[3]).catch((err) => {
+  runChild(process.argv[2]!, process.argv[3], process.argv[4]).catch((err) => {
     process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });

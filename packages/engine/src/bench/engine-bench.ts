@@ -149,7 +149,8 @@ function runCase(c: BenchCase): CaseResult {
   };
 }
 
-interface TorchResult { train_tok_per_s: number; step_ms: number; decode1_tok_per_s: number; decode16_tok_per_s: number; torch: string; loss_per_token: number }
+interface TorchResult { train_tok_per_s: number; step_ms: number; decode1_tok_per_s: number; decode16_tok_per_s: number; torch: string; loss_per_token: number;
+  threads: { train: number; decode1: number; decode16: number } }
 
 function torchScriptPath(): string {
   // dist/bench/engine-bench.js → src/bench/torch_reference.py
@@ -211,7 +212,7 @@ function main(): void {
       const dec16 = r.decode16TokPerSec / t.decode16_tok_per_s;
       console.log(`  ratio ours/torch: train ${train.toFixed(2)}× (target ≥ 1.2×: ${train >= 1.2 ? 'MET' : 'NOT MET'}), ` +
         `decode-1 ${dec1.toFixed(2)}× (target ≥ 1.0×: ${dec1 >= 1 ? 'MET' : 'NOT MET'}), decode-16 ${dec16.toFixed(2)}×`);
-      console.log(`  torch ${t.torch}, initial loss ${t.loss_per_token.toFixed(3)} per token (ln V = ${Math.log(c.config.vocabSize).toFixed(3)}); load now ${loadavg()[0].toFixed(2)}`);
+      console.log(`  torch ${t.torch}, best of torch thread counts 1 and 2 (train ${t.threads.train}T, decode ${t.threads.decode1}T / ${t.threads.decode16}T), initial loss ${t.loss_per_token.toFixed(3)} per token (ln V = ${Math.log(c.config.vocabSize).toFixed(3)}); load now ${loadavg()[0].toFixed(2)}`);
     }
   }
   console.log(`\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; total bench time ${((performance.now() - start) / 1000).toFixed(0)} s`);

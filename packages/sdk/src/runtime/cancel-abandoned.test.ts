@@ -55,6 +55,23 @@ test('aborting an accepted sample sends cancel_future when sample_cancel_enabled
   }
 });
 
+test('a sample abandoned while its submit is on the way is cancelled once the server answers', async () => {
+  const slow = script({ sample_cancel_enabled: true });
+  slow.routes = { asample: [{ body: { request_id: 'slow-1' }, delayMs: 200 }] };
+  const h = await harness(slow);
+  try {
+    await h.runtime.dynamicConfig(); // the flag is known when the submit starts
+    const controller = new AbortController();
+    const f = h.runtime.submit(sample(), { signal: controller.signal });
+    while ((await h.peer.requests('asample')).length === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    await assert.rejects(f.future(), APIUserAbortError);
+    assert.deepEqual(await cancelsOf(h, 1), ['slow-1']);
+  } finally {
+    await h.close();
+  }
+});
+
 test('a sample that runs out of its timeoutMs is cancelled too', async () => {
   const h = await harness(script({ sample_cancel_enabled: true }));
   try {

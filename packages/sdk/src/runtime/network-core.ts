@@ -303,7 +303,10 @@ export class NetworkCore {
     st.cancelWhenAbandoned = spec.cancelWhenAbandoned === true;
     // A numbered model request is delivered even when its caller aborts or times out (else every
     // later call of the model would wait forever for its seq_id): an abort only stops the waiting.
-    const deliverySignal = isOrderedModelRequest(spec) ? this.closing.signal : signal;
+    // A request the server can cancel is delivered too, so that its request_id is known and the
+    // cancel reaches the server, rather than cut off mid-flight with the server unsure of it.
+    const cancellable = st.cancelWhenAbandoned && conn.dynamicConfig.sample_cancel_enabled;
+    const deliverySignal = isOrderedModelRequest(spec) || cancellable ? this.closing.signal : signal;
     const req: HttpRequest = { method: 'POST', path: spec.path, headers: { ...st.opts.headers }, timeoutMs: this.settings.attemptTimeoutMs, signal: deliverySignal };
     if (spec.proto) {
       const encoded = encodeProtoRequest(spec.proto, spec.body);
@@ -322,8 +325,12 @@ export class NetworkCore {
       const submittedAt = Date.now();
       st.submits++;
       const accepted = await this.postWithRetries(conn, st, req, deliverySignal);
-      signal.throwIfAborted();
       const requestId = accepted['request_id'];
+      if (signal.aborted && typeof requestId === 'string') {
+        st.requestId = requestId;
+        this.cancelAbandoned(st); // abandoned while the submit was on its way
+      }
+      signal.throwIfAborted();
       if (typeof requestId !== 'string') {
         throw new TinkerError(`${spec.path} answered without a request_id: ${JSON.stringify(accepted).slice(0, 200)}`);
       }

@@ -75,7 +75,8 @@ export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
       path: '/api/v1/client/dynamic_config',
       body: (v) => parse(clientDynamicConfigRequestSchema, v),
       handler: () => {
-        const body: ClientDynamicConfigResponse = { ...DYNAMIC_CONFIG_DEFAULTS };
+        // cancel_future is served (it cancels samples still waiting in the queue).
+        const body: ClientDynamicConfigResponse = { ...DYNAMIC_CONFIG_DEFAULTS, sample_cancel_enabled: true };
         return json(body);
       },
     },
