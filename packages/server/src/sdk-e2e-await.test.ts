@@ -132,6 +132,13 @@ test('a batch split into chunks by the server config gives the unchunked outputs
     await Promise.all([small.optimStep({ learningRate: 1e-2 }), whole.optimStep({ learningRate: 1e-2 })]);
     const [a, b] = await Promise.all([small.forward(data, 'cross_entropy'), whole.forward(data, 'cross_entropy')]);
     logprobs(a).forEach((lp, i) => assert.ok(maxAbsDiff(lp, logprobs(b)[i]!) <= 1e-5, 'same step after chunked accumulation'));
+    // A custom loss over chunks: forward chunks, then backward chunks, same result as one request.
+    const before = proxy.requestCounts.get('/api/v1/forward_backward')!;
+    const [customChunked, customWhole] = await Promise.all([small.forwardBackwardCustom(preferencePairs(), dpo), whole.forwardBackwardCustom(preferencePairs(), dpo)]);
+    assert.equal(proxy.requestCounts.get('/api/v1/forward_backward')! - before, 4, 'four datums: two forward and two backward chunks');
+    assert.ok(maxAbsDiff(logprobs(customChunked).flat(), logprobs(customWhole).flat()) <= 1e-5);
+    assert.ok(Math.abs(customChunked.metrics['dpo_margin:mean']! - customWhole.metrics['dpo_margin:mean']!) < 1e-5);
+    assert.ok(Math.abs(customChunked.metrics['loss:sum']! - customWhole.metrics['loss:sum']!) < 1e-4);
     await Promise.all([small.unload(), whole.unload()]);
   } finally {
     await viaProxy.close();
@@ -169,6 +176,15 @@ test('calls submitted without awaiting run in call order', async () => {
   const firstLoss = (results[0] as ForwardBackwardOutput).metrics['loss:sum']!;
   const lastLoss = (results.at(-1) as ForwardBackwardOutput).metrics['loss:sum']!;
   assert.ok(lastLoss < firstLoss, `loss falls across the concurrent steps: ${firstLoss} → ${lastLoss}`);
+  // A custom loss takes its backward pass's seq_ids at call time: the step called after it waits for it.
+  const pairs = preferencePairs();
+  const customFirst = concurrent.forwardBackwardCustom(pairs, dpo);
+  const stepAfter = concurrent.optimStep({ learningRate: 1e-2 });
+  const seen = concurrent.forward(pairs, 'cross_entropy');
+  await Promise.all([customFirst, stepAfter]);
+  await sequential.forwardBackwardCustom(pairs, dpo);
+  await sequential.optimStep({ learningRate: 1e-2 });
+  assert.ok(maxAbsDiff(logprobs(await seen).flat(), logprobs(await sequential.forward(pairs, 'cross_entropy')).flat()) <= 1e-5);
   await Promise.all([concurrent.unload(), sequential.unload()]);
 });
 
