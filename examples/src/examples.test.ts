@@ -52,7 +52,7 @@ test('sl-loop lowers the training NLL and a rerun resumes from the latest checkp
   supervisedState = resumed.finalStatePath;
 });
 
-test('rl-loop raises the mean reward, starting from the supervised state', async () => {
+test('rl-loop raises the mean reward, starting from the supervised state', async (t) => {
   assert.ok(supervisedState, 'needs the supervised test');
   // A few prompts with large groups: the policy-gradient signal of a short run is clearer than on
   // a fresh batch of prompts each iteration, whose difficulty varies.
@@ -60,6 +60,7 @@ test('rl-loop raises the mean reward, starting from the supervised state', async
     logPath: join(dir, 'rl'), initialStatePath: supervisedState, problems: intentProblems().slice(0, 4),
     iterations: 12, batchSize: 4, groupSize: 16, seed: 3, client, log: quiet,
   });
+  t.diagnostic(`mean reward per iteration: ${metrics.map((m) => m.meanReward.toFixed(3)).join(' ')}`);
   assert.ok(metrics.every((m) => m.numDatums > 0), 'every iteration trains on some groups');
   const early = mean(metrics.slice(0, 2).map((m) => m.meanReward));
   const late = mean(metrics.slice(-4).map((m) => m.meanReward));

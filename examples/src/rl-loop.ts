@@ -59,6 +59,8 @@ export interface RlLoopOptions {
    */
   initialStatePath?: string;
   client?: ServiceClientOptions;
+  /** Run on this client's session instead of a new one (which `client` configures); it is left open. */
+  service?: ServiceClient;
   log?: (line: string) => void;
 }
 
@@ -97,7 +99,7 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
   const log = o.log ?? ((line: string) => console.log(line));
   const problems = o.problems ?? intentProblems();
 
-  const service = new ServiceClient(o.client ?? {});
+  const service = o.service ?? new ServiceClient(o.client ?? {});
   try {
     const resume = lastResumableCheckpoint(o.logPath);
     let training: TrainingClient;
@@ -183,7 +185,7 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
     log(`final checkpoint: ${final.statePath}`);
     return { startIteration, metrics, finalStatePath: final.statePath! };
   } finally {
-    await service.close();
+    if (!o.service) await service.close();
   }
 }
 
@@ -215,12 +217,18 @@ export function importanceSamplingDatum(prompt: readonly number[], reply: readon
 /** From the command line: a short supervised warm start (unless a state path is given), then RL. */
 async function runFromCommandLine(initialStatePath: string | undefined): Promise<void> {
   const logPath = DEFAULTS.logPath;
-  if (!initialStatePath && !lastResumableCheckpoint(logPath)) {
-    console.log('warm start: 30 supervised steps, so that some replies already earn rewards');
-    const sft = await slLoop({ steps: 30, learningRate: 3e-3, saveEvery: 0, logPath: `${logPath}-warm-start`, log: () => {} });
-    initialStatePath = sft.finalStatePath;
+  // One session for both stages.
+  const service = new ServiceClient();
+  try {
+    if (!initialStatePath && !lastResumableCheckpoint(logPath)) {
+      console.log('warm start: 30 supervised steps, so that some replies already earn rewards');
+      const sft = await slLoop({ steps: 30, learningRate: 3e-3, saveEvery: 0, logPath: `${logPath}-warm-start`, service, log: () => {} });
+      initialStatePath = sft.finalStatePath;
+    }
+    await main({ logPath, service, ...(initialStatePath ? { initialStatePath } : {}) });
+  } finally {
+    await service.close();
   }
-  await main({ logPath, ...(initialStatePath ? { initialStatePath } : {}) });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -29,6 +29,8 @@ export interface SlLoopOptions {
   /** Also adapt the output projection (default true). */
   trainUnembed?: boolean;
   client?: ServiceClientOptions;
+  /** Run on this client's session instead of a new one (which `client` configures); it is left open. */
+  service?: ServiceClient;
   log?: (line: string) => void;
 }
 
@@ -68,7 +70,7 @@ export async function main(options: SlLoopOptions = {}): Promise<SlLoopResult> {
   if (batchesPerEpoch === 0) throw new Error(`need at least ${o.batchSize} conversations for one batch, got ${conversations.length}`);
   const totalSteps = o.steps ?? batchesPerEpoch;
 
-  const service = new ServiceClient(o.client ?? {});
+  const service = o.service ?? new ServiceClient(o.client ?? {});
   try {
     const resume = lastResumableCheckpoint(o.logPath);
     let training: TrainingClient;
@@ -121,7 +123,7 @@ export async function main(options: SlLoopOptions = {}): Promise<SlLoopResult> {
     log(`final checkpoint: ${final.statePath} (sampler: ${final.samplerPath})`);
     return { startStep, metrics, finalStatePath: final.statePath!, finalSamplerPath: final.samplerPath! };
   } finally {
-    await service.close();
+    if (!o.service) await service.close();
   }
 }
 

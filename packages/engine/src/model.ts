@@ -86,9 +86,13 @@ function checkTokenId(cfg: ModelConfig, id: number, what: string): number {
   return id;
 }
 
-/** Rows per head chunk: a chunk of logits stays around 8M floats (32 MB), and the head GEMM keeps enough rows to run fast. */
+/**
+ * Rows per head chunk: a chunk of logits stays around 8M floats (32 MB) but has at least 128
+ * rows, because every chunk streams the whole head weight (622 MB for a 152k vocabulary) and
+ * fewer rows make the GEMM thin (measured: 128-row chunks make a 0.6B-model step ~9% faster than 55-row ones).
+ */
 export function defaultHeadChunkRows(vocabSize: number): number {
-  return Math.max(32, Math.min(1024, Math.floor((1 << 23) / vocabSize)));
+  return Math.max(128, Math.min(1024, Math.floor((1 << 23) / vocabSize)));
 }
 
 // ---------------------------------------------------------------------------------------------

