@@ -4,7 +4,8 @@
  * respected). The addon is loaded on first use; it validates every buffer size and throws
  * TypeError / RangeError instead of reading out of bounds.
  *
- * Threads: GEMMs use OpenBLAS's threads (one per core by default). Attention and the large
+ * Threads: large GEMMs use OpenBLAS's threads (one per core by default); thin and small ones
+ * run on one thread or as independent halves (see GemmStrategy). Attention and the large
  * row/elementwise kernels split their work over the same number of short-lived threads while
  * OpenBLAS is set to one thread, so the process never runs more compute threads than cores.
  */

@@ -72,7 +72,7 @@ test('a heartbeat outage is reported after heartbeatWarnAfterMs', async () => {
 });
 
 test('result(timeout) times out, and a later result() succeeds', async () => {
-  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { v: 1 }, delayMs: 3000 }] } });
+  const h = await harness({ routes: { optim_step: [{ body: { request_id: 'r1' } }], retrieve_future: [{ body: { v: 1 }, delayMs: 3000 }] } }, { timing: { pollTimeoutMs: 20_000 } });
   try {
     const f = h.runtime.submit<{ v: number }>({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
     const t0 = Date.now();
@@ -399,7 +399,7 @@ test('long polls do not starve submits or heartbeats of connections', async () =
   const h = await harness({
     routes: { optim_step: Array.from({ length: n + 1 }, (_, i) => ({ body: { request_id: `r${i}` } })) },
     defaults: { retrieve_future: { body: { ok: true }, delayMs: 3000 }, echo: { body: { ok: true } } },
-  });
+  }, { timing: { pollTimeoutMs: 20_000 } });
   try {
     await h.runtime.sessionId();
     const fs = Array.from({ length: n }, () => h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' }));
