@@ -6,22 +6,12 @@
 import type { Kernels } from './kernels.js';
 import type { AdapterState } from './model-types.js';
 import { EngineUserError } from './errors.js';
+import { ADAM_PARAMS_DEFAULTS, type AdamParams } from '@tinker-ts/protocol';
 
-/** Tinker's AdamParams (wire names). */
-export interface AdamParams {
-  learning_rate: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weight_decay: number;
-  /** 0 = no clipping. */
-  grad_clip_norm: number;
-}
+export type { AdamParams };
 
 /** The Tinker SDK's defaults. */
-export const DEFAULT_ADAM_PARAMS: AdamParams = {
-  learning_rate: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-12, weight_decay: 0, grad_clip_norm: 0,
-};
+export const DEFAULT_ADAM_PARAMS: AdamParams = ADAM_PARAMS_DEFAULTS;
 
 function validateAdamParams(p: AdamParams): void {
   const check = (ok: boolean, what: string, value: number): void => {
