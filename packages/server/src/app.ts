@@ -59,7 +59,9 @@ export async function createApp(opts: AppOptions): Promise<App> {
   const lock = lockDataDir(opts.dataDir);
   let store: Store | null = null;
   try {
-    store = new Store(path.join(opts.dataDir, DATABASE_FILE));
+    store = new Store(path.join(opts.dataDir, DATABASE_FILE), {
+      syncEveryCommit: opts.settings?.syncEveryCommit ?? DEFAULT_SETTINGS.syncEveryCommit,
+    });
     return await assemble(opts, store, lock);
   } catch (err) {
     store?.close();

@@ -31,6 +31,13 @@ export interface ServerSettings {
   sessionIdleTimeoutMs: number;
   /** Finished futures are kept (retrievable, and deduplicating resubmissions) this long. */
   futureRetentionMs: number;
+  /**
+   * fsync the database on every commit (SQLite synchronous=FULL) so acknowledged futures and
+   * checkpoint records also survive a power loss. Off by default: with WAL and synchronous=NORMAL
+   * a crashed or killed server process loses nothing it acknowledged, and each commit skips
+   * an fsync (measured p99 ≈ 24 ms on this disk, on the request path).
+   */
+  syncEveryCommit: boolean;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
@@ -40,6 +47,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   compressForwardBackward: false,
   sessionIdleTimeoutMs: 30 * 60_000,
   futureRetentionMs: 7 * 24 * 3600_000,
+  syncEveryCommit: false,
 });
 
 export interface ServerContext {

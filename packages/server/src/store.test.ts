@@ -13,12 +13,15 @@ function tempDb(): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-store-')), 'db.sqlite');
 }
 
-test('the database uses WAL with synchronous=FULL', () => {
+test('the database uses WAL, with synchronous=FULL only when every commit must be fsynced', () => {
   const file = tempDb();
   const store = new Store(file);
   assert.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(store.db.pragma('synchronous', { simple: true }), 2); // FULL
+  assert.equal(store.db.pragma('synchronous', { simple: true }), 1); // NORMAL
   store.close();
+  const synced = new Store(file, { syncEveryCommit: true });
+  assert.equal(synced.db.pragma('synchronous', { simple: true }), 2); // FULL
+  synced.close();
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });
 

@@ -1,12 +1,11 @@
 /**
  * Durable server state in SQLite (better-sqlite3, WAL journal).
  *
- * `synchronous=FULL` for the whole database: a future is acknowledged to the client only
- * after its row is committed, and a checkpoint counts as saved only once its row is; with
- * FULL each commit fsyncs the WAL, so both survive a power loss or kernel crash, not just a
- * killed process (NORMAL would already survive SIGKILL, but could lose the last commits on
- * power loss). The write rate is a handful of commits per training step, so the fsync cost is
- * negligible next to the compute.
+ * A future is acknowledged to the client only after its row is committed, and a checkpoint
+ * counts as saved only once its row is. With WAL, `synchronous=NORMAL` (the default) already
+ * keeps every commit across a crashed or killed process; `syncEveryCommit` selects FULL, which
+ * fsyncs the WAL on each commit so commits also survive a power loss or kernel crash, at the
+ * price of an fsync on the request path.
  *
  * Times are Unix epoch milliseconds. JSON columns hold JSON text.
  */
@@ -372,11 +371,11 @@ export class Store {
   readonly db: Database.Database;
   private readonly stmts: Statements;
 
-  constructor(file: string) {
+  constructor(file: string, opts: { syncEveryCommit?: boolean } = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma(opts.syncEveryCommit ? 'synchronous = FULL' : 'synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
