@@ -3,7 +3,7 @@
 // so blocking here stalls nothing). No async/await in the loop; it reads like the Python SDK's.
 //
 //   node examples/dist/blocking-style.js
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-if-main.js';
 import { ServiceClient, type ServiceClientOptions } from '@tinker-ts/sdk';
 import { conversationToDatum, readConversations, weightSum } from './conversations.js';
 import { INTENT_TRAIN_FILE } from './intent-task.js';
@@ -58,12 +58,4 @@ export async function main(options: BlockingStyleOptions = {}): Promise<Blocking
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`blocking-style failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'blocking-style', () => main());

@@ -1,7 +1,7 @@
 // `npm run demo`: LoRA fine-tuning of a built-in stand-in model on a small shipped task, through
 // `new ServiceClient()` (an embedded local server; nothing to configure). Prints held-out NLL,
 // format-match and accuracy of greedy replies before and after, then saves a checkpoint.
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-if-main.js';
 import { ServiceClient, type Datum, type ServiceClientOptions, type Tokenizer, type TrainingClient } from '@tinker-ts/sdk';
 import { conversationToDatum, promptTokens, readConversations, tokenCount, weightSum, type Conversation } from './conversations.js';
 import { INTENT_HELDOUT_FILE, INTENT_TRAIN_FILE, expectedIntent, gradeReply } from './intent-task.js';
@@ -138,12 +138,4 @@ function clip(s: string, n: number): string {
   return oneLine.length > n ? oneLine.slice(0, n - 1) + '…' : oneLine;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'demo', () => main());

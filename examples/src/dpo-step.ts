@@ -3,7 +3,7 @@
 // (the SDK differentiates it) and sends the gradient back as one cross-entropy pass.
 //
 //   node examples/dist/dpo-step.js
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-if-main.js';
 import {
   ServiceClient, differentiable, dpoLoss, sequenceLogprob,
   type CustomLossFn, type Datum, type DpoPair, type ServiceClientOptions,
@@ -102,12 +102,4 @@ function withReply(c: Conversation, reply: string): Conversation['messages'] {
   return [...c.messages.slice(0, -1), { role: 'assistant', content: reply }];
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`dpo-step failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'dpo-step', () => main());

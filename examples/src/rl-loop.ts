@@ -4,7 +4,7 @@
 // with the `importance_sampling` loss on the sampler's own logprobs.
 //
 //   node examples/dist/rl-loop.js [tinker://.../weights/<initial state>]
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-if-main.js';
 import { Datum, ServiceClient, TensorData, type ServiceClientOptions, type TrainingClient } from '@tinker-ts/sdk';
 import { lastResumableCheckpoint, saveCheckpoint } from './checkpoint-log.js';
 import { promptTokens, readConversations } from './conversations.js';
@@ -231,12 +231,4 @@ async function runFromCommandLine(initialStatePath: string | undefined): Promise
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  runFromCommandLine(process.argv[2]).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`rl-loop failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfMain(import.meta.url, 'rl-loop', () => runFromCommandLine(process.argv[2]));

@@ -3,7 +3,7 @@
 // a linear learning-rate decay, periodic checkpoints, and resumption from the latest one.
 //
 //   node examples/dist/sl-loop.js [data.jsonl] [logPath]
-import { fileURLToPath } from 'node:url';
+import { runIfMain } from './run-if-main.js';
 import { ServiceClient, type Datum, type ServiceClientOptions, type TrainingClient } from '@tinker-ts/sdk';
 import { lastResumableCheckpoint, saveCheckpoint } from './checkpoint-log.js';
 import { conversationToDatum, readConversations, tokenCount } from './conversations.js';
@@ -153,13 +153,7 @@ function stepName(step: number): string {
   return String(step).padStart(6, '0');
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+runIfMain(import.meta.url, 'sl-loop', () => {
   const [dataFile, logPath] = process.argv.slice(2);
-  main({ ...(dataFile ? { dataFile } : {}), ...(logPath ? { logPath } : {}) }).then(
-    () => process.exit(0),
-    (err: unknown) => {
-      process.stderr.write(`sl-loop failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+  return main({ ...(dataFile ? { dataFile } : {}), ...(logPath ? { logPath } : {}) });
+});

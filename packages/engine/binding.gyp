@@ -16,7 +16,8 @@
         "native/norm.cc",
         "native/attention.cc",
         "native/elementwise.cc",
-        "native/logits.cc"
+        "native/logits.cc",
+        "native/sampling.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tk::registerAttention(env, exports);
   tk::registerElementwise(env, exports);
   tk::registerLogits(env, exports);
+  tk::registerSampling(env, exports);
   return exports;
 }
 

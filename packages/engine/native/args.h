@@ -41,6 +41,15 @@ inline View<float> f32OrNull(const Napi::CallbackInfo& info, size_t i, const cha
   return f32(info, i, name);
 }
 
+inline View<double> f64(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throwType(std::string(name) + " must be a Float64Array");
+  }
+  auto a = v.As<Napi::Float64Array>();
+  return {a.Data(), static_cast<int64_t>(a.ElementLength())};
+}
+
 inline View<int32_t> i32(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = info[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {

@@ -96,6 +96,10 @@ void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float
 
 // Both stream each key/value row once for all query rows of a group (decoding is bound by
 // reading the KV cache, and a GEMM with M = group size would pack it first).
+void expShiftedToDouble(const float* x, int64_t n, double shift, double factor, double* out) {
+  for (int64_t j = 0; j < n; j++) out[j] = std::exp((static_cast<double>(x[j]) - shift) * factor);
+}
+
 void groupScores(const float* q, int64_t rows, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale, float* scores) {
   for (int64_t j = 0; j < n; j++) {
     const float* kj = k + j * ldk;

@@ -25,6 +25,9 @@ void logSoftmaxRow(float* x, int64_t n);
 /** Attention backward: p[j] = scale * p[j] * (dp[j] - d), turning probabilities into dS. */
 void softmaxGradRow(float* p, const float* dp, float d, float scale, int64_t n);
 
+/** out[j] = exp((x[j] - shift) * factor) in double, j < n (vectorised; within a few ulp of exp). */
+void expShiftedToDouble(const float* x, int64_t n, double shift, double factor, double* out);
+
 float dot(const float* a, const float* b, int64_t n);
 
 /** Sum of squares accumulated in double. */

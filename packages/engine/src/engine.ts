@@ -34,30 +34,34 @@ export interface EngineOptions {
   log?: (line: string) => void;
 }
 
-export interface LoraConfigInput {
-  rank: number;
-  seed?: number;
+/** Which parts of the model a LoRA adapter trains (wire field names). */
+export interface LoraTargets {
   train_mlp: boolean;
   train_attn: boolean;
   train_unembed: boolean;
 }
 
-export interface AdapterInfo {
+export interface LoraConfigInput extends LoraTargets {
+  rank: number;
+  seed?: number;
+}
+
+/** An adapter as live adapters and saved states both describe it. */
+export interface AdapterDescription extends LoraTargets {
   base_model: string;
   lora_rank: number;
-  train_mlp: boolean;
-  train_attn: boolean;
-  train_unembed: boolean;
+}
+
+export interface AdapterInfo extends AdapterDescription {
   step: number;
 }
 
-export interface StateInfo {
-  base_model: string;
-  lora_rank: number;
-  train_mlp: boolean;
-  train_attn: boolean;
-  train_unembed: boolean;
+export interface StateInfo extends AdapterDescription {
   has_optimizer: boolean;
+}
+
+function describeAdapter(baseModel: string, s: LoraSettings): AdapterDescription {
+  return { base_model: baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed };
 }
 
 export interface SampleSource {
@@ -128,8 +132,7 @@ export class Engine {
 
   adapterInfo(adapterId: string): AdapterInfo {
     const { baseModel, state } = this.adapter(adapterId);
-    const s = state.settings;
-    return { base_model: baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed, step: state.step };
+    return { ...describeAdapter(baseModel, state.settings), step: state.step };
   }
 
   dropAdapter(adapterId: string): void {
@@ -187,12 +190,11 @@ export class Engine {
 
   readStateInfo(dir: string): StateInfo {
     if (!existsSync(join(dir, STATE_JSON_FILE)) && existsSync(join(dir, PEFT_CONFIG_FILE))) {
-      const { baseModel, settings: s } = this.readPeftForAnyModel(dir);
-      return { base_model: baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed, has_optimizer: false };
+      const { baseModel, settings } = this.readPeftForAnyModel(dir);
+      return { ...describeAdapter(baseModel, settings), has_optimizer: false };
     }
     const info = readTrainingStateInfo(dir);
-    const s = info.settings;
-    return { base_model: info.baseModel, lora_rank: s.rank, train_mlp: s.trainMlp, train_attn: s.trainAttn, train_unembed: s.trainUnembed, has_optimizer: info.hasOptimizer };
+    return { ...describeAdapter(info.baseModel, info.settings), has_optimizer: info.hasOptimizer };
   }
 
   private readPeftForAnyModel(dir: string) {

@@ -77,6 +77,13 @@ export interface Kernels {
   targetLogprobsBackward(logits: Float32Array, rows: number, vocab: number, targets: Int32Array, K: number, grad: Float32Array, lse: Float32Array): void;
   /** In-place log-softmax of each row (used by the sampler). */
   logSoftmaxRows(x: Float32Array, rows: number, cols: number): void;
+  /**
+   * One draw per row of normalised log-probabilities [rows, vocab], unfiltered (no top-k/top-p):
+   * tokens[r] = the first i whose cumulative weight exceeds uniforms[r] times the total, the
+   * weights being exp(lp) when temperature = 1 and exp((lp - max) / temperature) otherwise,
+   * summed in f64 in vocabulary order. temperature must be > 0 (greedy is an argmax).
+   */
+  drawTokens(logprobs: Float32Array, rows: number, vocab: number, temperature: number, uniforms: Float64Array, tokens: Int32Array): void;
 
   /**
    * One torch.optim.AdamW step in place (decoupled weight decay, bias correction with `step`,

@@ -12,10 +12,12 @@
  * A TokenLoss evaluates the per-element loss and dL/dt over a range of elements, so the model can
  * take the gradient chunk by chunk while the head's logits are at hand.
  */
+import { LOSS_CONFIG_DEFAULTS, LOSS_FN_TYPES, type LossFnType } from '@tinker-ts/protocol';
 import { EngineUserError } from './errors.js';
 
-export const LOSS_NAMES = ['cross_entropy', 'importance_sampling', 'ppo', 'cispo', 'dro'] as const;
-export type LossName = (typeof LOSS_NAMES)[number];
+/** The loss names and config defaults are the wire's: one table, in the protocol package. */
+export const LOSS_NAMES = LOSS_FN_TYPES;
+export type LossName = LossFnType;
 
 export function isLossName(name: string): name is LossName {
   return (LOSS_NAMES as readonly string[]).includes(name);
@@ -28,15 +30,6 @@ export const LOSS_INPUT_KEYS: Record<LossName, readonly ('weights' | 'logprobs' 
   ppo: ['logprobs', 'advantages'],
   cispo: ['logprobs', 'advantages'],
   dro: ['logprobs', 'advantages'],
-};
-
-/** Config keys each loss accepts, with defaults (undefined = required). */
-export const LOSS_CONFIG_DEFAULTS: Record<LossName, Record<string, number | undefined>> = {
-  cross_entropy: {},
-  importance_sampling: {},
-  ppo: { clip_low_threshold: 0.8, clip_high_threshold: 1.2 },
-  cispo: { clip_low_threshold: 0.0, clip_high_threshold: 4.0 },
-  dro: { beta: undefined },
 };
 
 /** Per-element inputs aligned with the packed batch ([T*K] for weights, [T] otherwise; K > 1 only for cross_entropy). */

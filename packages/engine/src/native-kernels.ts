@@ -40,6 +40,7 @@ export interface NativeAddon {
   targetLogprobs: Kernels['targetLogprobs'];
   targetLogprobsBackward: Kernels['targetLogprobsBackward'];
   logSoftmaxRows: Kernels['logSoftmaxRows'];
+  drawTokens: Kernels['drawTokens'];
   adamw: Kernels['adamw'];
   sumOfSquares: Kernels['sumOfSquares'];
   scale: Kernels['scale'];
@@ -148,6 +149,7 @@ export const nativeKernels: Kernels = {
   targetLogprobsBackward: lazy('targetLogprobsBackward'),
   logSoftmaxRows: lazy('logSoftmaxRows'),
   adamw: lazy('adamw'),
+  drawTokens: lazy('drawTokens'),
   sumOfSquares: lazy('sumOfSquares'),
   scale: lazy('scale'),
   axpy: lazy('axpy'),

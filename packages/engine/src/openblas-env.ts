@@ -16,5 +16,3 @@ function cpuHasAvx512f(): boolean {
 }
 
 if (cpuHasAvx512f()) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
-
-export const openblasCoreTypeRequested: string | undefined = process.env.OPENBLAS_CORETYPE;

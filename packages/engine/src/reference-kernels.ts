@@ -379,6 +379,20 @@ export const referenceKernels: Kernels = {
     }
   },
 
+  drawTokens(logprobs, rows, vocab, temperature, uniforms, tokens) {
+    requireCount(rows, 'rows');
+    requireCount(vocab, 'vocab');
+    if (vocab < 1) throw new RangeError('vocab must be at least 1');
+    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new RangeError('temperature must be a positive finite number');
+    requireLength(logprobs, rows * vocab, 'logprobs');
+    requireLength(uniforms, rows, 'uniforms');
+    requireLength(tokens, rows, 'tokens');
+    for (let r = 0; r < rows; r++) {
+      const row = logprobs.subarray(r * vocab, (r + 1) * vocab);
+      tokens[r] = temperature === 1 ? drawUntempered(row, uniforms[r]) : drawTempered(row, 1 / temperature, uniforms[r]);
+    }
+  },
+
   adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step) {
     const n = param.length;
     requireLength(grad, n, 'grad');
@@ -414,3 +428,31 @@ export const referenceKernels: Kernels = {
     for (let i = 0; i < x.length; i++) y[i] += a * x[i];
   },
 };
+
+/** Walks the CDF of a normalised log-probability row; the first token whose cumulative mass exceeds u. */
+function drawUntempered(lp: Float32Array, u: number): number {
+  let cum = 0;
+  for (let i = 0; i < lp.length; i++) {
+    cum += Math.exp(lp[i]);
+    if (u < cum) return i;
+  }
+  // Rounding left the total a hair under u: the draw belongs to the last token with mass.
+  for (let i = lp.length - 1; i > 0; i--) if (lp[i] > -Infinity) return i;
+  return 0;
+}
+
+/** Inverse-CDF draw over the weights exp((lp - max) * invT), u scaled by their total. */
+function drawTempered(lp: Float32Array, invT: number, u: number): number {
+  let top = 0;
+  for (let i = 1; i < lp.length; i++) if (lp[i] > lp[top]) top = i;
+  const max = lp[top];
+  const w = new Float64Array(lp.length);
+  let total = 0;
+  for (let i = 0; i < lp.length; i++) total += (w[i] = Math.exp((lp[i] - max) * invT));
+  let x = u * total;
+  for (let i = 0; i < lp.length; i++) {
+    x -= w[i];
+    if (x < 0) return i;
+  }
+  return top;
+}

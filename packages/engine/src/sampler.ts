@@ -141,12 +141,19 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
   let dist: Float32Array = new Float32Array(n * V);
   for (let s = 0; s < n; s++) dist.set(lastRow, s * V);
 
+  // Unfiltered sampling draws every row in one kernel call, from the same uniforms the picker
+  // would take (one per sample per step), so seeded outputs do not depend on the path.
+  const drawnByKernel = p.temperature > 0 && !(p.topK > 0 && p.topK < V) && p.topP >= 1;
   for (let step = 0; ; step++) {
     const next = new Int32Array(active.length);
     const finished: number[] = [];
+    if (drawnByKernel) {
+      const uniforms = Float64Array.from(active, (sample) => rngs[sample].uniform());
+      k.drawTokens(dist, active.length, V, p.temperature, uniforms, next);
+    }
     active.forEach((sample, slot) => {
       const lp = dist.subarray(slot * V, (slot + 1) * V);
-      const tok = picker.pick(lp, rngs[sample]);
+      const tok = drawnByKernel ? next[slot] : picker.pick(lp, rngs[sample]);
       const seq = sequences[sample];
       seq.tokens.push(tok);
       seq.logprobs.push(lp[tok]);

@@ -6,7 +6,7 @@
 
 import { ValidationError } from './errors.js';
 import { modelInputLength } from './model-input.js';
-import { checkTensorStructure, denseValues, isSparse, tensorShape } from './tensor.js';
+import { checkTensorStructure, isSparse, tensorShape } from './tensor.js';
 import type { Datum, ForwardBackwardInput, LossFnConfig, LossFnType, TensorData, TensorDtype } from './types.js';
 import { LOSS_FN_TYPES } from './types.js';
 
@@ -228,10 +228,4 @@ export function checkForwardBackwardInput(
   if (input.data.length === 0) throw new ValidationError('a batch needs at least one datum', join(path, 'data'));
   checkData(input.data, lossFn, join(path, 'data'), opts);
   return checkLossFnConfig(lossFn, input.loss_fn_config, join(path, 'loss_fn_config'));
-}
-
-/** Dense per-position values of one loss input, e.g. weights for the engine. */
-export function lossInputValues(datum: Datum, key: string): number[] | undefined {
-  const td = datum.loss_fn_inputs[key];
-  return td ? denseValues(td) : undefined;
 }

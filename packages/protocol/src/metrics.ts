@@ -22,17 +22,6 @@ export function splitMetricKey(key: string): { name: string; reduction: string }
   return { name: parts[0]!, reduction: parts[1]! };
 }
 
-/** Server-side guard: every key splits into name and a known reduction, every value finite. */
-export function checkMetrics(metrics: Record<string, number>): void {
-  for (const [key, value] of Object.entries(metrics)) {
-    const { reduction } = splitMetricKey(key);
-    if (!(METRIC_REDUCTIONS as readonly string[]).includes(reduction)) {
-      throw new ValidationError(`unknown reduction ${JSON.stringify(reduction)}`, `metrics.${key}`);
-    }
-    if (typeof value !== 'number') throw new ValidationError(`expected a number, got ${typeof value}`, `metrics.${key}`);
-  }
-}
-
 function weightedMean(xs: number[], ws: number[], key: string): number {
   let sw = 0;
   let sxw = 0;

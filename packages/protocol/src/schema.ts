@@ -177,18 +177,22 @@ export interface ArrayOptions {
   maxLength?: number;
 }
 
+function checkArray(value: unknown, path: string, expected: string, opts: ArrayOptions): asserts value is unknown[] {
+  if (!Array.isArray(value)) fail(path, expected, value);
+  if (opts.maxLength !== undefined && value.length > opts.maxLength) {
+    fail(path, `array of at most ${opts.maxLength} items`, value);
+  }
+  if (opts.minLength !== undefined && value.length < opts.minLength) {
+    fail(path, `array of at least ${opts.minLength} items`, value);
+  }
+}
+
 export function array<T>(item: Schema<T>, opts: ArrayOptions = {}): Schema<T[]> {
   const expected = `array of ${item.expected}`;
   return {
     expected,
     check(value, path) {
-      if (!Array.isArray(value)) fail(path, expected, value);
-      if (opts.maxLength !== undefined && value.length > opts.maxLength) {
-        fail(path, `array of at most ${opts.maxLength} items`, value);
-      }
-      if (opts.minLength !== undefined && value.length < opts.minLength) {
-        fail(path, `array of at least ${opts.minLength} items`, value);
-      }
+      checkArray(value, path, expected, opts);
       const out = new Array<T>(value.length);
       for (let i = 0; i < value.length; i++) out[i] = item.check(value[i], joinPath(path, i));
       return out;
@@ -208,13 +212,7 @@ export function numberArray(
   return {
     expected,
     check(value, path) {
-      if (!Array.isArray(value)) fail(path, expected, value);
-      if (opts.maxLength !== undefined && value.length > opts.maxLength) {
-        fail(path, `array of at most ${opts.maxLength} items`, value);
-      }
-      if (opts.minLength !== undefined && value.length < opts.minLength) {
-        fail(path, `array of at least ${opts.minLength} items`, value);
-      }
+      checkArray(value, path, expected, opts);
       for (let i = 0; i < value.length; i++) {
         const v = value[i];
         const ok =

@@ -1,17 +1,12 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeTinker, type FakeTinkerOptions } from './fake-tinker.testkit.js';
-import { ServiceClient } from './service-client.js';
+import type { FakeTinkerOptions } from './fake-tinker.testkit.js';
+import { connectFakeTinker } from './fake-tinker-client.testkit.js';
 import { parseCheckpointPath } from './rest-client.js';
 import { ValidationError } from './errors.js';
 
 async function setup(t: TestContext, options: FakeTinkerOptions = {}) {
-  const peer = await startFakeTinker(options);
-  const service = new ServiceClient({ baseURL: peer.baseURL, apiKey: 'tml-test', timing: { backoffUnitMs: 5 } });
-  t.after(async () => {
-    await service.close();
-    await peer.close();
-  });
+  const { peer, service } = await connectFakeTinker(t, options);
   return { peer, rest: service.createRestClient() };
 }
 

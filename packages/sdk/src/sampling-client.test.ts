@@ -1,22 +1,11 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeTinker, fakeLogprob, type FakeTinkerOptions } from './fake-tinker.testkit.js';
-import { ServiceClient } from './service-client.js';
+import { fakeLogprob } from './fake-tinker.testkit.js';
+import { connectFakeTinker, validationFieldOf } from './fake-tinker-client.testkit.js';
 import { ModelInput } from './model-input.js';
-import { ValidationError } from './errors.js';
-
-async function setup(t: TestContext, options: FakeTinkerOptions = {}) {
-  const peer = await startFakeTinker(options);
-  const service = new ServiceClient({ baseURL: peer.baseURL, apiKey: 'tml-test', timing: { backoffUnitMs: 5 } });
-  t.after(async () => {
-    await service.close();
-    await peer.close();
-  });
-  return { peer, service };
-}
 
 test('sample sends the request of the official SDK and returns camelCase sequences', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const sc = await service.createSamplingClient({ baseModel: 'Qwen/Qwen3-8B' });
   assert.equal(sc.samplingSessionId, 'sess-1:sample:0');
   const res = await sc.sample({ prompt: ModelInput.fromInts([10, 11, 12]), numSamples: 2, samplingParams: { maxTokens: 3, temperature: 0.7, stop: ['\n'] } });
@@ -43,7 +32,7 @@ test('sample sends the request of the official SDK and returns camelCase sequenc
 });
 
 test('computeLogprobs is a one-token sample with prompt logprobs', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const sc = await service.createSamplingClient({ modelPath: 'tinker://run-0/sampler_weights/s' });
   const lps = sc.computeLogprobs([3, 4, 5]).result(10_000);
   assert.deepEqual(lps, [null, Math.fround(fakeLogprob(4)), Math.fround(fakeLogprob(5))]);
@@ -54,7 +43,7 @@ test('computeLogprobs is a one-token sample with prompt logprobs', async (t) => 
 });
 
 test('no more than sample_max_concurrent_requests samples are in flight', async (t) => {
-  const { peer, service } = await setup(t, { config: { sample_max_concurrent_requests: 2 }, sampleDelayMs: 100 });
+  const { peer, service } = await connectFakeTinker(t, { config: { sample_max_concurrent_requests: 2 }, sampleDelayMs: 100 });
   const sc = await service.createSamplingClient({ baseModel: 'Qwen/Qwen3-8B' });
   const results = await Promise.all(Array.from({ length: 5 }, (_, i) => sc.sample({ prompt: [i + 1], samplingParams: { maxTokens: 1 } })));
   assert.deepEqual(results.map((r) => r.sequences[0]!.tokens[0]), [2, 3, 4, 5, 6]);
@@ -64,14 +53,14 @@ test('no more than sample_max_concurrent_requests samples are in flight', async 
 });
 
 test('queued samples also complete when waited on with blocking result()', async (t) => {
-  const { service } = await setup(t, { config: { sample_max_concurrent_requests: 1 }, sampleDelayMs: 30 });
+  const { service } = await connectFakeTinker(t, { config: { sample_max_concurrent_requests: 1 }, sampleDelayMs: 30 });
   const sc = service.createSamplingClient({ baseModel: 'Qwen/Qwen3-8B' }).result(10_000);
   const futures = [1, 2, 3].map((p) => sc.sample({ prompt: [p], samplingParams: { maxTokens: 1 } }));
   assert.deepEqual(futures.reverse().map((f) => f.result(10_000).sequences[0]!.tokens), [[4], [3], [2]]);
 });
 
 test('base model and tokenizer of a sampling session', async (t) => {
-  const { service } = await setup(t);
+  const { service } = await connectFakeTinker(t);
   const sc = await service.createSamplingClient({ baseModel: 'Qwen/Qwen3-8B' });
   assert.equal(await sc.getBaseModel(), 'Qwen/Qwen3-8B');
   const tok = await sc.getTokenizer();
@@ -79,22 +68,13 @@ test('base model and tokenizer of a sampling session', async (t) => {
 });
 
 test('bad sampling input is rejected naming the field', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const sc = await service.createSamplingClient({ baseModel: 'Qwen/Qwen3-8B' });
-  const fieldOf = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (e) {
-      assert.ok(e instanceof ValidationError, String(e));
-      return e.field;
-    }
-    assert.fail('expected a ValidationError');
-  };
-  assert.equal(fieldOf(() => sc.sample({ prompt: [1], numSamples: 0 })), 'num_samples');
-  assert.equal(fieldOf(() => sc.sample({ prompt: [1], samplingParams: { temperature: -1 } })), 'sampling_params.temperature');
-  assert.equal(fieldOf(() => sc.sample({ prompt: [1], samplingParams: { topP: 0 } })), 'sampling_params.top_p');
-  assert.equal(fieldOf(() => sc.sample({ prompt: [] })), 'prompt');
-  assert.equal(fieldOf(() => service.createSamplingClient({ modelPath: 'run-0/sampler_weights/s' })), 'model_path');
-  assert.equal(fieldOf(() => service.createSamplingClient({} as never)), 'model_path');
+  assert.equal(validationFieldOf(() => sc.sample({ prompt: [1], numSamples: 0 })), 'num_samples');
+  assert.equal(validationFieldOf(() => sc.sample({ prompt: [1], samplingParams: { temperature: -1 } })), 'sampling_params.temperature');
+  assert.equal(validationFieldOf(() => sc.sample({ prompt: [1], samplingParams: { topP: 0 } })), 'sampling_params.top_p');
+  assert.equal(validationFieldOf(() => sc.sample({ prompt: [] })), 'prompt');
+  assert.equal(validationFieldOf(() => service.createSamplingClient({ modelPath: 'run-0/sampler_weights/s' })), 'model_path');
+  assert.equal(validationFieldOf(() => service.createSamplingClient({} as never)), 'model_path');
   assert.equal((await peer.log('asample')).length, 0);
 });

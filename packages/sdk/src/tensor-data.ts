@@ -1,7 +1,7 @@
 // A typed, shaped tensor as the training API sees it: `float32` or `int64`, dense or sparse CSR.
 // Values live in typed arrays (int64 as Float64Array: every integer up to 2^53 is exact),
 // and convert to and from the wire's flat JSON form.
-import type { TensorData as WireTensorData, TensorDtype } from '@tinker-ts/protocol';
+import { maybeSparsify, type TensorData as WireTensorData, type TensorDtype } from '@tinker-ts/protocol';
 import { ValidationError } from './errors.js';
 
 export type { TensorDtype };
@@ -88,24 +88,9 @@ export class TensorData {
    */
   static sparsifyIfSmaller(dense: TensorData): TensorData {
     if (dense.sparse || dense.shape.length !== 2) return dense;
-    const [rows, cols] = dense.shape as [number, number];
-    let nnz = 0;
-    for (const v of dense.values) if (v !== 0) nnz++;
-    if (rows + 1 + 2 * nnz >= rows * cols) return dense;
-    const crow: number[] = [0];
-    const col: number[] = [];
-    const vals: number[] = [];
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const v = dense.values[r * cols + c]!;
-        if (v !== 0) {
-          col.push(c);
-          vals.push(v);
-        }
-      }
-      crow.push(col.length);
-    }
-    return TensorData.sparseCsr(vals, crow, col, [rows, cols], dense.dtype);
+    const wire = dense.toWire();
+    const encoded = maybeSparsify(wire);
+    return encoded === wire ? dense : TensorData.fromWire(encoded);
   }
 
   static fromWire(wire: WireTensorData | { data: NumericArray; dtype: TensorDtype; shape?: readonly number[] | null; sparse_crow_indices?: readonly number[] | null; sparse_col_indices?: readonly number[] | null }, field = 'tensor'): TensorData {

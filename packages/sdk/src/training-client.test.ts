@@ -1,21 +1,11 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeTinker, fakeLogprob, type FakeTinkerOptions } from './fake-tinker.testkit.js';
-import { ServiceClient } from './service-client.js';
+import { fakeLogprob } from './fake-tinker.testkit.js';
+import { connectFakeTinker, validationFieldOf } from './fake-tinker-client.testkit.js';
 import { Datum } from './datum.js';
 import { TensorData } from './tensor-data.js';
 import { ValidationError } from './errors.js';
 import { Var, track } from './custom-loss.js';
-
-async function setup(t: TestContext, options: FakeTinkerOptions = {}) {
-  const peer = await startFakeTinker(options);
-  const service = new ServiceClient({ baseURL: peer.baseURL, apiKey: 'tml-test', timing: { backoffUnitMs: 5 } });
-  t.after(async () => {
-    await service.close();
-    await peer.close();
-  });
-  return { peer, service };
-}
 
 /** A datum whose targets are `tokens` shifted by one. */
 function datum(tokens: number[]): Datum {
@@ -23,7 +13,7 @@ function datum(tokens: number[]): Datum {
 }
 
 test('training clients are numbered within the session and carry the LoRA config', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const a = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B', rank: 4, seed: 7, trainUnembed: false });
   const b = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   assert.equal(a.modelId, 'sess-1:train:0');
@@ -36,7 +26,7 @@ test('training clients are numbered within the session and carry the LoRA config
 });
 
 test('forwardBackward is chunked by the server limits, first chunk sent last, outputs in datum order', async (t) => {
-  const { peer, service } = await setup(t, { config: { fwdbwd_max_chunk_len: 2 } });
+  const { peer, service } = await connectFakeTinker(t, { config: { fwdbwd_max_chunk_len: 2 } });
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   const data = [datum([1, 2, 3]), datum([4, 5]), datum([6, 7, 8, 9]), datum([10, 11]), datum([12, 13, 14])];
   const out = await tc.forwardBackward(data, 'cross_entropy');
@@ -58,7 +48,7 @@ test('forwardBackward is chunked by the server limits, first chunk sent last, ou
 
 test('chunks also split by estimated bytes', async (t) => {
   // Each datum of 10 targets is 10·4 + 10·8 + 10·4 = 160 bytes.
-  const { peer, service } = await setup(t, { config: { fwdbwd_max_chunk_bytes_count: 400 } });
+  const { peer, service } = await connectFakeTinker(t, { config: { fwdbwd_max_chunk_bytes_count: 400 } });
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   const tokens = Array.from({ length: 11 }, (_, i) => i);
   await tc.forward([datum(tokens), datum(tokens), datum(tokens), datum(tokens), datum(tokens)], 'cross_entropy');
@@ -67,7 +57,7 @@ test('chunks also split by estimated bytes', async (t) => {
 });
 
 test('seq_ids increase strictly across calls, in call order', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const tc = service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' }).result();
   const fb = tc.forwardBackward([datum([1, 2, 3])], 'cross_entropy');
   const opt = tc.optimStep({ learningRate: 1e-3 });
@@ -85,36 +75,27 @@ test('seq_ids increase strictly across calls, in call order', async (t) => {
 });
 
 test('bad input is rejected before sending, naming the field', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
-  const fieldOf = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (e) {
-      assert.ok(e instanceof ValidationError, String(e));
-      return e.field;
-    }
-    assert.fail('expected a ValidationError');
-  };
   const short = new Datum({ modelInput: [1, 2, 3], lossFnInputs: { target_tokens: [2, 3, 4], weights: [1, 1] } });
-  assert.equal(fieldOf(() => tc.forwardBackward([datum([1, 2]), short], 'cross_entropy')), 'data[1].loss_fn_inputs.weights');
-  assert.equal(fieldOf(() => tc.forwardBackward([datum([1, 2])], 'hinge' as never)), 'loss_fn');
+  assert.equal(validationFieldOf(() => tc.forwardBackward([datum([1, 2]), short], 'cross_entropy')), 'data[1].loss_fn_inputs.weights');
+  assert.equal(validationFieldOf(() => tc.forwardBackward([datum([1, 2])], 'hinge' as never)), 'loss_fn');
   const wrongDtype = new Datum({ modelInput: [1], lossFnInputs: { target_tokens: [2], weights: TensorData.int64([1]) } });
-  assert.equal(fieldOf(() => tc.forwardBackward([wrongDtype], 'cross_entropy')), 'data[0].loss_fn_inputs.weights.dtype');
-  assert.equal(fieldOf(() => tc.forwardBackward([], 'cross_entropy')), 'data');
-  assert.equal(fieldOf(() => tc.forwardBackward([datum([1, 2]), { modelInput: [1, 2], lossFnInputs: { target_tokens: [1, 2.5] } }], 'cross_entropy')), 'data[1].loss_fn_inputs.target_tokens.data');
-  assert.equal(fieldOf(() => tc.forwardBackward([datum([1, 2])], 'cross_entropy', { clip_lo: 0.1 })), 'loss_fn_config.clip_lo');
-  assert.equal(fieldOf(() => tc.optimStep({ learningRate: -1 })), 'adam_params.learning_rate');
-  assert.equal(fieldOf(() => tc.loadState('/tmp/weights')), 'path');
-  assert.equal(fieldOf(() => tc.saveState('a/b')), 'path');
-  assert.equal(fieldOf(() => service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B', rank: 0 })), 'rank');
+  assert.equal(validationFieldOf(() => tc.forwardBackward([wrongDtype], 'cross_entropy')), 'data[0].loss_fn_inputs.weights.dtype');
+  assert.equal(validationFieldOf(() => tc.forwardBackward([], 'cross_entropy')), 'data');
+  assert.equal(validationFieldOf(() => tc.forwardBackward([datum([1, 2]), { modelInput: [1, 2], lossFnInputs: { target_tokens: [1, 2.5] } }], 'cross_entropy')), 'data[1].loss_fn_inputs.target_tokens.data');
+  assert.equal(validationFieldOf(() => tc.forwardBackward([datum([1, 2])], 'cross_entropy', { clip_lo: 0.1 })), 'loss_fn_config.clip_lo');
+  assert.equal(validationFieldOf(() => tc.optimStep({ learningRate: -1 })), 'adam_params.learning_rate');
+  assert.equal(validationFieldOf(() => tc.loadState('/tmp/weights')), 'path');
+  assert.equal(validationFieldOf(() => tc.saveState('a/b')), 'path');
+  assert.equal(validationFieldOf(() => service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B', rank: 0 })), 'rank');
   assert.equal((await peer.log('forward_backward')).length, 0, 'nothing was sent');
   await tc.forwardBackward([datum([1, 2])], 'cross_entropy');
   assert.deepEqual((await peer.log('forward_backward')).map((r) => r.body.seq_id), [1], 'rejected calls took no seq_id');
 });
 
 test('forwardBackwardCustom trains with weights = -dLoss/dlogprobs and merges the custom metrics', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   const targetsOnly = (tokens: number[]) => new Datum({ modelInput: tokens.slice(0, -1), lossFnInputs: { target_tokens: tokens.slice(1) } });
   const data = [targetsOnly([1, 2, 3, 4]), targetsOnly([5, 6, 7])];
@@ -149,7 +130,7 @@ test('forwardBackwardCustom trains with weights = -dLoss/dlogprobs and merges th
 });
 
 test('a failing custom loss still fills its reserved seq_ids so later calls are not stuck', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   const custom = tc.forwardBackwardCustom([datum([1, 2, 3])], () => {
     throw new Error('user bug');
@@ -161,7 +142,7 @@ test('a failing custom loss still fills its reserved seq_ids so later calls are 
 });
 
 test('blocking result() works for chained and derived futures', async (t) => {
-  const { service } = await setup(t);
+  const { service } = await connectFakeTinker(t);
   const tc = service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' }).result(10_000);
   const out = tc.forwardBackward([datum([1, 2, 3])], 'cross_entropy').result(10_000);
   assert.equal(out.lossFnOutputs.length, 1);
@@ -171,7 +152,7 @@ test('blocking result() works for chained and derived futures', async (t) => {
 });
 
 test('weights, sampler and model management calls', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   assert.deepEqual(await tc.saveState('ckpt', { ttlSeconds: 60, userMetadata: { k: 'v' } }), { path: 'tinker://run-0/weights/ckpt' });
   assert.deepEqual(await tc.loadStateWithOptimizer('tinker://run-0/weights/ckpt'), { path: 'tinker://run-0/weights/ckpt', modelId: tc.modelId });
@@ -196,7 +177,7 @@ test('weights, sampler and model management calls', async (t) => {
 });
 
 test('a training client from saved state: weights_info, create_model, load_weights', async (t) => {
-  const { peer, service } = await setup(t);
+  const { peer, service } = await connectFakeTinker(t);
   const tc = await service.createTrainingClientFromState('tinker://run-0/weights/ckpt');
   const log = await peer.log();
   assert.deepEqual(log.filter((r) => ['weights_info', 'create_model', 'load_weights'].includes(r.route)).map((r) => r.route), ['weights_info', 'create_model', 'load_weights']);
@@ -209,7 +190,7 @@ test('a training client from saved state: weights_info, create_model, load_weigh
 });
 
 test('servers with create_model_via_load_weights get one load_weights that creates the model', async (t) => {
-  const { peer, service } = await setup(t, { config: { create_model_via_load_weights: true } });
+  const { peer, service } = await connectFakeTinker(t, { config: { create_model_via_load_weights: true } });
   const tc = await service.createTrainingClientFromStateWithOptimizer('tinker://run-0/weights/ckpt', { baseModel: 'Qwen/Qwen3-8B' });
   assert.equal(tc.modelId, 'sess-1:train:0');
   const log = await peer.log();
@@ -219,7 +200,7 @@ test('servers with create_model_via_load_weights get one load_weights that creat
 });
 
 test('server capabilities', async (t) => {
-  const { service } = await setup(t);
+  const { service } = await connectFakeTinker(t);
   assert.deepEqual(await service.getServerCapabilities(), { supportedModels: [{ modelName: 'Qwen/Qwen3-8B', maxContextLength: 4096, trainable: undefined, sampleable: undefined }] });
 });
 
@@ -228,7 +209,7 @@ function protocolDense(td: { data: number[]; shape?: number[] | null; sparse_cro
 }
 
 test('loss configs travel with the request; zstd protobuf bodies when the server asks', async (t) => {
-  const { peer, service } = await setup(t, { config: { proto_compress_fwdbwd: true } });
+  const { peer, service } = await connectFakeTinker(t, { config: { proto_compress_fwdbwd: true } });
   const tc = await service.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B' });
   const rl = new Datum({ modelInput: [1, 2, 3], lossFnInputs: { target_tokens: [2, 3, 4], logprobs: [-1, -1, -1], advantages: [0.5, -0.5, 1] } });
   const out = await tc.forwardBackward([rl], 'ppo', { clip_low_threshold: 0.9, clip_high_threshold: 1.1 });

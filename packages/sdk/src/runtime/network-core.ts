@@ -1,5 +1,6 @@
 // Everything the SDK does on the network: it receives calls as messages and answers with messages,
 // so it can run on its own thread (the default) or inline on the caller's thread (injected fetch).
+import { setMaxListeners } from 'node:events';
 import { APIConnectionError, APIConnectionTimeoutError, TinkerError, serializeError, type APIError } from '../errors.js';
 import { connect, type Connection } from './bootstrap.js';
 import { CancelQueue } from './cancel-queue.js';
@@ -56,7 +57,11 @@ export class NetworkCore {
     private readonly settings: NetworkSettings,
     private readonly transport: HttpTransport,
     private readonly emit: (msg: FromNetwork) => void,
-  ) {}
+  ) {
+    // Every in-flight model request is delivered under this one signal (the HTTP layer adds a
+    // listener per request and removes it when the request ends), so any number is legitimate.
+    setMaxListeners(0, this.closing.signal);
+  }
 
   handle(msg: ToNetwork): void {
     switch (msg.t) {
