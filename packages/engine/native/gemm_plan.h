@@ -43,12 +43,6 @@ inline std::atomic<int>& gemmStrategySetting() {
   return s;
 }
 
-/**
- * Few-row GEMMs split across the cores only above this many FLOPs: a thread start costs ~20 µs,
- * the one-thread kernel does 16×1024×256 in about that time.
- */
-constexpr double kMinSplitFewRowsFlops = 16e6;
-
 /** A few activation rows against a weight stored [N, K]: the packing-free kernel's shape. */
 inline bool usesFewRowsGemm(bool transA, bool transB, int64_t M, int64_t K) {
   return kHaveFewRowsGemm && !transA && transB && M > 1 && M <= kFewRowsGemmMaxM && K >= kFewRowsGemmMinK;
@@ -140,17 +134,10 @@ inline void sgemmPlanned(bool transA, bool transB, int64_t M, int64_t N, int64_t
   const bool thin = std::min({M, N, K}) <= kThinGemmSide;
   // A few activation rows (2–64 decoded tokens) against a weight matrix: OpenBLAS's resident
   // threads beat starting our own (measured 92 vs 128–170 µs for 16×1024×256), and this shape
-  // has none of the thin-side pathologies.
+  // has none of the thin-side pathologies. The packing-free one-thread kernel (sgemmLeaf) is
+  // faster on one core but loses to two here: in a 16-sample decode step 3.4–4.1 ms against
+  // OpenBLAS's 3.3 ms, whether run alone or split in halves.
   const bool fewRows = M > 1 && M <= kThinGemmSide && M <= N && M <= K && !transA;
-  if (strategy == GemmStrategy::Planned && usesFewRowsGemm(transA, transB, M, K)) {
-    const int64_t parts = flops >= kMinSplitFewRowsFlops ? std::min<int64_t>(openblas_get_num_threads(), (N + 15) / 16) : 1;
-    // Column blocks start on multiples of 16 so the two halves never share a cache line of C.
-    auto bound = [&](int64_t p) { return p == parts ? N : std::min(N, (N * p / parts + 8) / 16 * 16); };
-    parallelTasks(parts, [&](int64_t p, int) {
-      sgemmFewRowsTransB(M, bound(p), bound(p + 1), K, alpha, A, lda, B, ldb, beta, C, ldc);
-    });
-    return;
-  }
   if (fewRows && strategy == GemmStrategy::Planned) {
     sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;

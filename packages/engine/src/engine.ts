@@ -17,7 +17,7 @@ import { zerosLike } from './lora.js';
 import type { AdapterState, LoraParams, LoraSettings } from './model-types.js';
 import { ModelRegistry, type SupportedModelInfo } from './model-registry.js';
 import { nativeKernels } from './native-kernels.js';
-import { PEFT_CONFIG_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
+import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
 import { referenceKernels } from './reference-kernels.js';
 import { runSampling } from './sampler.js';
 import { runForwardBackward, runOptimStep } from './training.js';
@@ -254,7 +254,7 @@ export class Engine {
   }
 
   private samplerAdapter(dir: string, baseModel: string): { params: LoraParams; settings: LoraSettings } {
-    const weights = join(dir, 'adapter_model.safetensors');
+    const weights = join(dir, PEFT_WEIGHTS_FILE);
     let mtimeMs: number;
     try {
       mtimeMs = statSync(weights).mtimeMs;

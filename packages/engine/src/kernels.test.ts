@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Kernels } from './kernels.js';
 import { referenceKernels as ref } from './reference-kernels.js';
-import { nativeKernels as nat, openblasCoreName } from './native-kernels.js';
+import { loadNativeAddon, nativeKernels as nat, openblasCoreName } from './native-kernels.js';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -79,6 +79,35 @@ test('gemm matches the reference for all transpose combinations, strides and off
           nat.gemm(transA, transB, M, N, K, alpha, A, B, beta, cn, opts);
           assertClose(cn, cr, 1e-5, 1e-5, `gemm tA=${transA} tB=${transB} ${M}x${N}x${K} a=${alpha} b=${beta}`);
         }
+      }
+    }
+  }
+});
+
+test('gemm of a few rows against a transposed weight (the decode shape) matches the reference on one and on all threads', (t) => {
+  // On one OpenBLAS thread, M 2..32 with K >= 64 take the packing-free kernel.
+  const addon = loadNativeAddon();
+  const threads = addon.numThreads();
+  t.after(() => addon.setNumThreads(threads));
+  for (const n of [1, threads]) {
+    addon.setNumThreads(n);
+    let seed = 500;
+    for (const [M, N, K] of [[2, 7, 64], [3, 13, 100], [16, 258, 256], [5, 4100, 256], [17, 33, 1024], [32, 64, 65], [16, 8, 64]]) {
+      const lda = K + 3, ldb = K + 1, ldc = N + 2;
+      const aOffset = 2, bOffset = 3, cOffset = 1;
+      const A = randn(aOffset + M * lda, seed++);
+      const B = randn(bOffset + N * ldb, seed++);
+      const C0 = randn(cOffset + M * ldc, seed++);
+      C0[cOffset] = NaN; // beta = 0 must not read C
+      const opts = { lda, ldb, ldc, aOffset, bOffset, cOffset };
+      for (const [alpha, beta] of [[1, 0], [0.5, 1], [-2, 0.25]]) {
+        const cr = copy(C0);
+        const cn = copy(C0);
+        ref.gemm(false, true, M, N, K, alpha, A, B, beta, cr, opts);
+        nat.gemm(false, true, M, N, K, alpha, A, B, beta, cn, opts);
+        if (beta === 0) assert.ok(Number.isFinite(cn[cOffset]));
+        else cr[cOffset] = cn[cOffset] = 0;
+        assertClose(cn, cr, 1e-4, 1e-5, `gemm ${M}x${N}x${K} a=${alpha} b=${beta} on ${n} threads`);
       }
     }
   }
@@ -438,4 +467,41 @@ test('the native addon loads and computes inside a worker thread', async () => {
   assert.equal(msg.error, undefined);
   assert.deepEqual(msg.C, [19, 22, 43, 50]);
   assert.match(msg.name ?? '', /^openblas:/);
+});
+
+test('drawTokens picks the same tokens as the reference at temperature 1 and 0.7, and follows the CDF', () => {
+  const rows = 64, vocab = 1500;
+  const lp = randn(rows * vocab, 211, 6);
+  ref.logSoftmaxRows(lp, rows, vocab);
+  const r = rng(212);
+  const uniforms = Float64Array.from({ length: rows }, () => r());
+  for (const temperature of [1, 0.7, 2]) {
+    const tr = new Int32Array(rows), tn = new Int32Array(rows);
+    ref.drawTokens(lp, rows, vocab, temperature, uniforms, tr);
+    nat.drawTokens(lp, rows, vocab, temperature, uniforms, tn);
+    assert.deepEqual(Array.from(tn), Array.from(tr), `temperature ${temperature}`);
+  }
+  // At temperature 1 the token is where the cumulative probability first exceeds u.
+  const tn = new Int32Array(rows);
+  nat.drawTokens(lp, rows, vocab, 1, uniforms, tn);
+  for (let row = 0; row < rows; row++) {
+    let below = 0;
+    for (let i = 0; i < tn[row]; i++) below += Math.exp(lp[row * vocab + i]);
+    assert.ok(below <= uniforms[row] && uniforms[row] < below + Math.exp(lp[row * vocab + tn[row]]), `row ${row}`);
+  }
+  // u = 0 draws the first token with mass; u just under 1 the last one.
+  const edge = new Float32Array([Math.log(0.5), -Infinity, Math.log(0.5)]);
+  const out = new Int32Array(2);
+  nat.drawTokens(new Float32Array([...edge, ...edge]), 2, 3, 1, new Float64Array([0, 1 - 1e-12]), out);
+  assert.deepEqual(Array.from(out), [0, 2]);
+});
+
+test('drawTokens rejects a zero temperature and short buffers', () => {
+  const lp = new Float32Array(8).fill(Math.log(1 / 8));
+  for (const k of [ref, nat]) {
+    assert.throws(() => k.drawTokens(lp, 1, 8, 0, new Float64Array(1), new Int32Array(1)), RangeError);
+    assert.throws(() => k.drawTokens(lp, 2, 8, 1, new Float64Array(2), new Int32Array(2)), RangeError);
+    assert.throws(() => k.drawTokens(lp, 1, 8, 1, new Float64Array(0), new Int32Array(1)), RangeError);
+  }
+  assert.throws(() => nat.drawTokens(lp, 1, 8, 1, new Float32Array(1) as unknown as Float64Array, new Int32Array(1)), TypeError);
 });

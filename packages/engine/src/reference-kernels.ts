@@ -15,6 +15,18 @@ function requireCount(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer, got ${n}`);
 }
 
+/** The shared arguments of targetLogprobs and its backward: [rows, vocab] logits, [rows, K] targets and per-target values. */
+function requireTargetArgs(logits: Float32Array, rows: number, vocab: number, targets: ArrayLike<number>, K: number,
+  perTarget: Float32Array, perTargetName: string, lse: Float32Array): void {
+  requireCount(rows, 'rows');
+  requireCount(vocab, 'vocab');
+  requireCount(K, 'K');
+  requireLength(logits, rows * vocab, 'logits');
+  requireLength(targets, rows * K, 'targets');
+  requireLength(perTarget, rows * K, perTargetName);
+  requireLength(lse, rows, 'lse');
+}
+
 /** Checks a row-major matrix view of `rows`×`cols` with row stride `ld` starting at `offset`. */
 function requireMatrix(buf: Float32Array, rows: number, cols: number, ld: number, offset: number, what: string): void {
   requireCount(offset, `${what} offset`);
@@ -327,13 +339,7 @@ export const referenceKernels: Kernels = {
   },
 
   targetLogprobs(logits, rows, vocab, targets, K, logprobs, lse) {
-    requireCount(rows, 'rows');
-    requireCount(vocab, 'vocab');
-    requireCount(K, 'K');
-    requireLength(logits, rows * vocab, 'logits');
-    requireLength(targets, rows * K, 'targets');
-    requireLength(logprobs, rows * K, 'logprobs');
-    requireLength(lse, rows, 'lse');
+    requireTargetArgs(logits, rows, vocab, targets, K, logprobs, 'logprobs', lse);
     for (let r = 0; r < rows; r++) {
       const l = logSumExp(logits, r * vocab, vocab);
       lse[r] = l;
@@ -346,13 +352,7 @@ export const referenceKernels: Kernels = {
   },
 
   targetLogprobsBackward(logits, rows, vocab, targets, K, grad, lse) {
-    requireCount(rows, 'rows');
-    requireCount(vocab, 'vocab');
-    requireCount(K, 'K');
-    requireLength(logits, rows * vocab, 'logits');
-    requireLength(targets, rows * K, 'targets');
-    requireLength(grad, rows * K, 'grad');
-    requireLength(lse, rows, 'lse');
+    requireTargetArgs(logits, rows, vocab, targets, K, grad, 'grad', lse);
     for (let r = 0; r < rows; r++) {
       let gsum = 0;
       for (let j = 0; j < K; j++) {

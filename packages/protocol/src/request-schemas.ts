@@ -1,5 +1,5 @@
 /**
- * One schema per JSON request body of every route (see protocol.md). The
+ * One schema per JSON request body of every route. The
  * server parses each body with these before acting, so bad input gets a 400
  * naming the field. Unknown keys are stripped, never rejected: newer SDKs add
  * fields that this server must tolerate.

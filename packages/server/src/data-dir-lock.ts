@@ -57,3 +57,23 @@ export function lockDataDir(dataDir: string): DataDirLock {
   }
   throw new Error(`could not lock data dir ${dataDir}`);
 }
+
+/**
+ * Waits (polling, up to `timeoutMs`) while another live process holds the lock, e.g. a server
+ * that is still shutting down after its program exited. Returns whether the lock is free now.
+ */
+export async function waitForDataDirRelease(dataDir: string, timeoutMs: number): Promise<boolean> {
+  const file = path.join(path.resolve(dataDir), LOCK_FILE);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let pid = NaN;
+    try {
+      pid = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    } catch {
+      return true; // no lock file
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || !alive(pid)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

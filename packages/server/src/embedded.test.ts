@@ -132,3 +132,37 @@ test('concurrent first calls start one server, which dies with its parent even o
   await Promise.all([once(p1.proc, 'exit'), once(p2.proc, 'exit')]);
   assert.ok(await waitGone(r1.serverPid), 'the server is gone after its parent was killed');
 });
+
+test('a program started right after another one exits gets a server for the same data dir', async () => {
+  const dataDir = path.join(work, 'back-to-back');
+  const script = path.join(work, 'short.mjs');
+  fs.writeFileSync(
+    script,
+    `import { ensureEmbeddedServer } from ${JSON.stringify(EMBEDDED)};
+const s = await ensureEmbeddedServer({ dataDir: process.argv[2] });
+const res = await fetch(s.baseURL + '/api/v1/healthz');
+console.log(res.ok ? 'ok' : 'unhealthy');
+`,
+  );
+  for (let i = 0; i < 2; i++) {
+    const proc = spawn(process.execPath, [script, dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    parents.push(proc);
+    let out = '';
+    let err = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (err += d));
+    const [code] = (await once(proc, 'exit')) as [number | null];
+    assert.equal(code, 0, `program ${i + 1} failed: ${err}`);
+    assert.equal(out.trim(), 'ok');
+  }
+});
+
+test('two callers in one process share one live server', async () => {
+  const dataDir = path.join(work, 'one-process');
+  const { proc, report } = startParent(dataDir);
+  const r = await report;
+  assert.equal(r.a.baseURL, r.b.baseURL);
+  assert.equal(r.healthy, true);
+  proc.stdin!.end();
+  await once(proc, 'exit');
+});

@@ -1,6 +1,6 @@
 /**
  * Engine benchmark: GEMM share of peak, LoRA training-step and decode throughput on (a) the
- * 8.4M-parameter Llama of engine-notes §4 and (b) a Qwen3-0.6B-shaped model, peak RSS, and the
+ * 8.4M-parameter Llama (4 layers, d=256) and (b) a Qwen3-0.6B-shaped model, peak RSS, and the
  * same steps in PyTorch (bench/torch_reference.py) when /usr/bin/python3 has torch.
  * Run: npm run bench -w @tinker-ts/engine  (node dist/bench/engine-bench.js)
  */

@@ -162,7 +162,7 @@ test('a call that makes no progress logs why it waits', async () => {
     {
       routes: {
         optim_step: [{ body: { request_id: 'r1' } }],
-        retrieve_future: Array.from({ length: 15 }, () => ({ body: { type: 'try_again', queue_state: 'paused_capacity', queue_state_reason: 'cluster full' }, delayMs: 20 })),
+        retrieve_future: Array.from({ length: 40 }, () => ({ body: { type: 'try_again', queue_state: 'paused_capacity', queue_state_reason: 'cluster full' }, delayMs: 20 })),
       },
       defaults: { retrieve_future: { body: { ok: true } } },
     },

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, flagOption, intOption, listOption, stringOption, type OptionSpecs, type ParsedArgs } from './args.js';
+import { waitForDataDirRelease } from '../data-dir-lock.js';
 import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from './server-file.js';
 
 export const SERVE_OPTIONS: OptionSpecs = {
@@ -79,6 +80,9 @@ export function parseModelOptions(values: string[]): Record<string, string> {
   return models;
 }
 
+/** How long `serve` waits for a stopping server to release the data dir. */
+const DYING_SERVER_WAIT_MS = 15_000;
+
 export async function serveCommand(args: ParsedArgs): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])} (usage: ${SERVE_USAGE})`);
   const host = stringOption(args, 'host') ?? '127.0.0.1';
@@ -104,6 +108,10 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     process.stderr.write(`error: --parent-pid ${parentPid} is not running\n`);
     return 1;
   }
+
+  // A server of this data dir that is still shutting down (its program just exited) holds the
+  // data-dir lock for a moment: wait for it to go rather than fail.
+  await waitForDataDirRelease(dataDir, DYING_SERVER_WAIT_MS);
 
   // Loaded here so the client commands never pay for loading the engine.
   const { startServer } = await import('../server.js');
