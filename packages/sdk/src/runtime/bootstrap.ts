@@ -1,4 +1,4 @@
-// The start of every client's life (protocol.md "Bootstrap sequence"): find the server and the key,
+// The start of every client's life (the bootstrap sequence of the Tinker wire protocol): find the server and the key,
 // fetch client/config (feature flags), trade the key for a JWT if the server wants that, fetch
 // client/dynamic_config (and keep it fresh). Sessions are created later, on demand (session.ts).
 import {

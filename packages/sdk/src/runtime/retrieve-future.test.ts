@@ -1,4 +1,4 @@
-// The retrieve_future state machine (protocol.md), driven against a scripted server.
+// The retrieve_future state machine (the Tinker wire protocol), driven against a scripted server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestError, NotFoundError, RequestFailedError, TinkerError, ValidationError } from '../errors.js';

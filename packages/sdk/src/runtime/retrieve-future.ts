@@ -1,5 +1,5 @@
 // Polling retrieve_future until a server request's result is there — the state machine of
-// protocol.md's table, as the official SDK's api_future_impl.py runs it.
+// the retrieve_future status table of the Tinker wire protocol, as the official SDK's api_future_impl.py runs it.
 import { APIConnectionError, RequestFailedError, TinkerError, type RequestErrorCategory } from '../errors.js';
 import type { Connection } from './bootstrap.js';
 import { isJsonResponse, parseJson, statusError, type HttpResponse } from './http.js';
