@@ -70,9 +70,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed directly (not when imported by tests).
-if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
+/** Runs the CLI as a program: exit code from main, and no waiting on stray timers afterwards. */
+export function runCli(argv: string[]): void {
+  main(argv).then(
     (code) => {
       process.exitCode = code;
       // The engine worker and sockets are closed by then; do not wait on stray timers.
@@ -83,4 +83,9 @@ if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import
       process.exit(1);
     },
   );
+}
+
+// Run when executed directly (not when imported by tests or by bin/tinker-ts.js).
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  runCli(process.argv.slice(2));
 }
