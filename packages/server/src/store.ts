@@ -235,7 +235,8 @@ function toModel(r: Raw): ModelRow {
   };
 }
 
-function toCheckpoint(r: Raw): CheckpointRow {
+/** A checkpoints row as read from SQLite (also used by the REST listing queries). */
+export function toCheckpoint(r: Record<string, unknown>): CheckpointRow {
   return {
     run_id: r.run_id as string,
     kind: r.kind as CheckpointKind,

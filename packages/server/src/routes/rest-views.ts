@@ -7,6 +7,7 @@ import type { Checkpoint, TrainingRun } from '@tinker-ts/protocol';
 import type Database from 'better-sqlite3';
 import type { ServerContext } from '../context.js';
 import type { CheckpointKind, CheckpointRow, ModelRow, Store } from '../store.js';
+import { toCheckpoint } from '../store.js';
 import { formatCheckpointPath } from '../tinker-paths.js';
 
 /** Metadata on the wire is `dict[str, str]`; other JSON values are shown as their JSON text. */
@@ -34,24 +35,7 @@ export function checkpointView(row: CheckpointRow): Checkpoint {
   };
 }
 
-interface RawRow {
-  [k: string]: unknown;
-}
-
-function rowToCheckpoint(r: RawRow): CheckpointRow {
-  return {
-    run_id: r.run_id as string,
-    kind: r.kind as CheckpointKind,
-    name: r.name as string,
-    owner: r.owner as string,
-    path: r.path as string,
-    size_bytes: r.size_bytes as number,
-    created_at: r.created_at as number,
-    expires_at: (r.expires_at as number | null) ?? null,
-    public: r.public === 1,
-    user_metadata: r.user_metadata ? (JSON.parse(r.user_metadata as string) as Record<string, string>) : null,
-  };
-}
+type RawRow = Record<string, unknown>;
 
 /** Queries only the REST surface needs; prepared once on the store's connection. */
 export class RestQueries {
@@ -64,21 +48,21 @@ export class RestQueries {
   /** Live (unexpired) checkpoints of a run, oldest first; `publicOnly` for readers who are not the owner. */
   checkpointsOfRun(runId: string, now: number, publicOnly: boolean, limit: number, offset: number): { rows: CheckpointRow[]; total: number } {
     const p = publicOnly ? 1 : 0;
-    const rows = (this.stmts.runCheckpoints.all(runId, now, p, limit, offset) as RawRow[]).map(rowToCheckpoint);
+    const rows = (this.stmts.runCheckpoints.all(runId, now, p, limit, offset) as RawRow[]).map(toCheckpoint);
     const total = (this.stmts.countRunCheckpoints.get(runId, now, p) as { n: number }).n;
     return { rows, total };
   }
 
   /** The user's live checkpoints across runs, newest first. */
   checkpointsOfOwner(owner: string, now: number, limit: number, offset: number): { rows: CheckpointRow[]; total: number } {
-    const rows = (this.stmts.ownerCheckpoints.all(owner, now, limit, offset) as RawRow[]).map(rowToCheckpoint);
+    const rows = (this.stmts.ownerCheckpoints.all(owner, now, limit, offset) as RawRow[]).map(toCheckpoint);
     const total = (this.stmts.countOwnerCheckpoints.get(owner, now) as { n: number }).n;
     return { rows, total };
   }
 
   latestCheckpoint(runId: string, kind: CheckpointKind, now: number, publicOnly: boolean): CheckpointRow | null {
     const r = this.stmts.latestCheckpoint.get(runId, kind, now, publicOnly ? 1 : 0) as RawRow | undefined;
-    return r ? rowToCheckpoint(r) : null;
+    return r ? toCheckpoint(r) : null;
   }
 
   hasPublicCheckpoint(runId: string, now: number): boolean {
