@@ -24,16 +24,38 @@ import {
   type Page,
   type PageFuture,
   type SamplingClient,
-  type ServiceClient,
+  ServiceClient,
   type TrainingClient,
 } from '@tinker-ts/sdk';
 import type { ServerSettings } from './context.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 
 export const E2E_MODEL = 'tinker-ts/tiny-qwen3';
 export const E2E_API_KEY = 'tml-e2e-user';
 
 const READY_PREFIX = 'url ';
+
+/** A server in this process on a temporary data dir, and an SDK client of it (await style only). */
+export interface InProcessServer {
+  server: RunningServer;
+  dataDir: string;
+  sc: ServiceClient;
+  close(): Promise<void>;
+}
+
+export async function startInProcessServer(tmpPrefix: string): Promise<InProcessServer> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+  const server = await startServer({ dataDir, port: 0, settings: { longPollMs: 2_000 } });
+  const sc = new ServiceClient({ baseURL: server.url, apiKey: E2E_API_KEY });
+  return {
+    server, dataDir, sc,
+    close: async () => {
+      await sc.close();
+      await server.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
 
 export interface ChildServer {
   url: string;

@@ -5,23 +5,21 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseTinkerPath } from '@tinker-ts/protocol';
 import { NotFoundError, ServiceClient, ValidationError, type ForwardBackwardOutput, type TrainingClient } from '@tinker-ts/sdk';
-import { startServer, type RunningServer } from './server.js';
-import { E2E_API_KEY, E2E_MODEL, e2eBatch, maxAbsDiff } from './e2e-testkit.js';
+import type { RunningServer } from './server.js';
+import { E2E_MODEL, e2eBatch, maxAbsDiff, startInProcessServer, type InProcessServer } from './e2e-testkit.js';
 
 let server: RunningServer;
 let dataDir: string;
 let sc: ServiceClient;
 let trained: TrainingClient;
 
+let env: InProcessServer | undefined;
+
 before(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-sdk-copy-'));
-  server = await startServer({ dataDir, port: 0, settings: { longPollMs: 2_000 } });
-  sc = new ServiceClient({ baseURL: server.url, apiKey: E2E_API_KEY });
+  env = await startInProcessServer('tinker-sdk-copy-');
+  ({ server, dataDir, sc } = env);
   trained = await sc.createLoraTrainingClient({ baseModel: E2E_MODEL, rank: 4, seed: 11 });
   for (let i = 0; i < 2; i++) {
     await trained.forwardBackward(e2eBatch(), 'cross_entropy');
@@ -30,9 +28,7 @@ before(async () => {
 });
 
 after(async () => {
-  await sc?.close();
-  await server?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await env?.close();
 });
 
 function logprobs(out: ForwardBackwardOutput): number[] {

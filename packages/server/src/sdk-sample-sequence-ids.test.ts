@@ -5,27 +5,23 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { ServiceClient, type SampleResponse, type SamplingClient } from '@tinker-ts/sdk';
-import { startServer, type RunningServer } from './server.js';
-import { E2E_API_KEY, E2E_MODEL, e2eBatch } from './e2e-testkit.js';
+import type { RunningServer } from './server.js';
+import { E2E_MODEL, e2eBatch, startInProcessServer, type InProcessServer } from './e2e-testkit.js';
 
 let server: RunningServer;
 let dataDir: string;
 let sc: ServiceClient;
 
+let env: InProcessServer | undefined;
+
 before(async () => {
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-sdk-seq-ids-'));
-  server = await startServer({ dataDir, port: 0, settings: { longPollMs: 2_000 } });
-  sc = new ServiceClient({ baseURL: server.url, apiKey: E2E_API_KEY });
+  env = await startInProcessServer('tinker-sdk-seq-ids-');
+  ({ server, dataDir, sc } = env);
 });
 
 after(async () => {
-  await sc?.close();
-  await server?.close();
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await env?.close();
 });
 
 /** Samples 3 sequences and checks each carries the id the server assigned to it. */
