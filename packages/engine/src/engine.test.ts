@@ -47,10 +47,12 @@ test('a few dozen LoRA steps on a stand-in lower the loss and make greedy sampli
   const before = engine.sample({ baseModel: MODEL, adapterId: 'a' }, { prompt, num_samples: 1, sampling_params: greedy, prompt_logprobs: false, topk_prompt_logprobs: 0 });
   assert.notDeepEqual(before.sequences[0].tokens.slice(0, answer.length), answer);
   const losses: number[] = [];
+  // At 5e-3 the loss falls smoothly (~0.1 after 30 steps). At 1e-2 it spikes (35 → 54 → … → 5),
+  // and where it ends depended on the last bits of the GEMM kernels' rounding.
   for (let step = 0; step < 30; step++) {
     const out = engine.forwardBackward('a', [datum()], 'cross_entropy', null, false);
     losses.push(out.metrics['loss:sum']);
-    engine.optimStep('a', { learning_rate: 1e-2 });
+    engine.optimStep('a', { learning_rate: 5e-3 });
   }
   assert.equal(engine.adapterInfo('a').step, 30);
   assert.ok(losses.at(-1)! < losses[0] * 0.2, `loss ${losses[0]} -> ${losses.at(-1)}`);
