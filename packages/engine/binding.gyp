@@ -17,7 +17,8 @@
         "native/attention.cc",
         "native/elementwise.cc",
         "native/logits.cc",
-        "native/sampling.cc"
+        "native/sampling.cc",
+        "native/task_pool_probe.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

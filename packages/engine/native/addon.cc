@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tk::registerElementwise(env, exports);
   tk::registerLogits(env, exports);
   tk::registerSampling(env, exports);
+  tk::registerTaskPoolProbe(env, exports);
   return exports;
 }
 

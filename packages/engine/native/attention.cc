@@ -14,6 +14,12 @@
 namespace tk {
 
 static constexpr int64_t kQueryBlock = 128;
+/**
+ * Decoding against a KV cache is bound by reading the cache, not by its FLOPs: 0.25 MFLOP
+ * (e.g. 16 sequences × 16 cached rows × 256 wide) already streams 256 KB, well worth a ~7 µs
+ * helper wake.
+ */
+static constexpr double kMinParallelDecodeFlops = 2.5e5;
 
 struct AttentionShape {
   const int32_t* starts;
@@ -186,20 +192,24 @@ static Napi::Value AttentionWithCache(const Napi::CallbackInfo& info) {
   const int64_t group = heads / kvHeads, ldq = heads * hd, ldk = kvHeads * hd;
   std::vector<std::vector<float>> scratchPerWorker(openblas_get_num_threads());
   if (nNew == 1) {
-    // Decoding: the query heads that share a kv head are adjacent rows of q, so one product per
-    // (sequence, kv head) streams each cached key and value once for the whole group.
-    parallelTasks(nSeq * kvHeads, [&](int64_t task, int worker) {
-      const int64_t s = task / kvHeads, g = task % kvHeads;
+    // Decoding: one task per sequence reads its cache rows front to back once for all heads
+    // (each row holds every kv head). With fewer sequences than cores, a sequence's kv heads are
+    // split over tasks instead so that long single-sequence decodes still use every core.
+    const int64_t headBlocks = nSeq >= openblas_get_num_threads() ? 1 : kvHeads;
+    parallelTasks(nSeq * headBlocks, [&](int64_t task, int worker) {
+      const int64_t s = task / headBlocks, block = task % headBlocks;
+      const int64_t g0 = kvHeads * block / headBlocks, g1 = kvHeads * (block + 1) / headBlocks;
       const int64_t kEnd = past.data[s] + 1;
-      float* S = scratch(scratchPerWorker[worker], group * kEnd);
-      const float* qg = q.data + s * ldq + g * group * hd;
-      float* og = out.data + s * ldq + g * group * hd;
-      const float* kh = kc.data + s * cap * ldk + g * hd;
-      const float* vh = vc.data + s * cap * ldk + g * hd;
-      fast::groupScores(qg, group, kh, ldk, kEnd, hd, scale, S);
-      for (int64_t i = 0; i < group; i++) fast::softmaxRow(S + i * kEnd, kEnd);
-      fast::groupWeightedSum(S, group, vh, ldk, kEnd, hd, og);
-    }, flops >= kMinParallelFlops);
+      const int64_t rows = (g1 - g0) * group;
+      float* S = scratch(scratchPerWorker[worker], rows * kEnd);
+      const float* qs = q.data + s * ldq + g0 * group * hd;
+      float* os = out.data + s * ldq + g0 * group * hd;
+      const float* ks = kc.data + s * cap * ldk + g0 * hd;
+      const float* vs = vc.data + s * cap * ldk + g0 * hd;
+      fast::cachedScores(qs, g1 - g0, group, ks, ldk, kEnd, hd, scale, S);
+      for (int64_t r = 0; r < rows; r++) fast::softmaxRow(S + r * kEnd, kEnd);
+      fast::cachedWeightedSum(S, g1 - g0, group, vs, ldk, kEnd, hd, os);
+    }, flops >= kMinParallelDecodeFlops);
     return info.Env().Undefined();
   }
   parallelTasks(nSeq * heads, [&](int64_t task, int worker) {

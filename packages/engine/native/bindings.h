@@ -10,4 +10,5 @@ void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerLogits(Napi::Env env, Napi::Object exports);
 void registerSampling(Napi::Env env, Napi::Object exports);
 void registerRuntime(Napi::Env env, Napi::Object exports);
+void registerTaskPoolProbe(Napi::Env env, Napi::Object exports);
 }  // namespace tk

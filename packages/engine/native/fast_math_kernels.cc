@@ -100,21 +100,31 @@ void expShiftedToDouble(const float* x, int64_t n, double shift, double factor, 
   for (int64_t j = 0; j < n; j++) out[j] = std::exp((static_cast<double>(x[j]) - shift) * factor);
 }
 
-void groupScores(const float* q, int64_t rows, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale, float* scores) {
+// Cache row j holds every kv head side by side, so walking j outermost streams the cache
+// contiguously and reads each key and value once for all query heads of the range.
+void cachedScores(const float* q, int64_t kvHeads, int64_t group, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale,
+                  float* scores) {
   for (int64_t j = 0; j < n; j++) {
     const float* kj = k + j * ldk;
-    for (int64_t i = 0; i < rows; i++) scores[i * n + j] = scale * dot(q + i * hd, kj, hd);
+    for (int64_t g = 0; g < kvHeads; g++) {
+      for (int64_t i = 0; i < group; i++) {
+        const int64_t r = g * group + i;
+        scores[r * n + j] = scale * dot(q + r * hd, kj + g * hd, hd);
+      }
+    }
   }
 }
 
-void groupWeightedSum(const float* p, int64_t rows, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out) {
+void cachedWeightedSum(const float* p, int64_t kvHeads, int64_t group, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out) {
+  const int64_t rows = kvHeads * group;
   for (int64_t x = 0; x < rows * hd; x++) out[x] = 0.f;
   for (int64_t j = 0; j < n; j++) {
     const float* vj = v + j * ldv;
-    for (int64_t i = 0; i < rows; i++) {
-      const float pij = p[i * n + j];
-      float* oi = out + i * hd;
-      for (int64_t d = 0; d < hd; d++) oi[d] += pij * vj[d];
+    for (int64_t r = 0; r < rows; r++) {
+      const float prj = p[r * n + j];
+      const float* vg = vj + (r / group) * hd;
+      float* outR = out + r * hd;
+      for (int64_t d = 0; d < hd; d++) outR[d] += prj * vg[d];
     }
   }
 }

@@ -39,11 +39,16 @@ float rmsNormRow(const float* x, const float* w, float* out, int64_t dim, float 
 /** dx (overwritten) and dw (accumulated, may be null) of one RMSNorm row. */
 void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float rstd, float* dx, float* dw, int64_t dim);
 
-/** scores[i*n + j] = scale * dot(q_i, k_j) for the `rows` query vectors q_i = q + i*hd and keys k_j = k + j*ldk. */
-void groupScores(const float* q, int64_t rows, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale, float* scores);
+/**
+ * Decoding scores of `kvHeads` consecutive kv heads against n cached rows, each kv head shared by
+ * `group` adjacent query heads: scores[r*n + j] = scale * dot(q_r, k_j + (r / group)*hd) for the
+ * query vectors q_r = q + r*hd, r < kvHeads*group, and cache rows k_j = k + j*ldk.
+ */
+void cachedScores(const float* q, int64_t kvHeads, int64_t group, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale,
+                  float* scores);
 
-/** out_i = sum_j p[i*n + j] * v_j for i < rows, v_j = v + j*ldv; out_i = out + i*hd (overwritten). */
-void groupWeightedSum(const float* p, int64_t rows, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out);
+/** out_r = sum_j p[r*n + j] * (v_j + (r / group)*hd), r < kvHeads*group, out_r = out + r*hd (overwritten). */
+void cachedWeightedSum(const float* p, int64_t kvHeads, int64_t group, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out);
 
 void swigluForward(const float* gate, const float* up, float* out, int64_t n);
 void swigluBackward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n);

@@ -5,9 +5,10 @@
  * TypeError / RangeError instead of reading out of bounds.
  *
  * Threads: large GEMMs use OpenBLAS's threads (one per core by default); thin and small ones
- * run on one thread or as independent halves (see GemmStrategy). Attention and the large
- * row/elementwise kernels split their work over the same number of short-lived threads while
- * OpenBLAS is set to one thread, so the process never runs more compute threads than cores.
+ * run on one thread or as independent halves, and a few rows against a weight are split by
+ * columns (see GemmStrategy). Those splits, attention and the large row/elementwise kernels run
+ * on a persistent pool of helper threads (parked, not spinning, between calls) while OpenBLAS is
+ * set to one thread, so the process never runs more compute threads than cores.
  */
 import './openblas-env.js';
 import { createRequire } from 'node:module';
@@ -45,14 +46,22 @@ export interface NativeAddon {
   sumOfSquares: Kernels['sumOfSquares'];
   scale: Kernels['scale'];
   axpy: Kernels['axpy'];
+  /**
+   * Runs runs.length tasks on the native task pool (for tests): task t adds 1 + nestedTasks to
+   * runs[t] (the nested call's tasks counted as they run) and writes its worker index to
+   * workers[t]; task throwAtTask throws a RangeError.
+   */
+  taskPoolProbe(runs: Int32Array, workers: Int32Array, throwAtTask: number, nestedTasks: number): void;
 }
 
 /**
  * How GEMMs use the cores. "planned" (default): products with a side of at most 64 (LoRA ranks,
  * one decoded row) or under 4 MFLOP avoid OpenBLAS's thread synchronisation, running on one
- * thread or as two independent one-thread halves, and single-row products go to sgemv; large
- * GEMMs use OpenBLAS's threads. "blas": every GEMM straight to OpenBLAS. "split": every GEMM
- * above 4 MFLOP as independent halves. The last two exist for benchmarks.
+ * thread or as two independent one-thread halves, single-row products go to sgemv, and 2–32
+ * rows against a weight stored [N, K] (decoding several sequences) run a packing-free kernel
+ * split by columns over the cores; large GEMMs use OpenBLAS's threads. "blas": every GEMM
+ * straight to OpenBLAS. "split": every GEMM above 4 MFLOP as independent halves. The last two
+ * exist for benchmarks.
  */
 export type GemmStrategy = 'planned' | 'blas' | 'split';
 

@@ -3,6 +3,8 @@
  * 8.4M-parameter Llama (4 layers, d=256) and (b) a Qwen3-0.6B-shaped model, peak RSS, and the
  * same steps in PyTorch (bench/torch_reference.py) when /usr/bin/python3 has torch.
  * Run: npm run bench -w @tinker-ts/engine  (node dist/bench/engine-bench.js)
+ * Flags: --case llama8m|qwen3_06b runs one model only; --decode-only skips the GEMM table, the
+ * training step and the PyTorch reference (a quick check of the decode numbers alone).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -109,7 +111,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-function runCase(c: BenchCase): CaseResult {
+function runCase(c: BenchCase, decodeOnly: boolean): CaseResult {
   const t0 = performance.now();
   const weights = c.key === 'llama8m' ? randomModelWeights(c.config, 1) : quickRandomWeights(c.config, 1);
   const model: LoadedModel = { name: c.key, config: c.config, weights };
@@ -118,13 +120,13 @@ function runCase(c: BenchCase): CaseResult {
   const data = randomBatch(c);
   const adam = { learning_rate: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-12, weight_decay: 0, grad_clip_norm: 0 };
   const times: number[] = [];
-  for (let i = 0; i < c.warmupSteps + c.timedSteps; i++) {
+  for (let i = 0; !decodeOnly && i < c.warmupSteps + c.timedSteps; i++) {
     const s = performance.now();
     runForwardBackward(nativeKernels, model, adapter, data, 'cross_entropy', null, false);
     runOptimStep(nativeKernels, adapter, adam);
     if (i >= c.warmupSteps) times.push(performance.now() - s);
   }
-  const stepMs = median(times);
+  const stepMs = decodeOnly ? NaN : median(times);
   const tokens = c.batch * c.seq;
 
   const ctx = { kernels: nativeKernels, model, adapter, maxContextLength: c.config.maxPositionEmbeddings, decode: null };
@@ -189,25 +191,52 @@ function fmt(x: number): string {
   return x >= 100 ? x.toFixed(0) : x.toFixed(1);
 }
 
+interface BenchOptions {
+  /** Only these cases (default: all). */
+  cases: BenchCase[];
+  /** Decode throughput only: no GEMM table, training step or PyTorch reference. */
+  decodeOnly: boolean;
+}
+
+function parseOptions(argv: string[]): BenchOptions {
+  const options: BenchOptions = { cases: CASES, decodeOnly: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--decode-only') {
+      options.decodeOnly = true;
+    } else if (argv[i] === '--case') {
+      const key = argv[++i];
+      options.cases = CASES.filter((c) => c.key === key);
+      if (options.cases.length === 0) throw new Error(`unknown case "${key}" (expected ${CASES.map((c) => c.key).join(' or ')})`);
+    } else {
+      throw new Error(`unknown flag "${argv[i]}" (expected --case <name> or --decode-only)`);
+    }
+  }
+  return options;
+}
+
 function main(): void {
   const start = performance.now();
+  const options = parseOptions(process.argv.slice(2));
   console.log(`tinker-ts engine bench — OpenBLAS core: ${openblasCoreName()} (kernels ${nativeKernels.name})`);
   // Other work on the machine skews every number below; the load average says how much.
   console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  console.log('\nGEMM (native sgemm vs measured FMA peak):');
-  const gemm = runGemmBench({ repeats: 3 });
-  const largeShare = Math.min(...gemm.cases.map((c) => c.fractionOfPeak));
-  console.log(`  target: large GEMMs ≥ 70% of peak → worst ${(100 * largeShare).toFixed(0)}% ${largeShare >= 0.7 ? 'MET' : 'NOT MET'}`);
-  console.log('\nThin and decode GEMMs, OpenBLAS threads for all ("blas") vs the engine\'s plan ("planned"), interleaved medians:');
-  compareGemmStrategies(['blas', 'planned']);
-  for (const c of CASES) {
+  if (!options.decodeOnly) {
+    console.log('\nGEMM (native sgemm vs measured FMA peak):');
+    const gemm = runGemmBench({ repeats: 3 });
+    const largeShare = Math.min(...gemm.cases.map((c) => c.fractionOfPeak));
+    console.log(`  target: large GEMMs ≥ 70% of peak → worst ${(100 * largeShare).toFixed(0)}% ${largeShare >= 0.7 ? 'MET' : 'NOT MET'}`);
+    console.log('\nThin and decode GEMMs, OpenBLAS threads for all ("blas") vs the engine\'s plan ("planned"), interleaved medians:');
+    compareGemmStrategies(['blas', 'planned']);
+  }
+  for (const c of options.cases) {
     console.log(`\n${c.title}   [load ${loadavg()[0].toFixed(2)}]`);
-    const r = runCase(c);
-    console.log(`  LoRA train step (fwd+bwd+AdamW): ${fmt(r.stepMs)} ms median → ${fmt(r.trainTokPerSec)} tok/s`);
+    const r = runCase(c, options.decodeOnly);
+    if (!options.decodeOnly) console.log(`  LoRA train step (fwd+bwd+AdamW): ${fmt(r.stepMs)} ms median → ${fmt(r.trainTokPerSec)} tok/s`);
     console.log(`  decode, 1 sequence:  ${fmt(r.decode1TokPerSec)} tok/s`);
     console.log(`  decode, 16 samples:  ${fmt(r.decode16TokPerSec)} tok/s (all samples together)`);
     const batchGain = r.decode16TokPerSec / r.decode1TokPerSec;
     console.log(`  16-sample / single-sequence decode: ${batchGain.toFixed(2)}× (target ≥ 6×: ${batchGain >= 6 ? 'MET' : 'NOT MET'})`);
+    if (options.decodeOnly) continue;
     const t = runTorch(c);
     if (typeof t === 'string') {
       console.log(`  ${t}`);
