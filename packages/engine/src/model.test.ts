@@ -6,6 +6,7 @@ import type { AdapterState, LoadedModel, LoraModuleKind, ModelConfig } from './m
 import { referenceKernels } from './reference-kernels.js';
 import { nativeAddonPath, nativeKernels } from './native-kernels.js';
 import { createAdapterState, randomModelWeights, smallModelConfig } from './init.js';
+import { DecodeWorkspace } from './decode-workspace.js';
 import { Prng } from './prng.js';
 import { loraKey, LM_HEAD_KEY } from './lora.js';
 import {
@@ -233,6 +234,7 @@ for (const { kernels: k, skip } of kernelSets) {
         assert.deepEqual([...cache.lengths], [6, 6]);
         const cachedLogprobs: number[][] = [[], []];
         let last: Float32Array[] = [prefill, prefill];
+        const workspace = new DecodeWorkspace(); // the steps reuse one set of buffers, as the sampler's do
         for (let step = 0; step < 4; step++) {
           for (let s = 0; s < 2; s++) {
             const row = Float32Array.from(last[s]);
@@ -240,7 +242,7 @@ for (const { kernels: k, skip } of kernelSets) {
             cachedLogprobs[s].push(row[cont[s][step]]);
           }
           if (step === 3) break;
-          const out = forwardWithCache(k, model, view, cache, Int32Array.from([cont[0][step], cont[1][step]]), 1, 'last')!;
+          const out = forwardWithCache(k, model, view, cache, Int32Array.from([cont[0][step], cont[1][step]]), 1, 'last', workspace)!;
           last = [out.subarray(0, cfg.vocabSize), out.subarray(cfg.vocabSize)];
         }
         for (let s = 0; s < 2; s++) {

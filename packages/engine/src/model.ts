@@ -19,6 +19,7 @@ import type { LoadedModel, LoraModuleKind, LoraPair, LoraParams, LoraSettings, M
 import { linearBackward, linearForward, loraKey, loraScale, LM_HEAD_KEY } from './lora.js';
 import { ropeTablesFor, type RopeTables } from './rope-tables.js';
 import { EngineUserError } from './errors.js';
+import { freshArrays, reusedArrays, type DecodeWorkspace, type Float32Source } from './decode-workspace.js';
 
 /** Sequences packed into one token stream. */
 export interface PackedBatch {
@@ -137,7 +138,7 @@ export interface BlockActivations {
   u: Partial<Record<LoraModuleKind, Float32Array>>;
 }
 
-export function allocBlock(ctx: PassContext, layer: number, rows: number, sharedH?: Float32Array): BlockActivations {
+export function allocBlock(ctx: PassContext, layer: number, rows: number, sharedH?: Float32Array, arrays: Float32Source = freshArrays): BlockActivations {
   const { cfg } = ctx;
   const d = cfg.hiddenSize;
   const qDim = cfg.numHeads * cfg.headDim;
@@ -147,27 +148,27 @@ export function allocBlock(ctx: PassContext, layer: number, rows: number, shared
   const u: Partial<Record<LoraModuleKind, Float32Array>> = {};
   if (ctx.adapter !== null) {
     for (const kind of LAYER_KINDS) {
-      if (ctx.adapter.params.has(loraKey(layer, kind))) u[kind] = new Float32Array(rows * ctx.rank);
+      if (ctx.adapter.params.has(loraKey(layer, kind))) u[kind] = arrays(`block.u.${kind}`, rows * ctx.rank);
     }
   }
   return {
-    rstdAttn: new Float32Array(rows),
-    xnAttn: new Float32Array(rows * d),
-    qRaw: qkNorm ? new Float32Array(rows * qDim) : null,
-    kRaw: qkNorm ? new Float32Array(rows * kvDim) : null,
-    qRstd: qkNorm ? new Float32Array(rows * cfg.numHeads) : null,
-    kRstd: qkNorm ? new Float32Array(rows * cfg.numKvHeads) : null,
-    q: new Float32Array(rows * qDim),
-    kk: new Float32Array(rows * kvDim),
-    v: new Float32Array(rows * kvDim),
-    attn: new Float32Array(rows * qDim),
-    lse: new Float32Array(cfg.numHeads * rows),
-    xMid: new Float32Array(rows * d),
-    rstdMlp: new Float32Array(rows),
-    xnMlp: new Float32Array(rows * d),
-    gate: new Float32Array(rows * ff),
-    up: new Float32Array(rows * ff),
-    h: sharedH ?? new Float32Array(rows * ff),
+    rstdAttn: arrays('block.rstdAttn', rows),
+    xnAttn: arrays('block.xnAttn', rows * d),
+    qRaw: qkNorm ? arrays('block.qRaw', rows * qDim) : null,
+    kRaw: qkNorm ? arrays('block.kRaw', rows * kvDim) : null,
+    qRstd: qkNorm ? arrays('block.qRstd', rows * cfg.numHeads) : null,
+    kRstd: qkNorm ? arrays('block.kRstd', rows * cfg.numKvHeads) : null,
+    q: arrays('block.q', rows * qDim),
+    kk: arrays('block.kk', rows * kvDim),
+    v: arrays('block.v', rows * kvDim),
+    attn: arrays('block.attn', rows * qDim),
+    lse: arrays('block.lse', cfg.numHeads * rows),
+    xMid: arrays('block.xMid', rows * d),
+    rstdMlp: arrays('block.rstdMlp', rows),
+    xnMlp: arrays('block.xnMlp', rows * d),
+    gate: arrays('block.gate', rows * ff),
+    up: arrays('block.up', rows * ff),
+    h: sharedH ?? arrays('block.h', rows * ff),
     u,
   };
 }
@@ -433,10 +434,10 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
 }
 
 /** Forward-only passes reuse one activation set; only the LoRA u buffers differ per layer (same shape). */
-function reuseBlock(ctx: PassContext, a: BlockActivations, layer: number, rows: number): BlockActivations {
+function reuseBlock(ctx: PassContext, a: BlockActivations, layer: number, rows: number, arrays: Float32Source = freshArrays): BlockActivations {
   for (const kind of LAYER_KINDS) {
     if (ctx.adapter !== null && ctx.adapter.params.has(loraKey(layer, kind)) && a.u[kind] === undefined) {
-      a.u[kind] = new Float32Array(rows * ctx.rank);
+      a.u[kind] = arrays(`block.u.${kind}`, rows * ctx.rank);
     }
   }
   return a;
@@ -507,10 +508,12 @@ export function kvCacheSequenceView(cache: KvCache, s: number): KvCache {
  * lengths[s].., appending to the cache. logits === 'last': returns [nSeq, V] logits of each
  * sequence's last new row. Otherwise streams the logits of all nSeq*nNew rows in row chunks to the
  * callback (chunk = [rowCount, V], row index counts from 0 over the call's rows) and returns null.
+ * With a workspace, the buffers (returned logits included) are the workspace's, reused by its next call.
  */
 export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { params: LoraParams; settings: LoraSettings } | null,
   cache: KvCache, tokens: Int32Array, nNew: number,
-  logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void)): Float32Array | null {
+  logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void), workspace?: DecodeWorkspace): Float32Array | null {
+  const arrays = workspace === undefined ? freshArrays : reusedArrays(workspace);
   const cfg = model.config;
   const nSeq = cache.nSeq;
   const T = nSeq * nNew;
@@ -547,12 +550,12 @@ export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { para
     k.attentionWithCache(q, kc, vc, out, past, nSeq, nNew, cache.capacity, cfg.numHeads, KVH, hd, 1 / Math.sqrt(hd));
   };
 
-  let x = new Float32Array(T * d);
-  let next = new Float32Array(T * d);
+  let x = arrays('x', T * d);
+  let next = arrays('next', T * d);
   embedForward(ctx, tokens, x);
-  const a = allocBlock(ctx, 0, T);
+  const a = allocBlock(ctx, 0, T, undefined, arrays);
   for (layer = 0; layer < cfg.numLayers; layer++) {
-    reuseBlock(ctx, a, layer, T);
+    reuseBlock(ctx, a, layer, T, arrays);
     attentionHalfForward(ctx, layer, x, a, cachedAttention);
     mlpHalfForward(ctx, layer, a, next);
     [x, next] = [next, x];
@@ -562,13 +565,13 @@ export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { para
   const headLora = adapter !== null && adapter.params.has(LM_HEAD_KEY);
   if (logits === 'last') {
     // Only each sequence's last row needs the head; RMSNorm is per row, so gather first.
-    const xLast = new Float32Array(nSeq * d);
+    const xLast = arrays('head.xLast', nSeq * d);
     for (let s = 0; s < nSeq; s++) xLast.set(x.subarray((s * nNew + nNew - 1) * d, (s * nNew + nNew) * d), s * d);
-    const xn = new Float32Array(nSeq * d);
-    k.rmsNormForward(xLast, model.weights.finalNorm, xn, new Float32Array(nSeq), nSeq, d, cfg.rmsNormEps);
-    const out = new Float32Array(nSeq * V);
+    const xn = arrays('head.xn', nSeq * d);
+    k.rmsNormForward(xLast, model.weights.finalNorm, xn, arrays('head.rstd', nSeq), nSeq, d, cfg.rmsNormEps);
+    const out = arrays('head.logits', nSeq * V);
     const headCtx = { ...ctx, rows: nSeq };
-    headLogits(headCtx, xn, 0, nSeq, out, headLora ? new Float32Array(nSeq * ctx.rank) : null);
+    headLogits(headCtx, xn, 0, nSeq, out, headLora ? arrays('head.u', nSeq * ctx.rank) : null);
     return out;
   }
   const xn = new Float32Array(T * d);

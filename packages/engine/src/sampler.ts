@@ -11,6 +11,7 @@
 import { randomInt } from 'node:crypto';
 import { EngineUserError } from './errors.js';
 import type { Kernels } from './kernels.js';
+import { DecodeWorkspace } from './decode-workspace.js';
 import { createKvCache, forwardWithCache, type KvCache } from './model.js';
 import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
 import { Prng } from './prng.js';
@@ -144,6 +145,7 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
   // Unfiltered sampling draws every row in one kernel call, from the same uniforms the picker
   // would take (one per sample per step), so seeded outputs do not depend on the path.
   const drawnByKernel = p.temperature > 0 && !(p.topK > 0 && p.topK < V) && p.topP >= 1;
+  const workspace = new DecodeWorkspace();
   for (let step = 0; ; step++) {
     const next = new Int32Array(active.length);
     const finished: number[] = [];
@@ -178,7 +180,7 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
       const grown = Math.min(ctx.maxContextLength, T + maxTokens, Math.max(needed, 2 * cache.capacity));
       cache = reshapeCache(cache, model.config.numLayers, active.map((_, slot) => slot), grown);
     }
-    dist = forwardWithCache(k, model, ctx.adapter, cache, tokens, 1, 'last')!;
+    dist = forwardWithCache(k, model, ctx.adapter, cache, tokens, 1, 'last', workspace)!;
     k.logSoftmaxRows(dist, active.length, V);
   }
   return { sequences, promptLogprobs, topkPromptLogprobs: topk };
