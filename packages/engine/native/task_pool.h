@@ -14,6 +14,10 @@
 #include <system_error>
 #include <thread>
 
+#if defined(__linux__)
+#include <pthread.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -85,7 +89,12 @@ class TaskPool {
   int startHelpers(int wanted) {
     while (helperCount_ < wanted) {
       try {
-        std::thread([this] { helperLoop(); }).detach();
+        std::thread([this] {
+#if defined(__linux__)
+          pthread_setname_np(pthread_self(), "tk-task-pool");  // tells the helpers apart in top and perf
+#endif
+          helperLoop();
+        }).detach();
         helperCount_++;
       } catch (const std::system_error&) {
         break;
