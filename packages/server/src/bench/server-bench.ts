@@ -356,7 +356,7 @@ async function main(): Promise<void> {
   const timeLimitS = argValue('time-limit-s', 90);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-server-bench-'));
   const calls: EngineCall[] = [];
-  const host = await EngineHost.start();
+  const host = await EngineHost.start({ niceness: 10 }); // as startServer does
   const app = await createApp({ dataDir, engine: timedEngine(host, calls) });
   const server = http.createServer(app.router.handle);
   server.keepAliveTimeout = 65_000;
