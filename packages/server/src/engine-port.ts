@@ -41,6 +41,7 @@ export interface EngineSampleRequest {
   sampling_params: SamplingParams;
   prompt_logprobs: boolean;
   topk_prompt_logprobs: number;
+  topk_sample_logprobs: number;
 }
 
 export interface EnginePort {
