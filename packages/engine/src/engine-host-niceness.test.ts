@@ -9,15 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { EngineHost } from './engine-host.js';
 
-const MODEL = 'tinker-ts/tiny-llama3';
-const datum = {
-  model_input: { chunks: [{ type: 'encoded_text' as const, tokens: [128000, 791, 4062, 14198] }] },
-  loss_fn_inputs: {
-    target_tokens: { data: [791, 4062, 14198, 39935], dtype: 'int64' as const, shape: [4] },
-    weights: { data: [1, 1, 1, 1], dtype: 'float32' as const, shape: [4] },
-  },
-};
-
 /** Niceness of every thread of this process (field 19 of /proc/self/task/<tid>/stat). */
 function threadNiceness(): number[] {
   return fs.readdirSync('/proc/self/task').flatMap((tid) => {
@@ -35,8 +26,8 @@ test('niceness applies to the engine worker and the compute threads it starts, n
   const niceBefore = threadNiceness().filter((n) => n === 7).length;
   const host = await EngineHost.start({ niceness: 7 });
   try {
-    await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });
-    await host.forwardBackward('m', [datum], 'cross_entropy', null, false);
+    // OpenBLAS starts its helper threads when the worker loads the native addon.
+    assert.ok((await host.listModels()).length > 0);
     const nice = threadNiceness();
     // The worker itself, plus (with more than one core) OpenBLAS's helper threads.
     const expected = niceBefore + (os.cpus().length > 1 ? 2 : 1);

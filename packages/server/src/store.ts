@@ -479,38 +479,17 @@ export class Store {
   // ------------------------------------------------------------------ models
 
   insertModel(m: Omit<ModelRow, 'created_at' | 'last_request_time' | 'state_reason'> & { now: number }): void {
+    const { now, ...fields } = m;
+    const row: ModelRow = { ...fields, created_at: now, last_request_time: now, state_reason: null };
     this.stmts.insertModel.run({
-      model_id: m.model_id,
-      owner: m.owner,
-      session_id: m.session_id,
-      model_seq_id: m.model_seq_id,
-      base_model: m.base_model,
-      lora_rank: m.lora_rank,
-      lora_seed: m.lora_seed,
-      train_mlp: m.train_mlp ? 1 : 0,
-      train_attn: m.train_attn ? 1 : 0,
-      train_unembed: m.train_unembed ? 1 : 0,
-      user_metadata: jsonOrNull(m.user_metadata),
-      now: m.now,
-      state: m.state,
+      ...row,
+      train_mlp: row.train_mlp ? 1 : 0,
+      train_attn: row.train_attn ? 1 : 0,
+      train_unembed: row.train_unembed ? 1 : 0,
+      user_metadata: jsonOrNull(row.user_metadata),
+      now,
     });
-    this.cacheModel(m.model_id, {
-      model_id: m.model_id,
-      owner: m.owner,
-      session_id: m.session_id,
-      model_seq_id: m.model_seq_id,
-      base_model: m.base_model,
-      lora_rank: m.lora_rank,
-      lora_seed: m.lora_seed,
-      train_mlp: m.train_mlp,
-      train_attn: m.train_attn,
-      train_unembed: m.train_unembed,
-      user_metadata: m.user_metadata,
-      created_at: m.now,
-      last_request_time: m.now,
-      state: m.state,
-      state_reason: null,
-    });
+    this.cacheModel(row.model_id, row);
   }
 
   /** The model row (frozen: copy it to change it). */
