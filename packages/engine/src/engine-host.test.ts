@@ -51,3 +51,4 @@ test('EngineHost.start fails clearly when the engine cannot be built', { timeout
   await assert.rejects(EngineHost.start({ models: { broken: '/nonexistent/model/dir' } }),
     (e: Error) => e instanceof EngineUserError && /config\.json/.test(e.message));
 });
+

@@ -26,7 +26,16 @@ export type WorkerReply =
 
 type ReadyMessage = { type: 'ready'; coreName: string } | { type: 'failed'; error: { name: string; message: string; stack?: string; user: boolean } };
 
-export type EngineHostOptions = Omit<EngineOptions, 'log'>;
+export interface EngineHostOptions extends Omit<EngineOptions, 'log'> {
+  /**
+   * Scheduling niceness (0–19) of the engine's threads: the worker and the compute threads it
+   * starts (OpenBLAS's, the kernels' task pool) inherit it, the caller's thread keeps its own.
+   * A server gives its engine a positive niceness so that on a machine whose cores the engine
+   * keeps busy the request thread still runs the moment a request arrives. Linux only;
+   * default 0 (unchanged).
+   */
+  niceness?: number;
+}
 
 /** An internal engine fault (not the caller's input) reported from the worker. */
 export class EngineWorkerError extends EngineError {}

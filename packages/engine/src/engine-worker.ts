@@ -2,11 +2,12 @@
  * The engine worker thread: one Engine, driven by request messages from EngineHost and
  * answering each with its result or its error. Calls run one at a time in arrival order.
  */
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Engine, type EngineOptions } from './engine.js';
+import { Engine } from './engine.js';
 import { EngineUserError } from './errors.js';
 import { openblasCoreName } from './native-kernels.js';
-import type { EngineMethod, WorkerReply, WorkerRequest } from './engine-host.js';
+import type { EngineHostOptions, EngineMethod, WorkerReply, WorkerRequest } from './engine-host.js';
 
 function serializeError(e: unknown): Extract<WorkerReply, { ok: false }>['error'] {
   if (e instanceof Error) {
@@ -18,9 +19,12 @@ function serializeError(e: unknown): Extract<WorkerReply, { ok: false }>['error'
 const port = parentPort;
 if (!port) throw new Error('engine-worker.js must run as a worker thread');
 
-const opts = (workerData ?? {}) as EngineOptions & { log?: never };
+const opts = (workerData ?? {}) as EngineHostOptions & { log?: never };
 let engine: Engine;
 try {
+  // Before the native addon loads: on Linux this sets the calling thread's niceness only, and
+  // every thread started from here on (OpenBLAS's, the task pool's) inherits it.
+  if (opts.niceness && process.platform === 'linux') setPriority(0, opts.niceness);
   engine = new Engine({ ...opts, log: (line) => process.stderr.write(`[tinker-ts engine] ${line}\n`) });
   const coreName = opts.kernels === 'reference' ? 'reference' : openblasCoreName();
   port.postMessage({ type: 'ready', coreName });

@@ -78,6 +78,8 @@ export interface SampleInput {
   sampling_params: SamplingParams;
   prompt_logprobs: boolean;
   topk_prompt_logprobs: number;
+  /** For each sampled token, its k most likely alternatives with their logprobs (0 or absent = off). */
+  topk_sample_logprobs?: number;
 }
 
 /**
@@ -243,9 +245,15 @@ export class Engine {
       },
       promptLogprobs: req.prompt_logprobs,
       topkPromptLogprobs: req.topk_prompt_logprobs,
+      topkSampleLogprobs: req.topk_sample_logprobs ?? 0,
     });
     const response: SampleResponse = {
-      sequences: result.sequences.map((s) => ({ tokens: s.tokens, logprobs: s.logprobs, stop_reason: s.stopReason })),
+      sequences: result.sequences.map((s) => ({
+        tokens: s.tokens,
+        logprobs: s.logprobs,
+        stop_reason: s.stopReason,
+        ...(s.topkLogprobs ? { topk_logprobs: s.topkLogprobs } : {}),
+      })),
       type: 'sample',
     };
     if (result.promptLogprobs) response.prompt_logprobs = result.promptLogprobs;

@@ -123,6 +123,30 @@ test('a stop string ends the sequence at the token that completes it', () => {
   assert.deepEqual(s.tokens, free.sequences[0].tokens.slice(0, s.tokens.length));
 });
 
+test('top-k sample logprobs list, for every sampled token, the best tokens of its distribution as the forward pass scores them', () => {
+  const r = runSampling(ctx, job({ temperature: 0.8, maxTokens: 5 }, { numSamples: 2, topkSampleLogprobs: 4 }));
+  const plain = runSampling(ctx, job({ temperature: 0.8, maxTokens: 5 }, { numSamples: 2 }));
+  for (const [i, s] of r.sequences.entries()) {
+    // Asking for the lists changes nothing about what is sampled.
+    assert.deepEqual(s.tokens, plain.sequences[i].tokens);
+    assert.equal(plain.sequences[i].topkLogprobs, undefined);
+    assert.equal(s.topkLogprobs!.length, s.tokens.length);
+    for (let t = 0; t < s.tokens.length; t++) {
+      const all = forwardLogprobsAll([...prompt, ...s.tokens.slice(0, t)]);
+      const list = s.topkLogprobs![t];
+      assert.equal(list.length, 4);
+      assert.equal(list[0][0], argmax(all));
+      for (let j = 0; j < 4; j++) {
+        assert.ok(Math.abs(list[j][1] - all[list[j][0]]) <= 1e-4, `step ${t} entry ${j}`);
+        if (j > 0) assert.ok(list[j - 1][1] >= list[j][1]);
+      }
+      // The sampled token's own logprob is no better than the best listed.
+      assert.ok(s.logprobs[t] <= list[0][1] + 1e-6);
+    }
+  }
+  assert.throws(() => runSampling(ctx, job({}, { topkSampleLogprobs: -1 })), /topk_sample_logprobs must be a non-negative integer/);
+});
+
 test('prompt logprobs match the forward pass; the first is null; top-k lists are sorted', () => {
   const r = runSampling(ctx, job({ maxTokens: 1 }, { promptLogprobs: true, topkPromptLogprobs: 3 }));
   const fwd = forwardLogprobs(prompt);

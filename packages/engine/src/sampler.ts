@@ -38,11 +38,15 @@ export interface SampleJob {
   promptLogprobs: boolean;
   /** 0 = off. */
   topkPromptLogprobs: number;
+  /** For each sampled token, the k most likely tokens of the distribution it was drawn from (0 = off). */
+  topkSampleLogprobs?: number;
 }
 
 export interface SampledSequence {
   tokens: number[];
   logprobs: number[];
+  /** With topkSampleLogprobs: one best-first [tokenId, logprob] list per sampled token. */
+  topkLogprobs?: [number, number][][];
   stopReason: 'stop' | 'length';
 }
 
@@ -84,6 +88,10 @@ export function validateSampleJob(job: SampleJob, maxContextLength: number, voca
   if (p.stopStrings.some((s) => typeof s !== 'string' || s.length === 0)) throw new EngineUserError('stop strings must be non-empty strings');
   if (!Number.isInteger(job.topkPromptLogprobs) || job.topkPromptLogprobs < 0) {
     throw new EngineUserError(`topk_prompt_logprobs must be a non-negative integer, got ${job.topkPromptLogprobs}`);
+  }
+  const topkSample = job.topkSampleLogprobs ?? 0;
+  if (!Number.isInteger(topkSample) || topkSample < 0) {
+    throw new EngineUserError(`topk_sample_logprobs must be a non-negative integer, got ${topkSample}`);
   }
   const budget = job.prompt.length + (p.maxTokens ?? 0);
   if (job.prompt.length > maxContextLength || budget > maxContextLength) {
@@ -127,7 +135,13 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
     k.logSoftmaxRows(lastRow, 1, V);
   }
 
-  const sequences: SampledSequence[] = Array.from({ length: n }, () => ({ tokens: [], logprobs: [], stopReason: 'length' as const }));
+  const topkSample = job.topkSampleLogprobs ?? 0;
+  const sequences: SampledSequence[] = Array.from({ length: n }, () => ({
+    tokens: [],
+    logprobs: [],
+    ...(topkSample > 0 ? { topkLogprobs: [] } : {}),
+    stopReason: 'length' as const,
+  }));
   if (maxTokens === 0) return { sequences, promptLogprobs, topkPromptLogprobs: topk };
 
   const baseSeed = p.seed ?? randomInt(0, 2 ** 48 - 1);
@@ -159,6 +173,7 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
       const seq = sequences[sample];
       seq.tokens.push(tok);
       seq.logprobs.push(lp[tok]);
+      seq.topkLogprobs?.push(topKOf(lp, topkSample));
       next[slot] = tok;
       if (stopIds.has(tok) || stops.matches(seq.tokens)) {
         seq.stopReason = 'stop';

@@ -24,6 +24,7 @@ test('sample sends the request of the official SDK and returns camelCase sequenc
     sampling_params: { temperature: 0.7, top_k: -1, top_p: 1, max_tokens: 3, stop: ['\n'] },
     prompt_logprobs: false,
     topk_prompt_logprobs: 0,
+    topk_sample_logprobs: 0,
     type: 'sample',
   });
   assert.equal(bodies[1].seq_id, 1, 'seq_ids count up per sampling client');

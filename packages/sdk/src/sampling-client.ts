@@ -27,6 +27,8 @@ export interface SampleOptions {
   includePromptLogprobs?: boolean;
   /** Also return the top-k tokens at every prompt position; 0 (default) = off. */
   topkPromptLogprobs?: number;
+  /** Also return, for every sampled token, the k most likely tokens with their logprobs; 0 (default) = off. */
+  topkSampleLogprobs?: number;
 }
 
 export interface SamplingClientInit {
@@ -54,17 +56,24 @@ export class SamplingClient {
 
   /** Draws `numSamples` continuations of `prompt`. */
   sample(options: SampleOptions, opts?: CallOptions): APIFuture<SampleResponse> {
-    const { prompt, numSamples = 1, samplingParams = {}, includePromptLogprobs = false, topkPromptLogprobs = 0 } = options ?? ({} as SampleOptions);
+    const {
+      prompt,
+      numSamples = 1,
+      samplingParams = {},
+      includePromptLogprobs = false,
+      topkPromptLogprobs = 0,
+      topkSampleLogprobs = 0,
+    } = options ?? ({} as SampleOptions);
     const input = prompt instanceof ModelInput ? prompt : Array.isArray(prompt) ? ModelInput.fromInts(prompt) : undefined;
     if (!input) throw new ValidationError('prompt: expected a ModelInput or an array of token ids', { field: 'prompt' });
     if (input.chunks.length === 0 || input.length === 0) throw new ValidationError('prompt: must not be empty', { field: 'prompt' });
     if (!Number.isInteger(numSamples) || numSamples < 1) {
       throw new ValidationError(`num_samples: must be a positive integer, got ${JSON.stringify(numSamples)}`, { field: 'num_samples' });
     }
-    if (!Number.isInteger(topkPromptLogprobs) || topkPromptLogprobs < 0) {
-      throw new ValidationError(`topk_prompt_logprobs: must be a non-negative integer, got ${JSON.stringify(topkPromptLogprobs)}`, {
-        field: 'topk_prompt_logprobs',
-      });
+    for (const [field, value] of [['topk_prompt_logprobs', topkPromptLogprobs], ['topk_sample_logprobs', topkSampleLogprobs]] as const) {
+      if (!Number.isInteger(value) || value < 0) {
+        throw new ValidationError(`${field}: must be a non-negative integer, got ${JSON.stringify(value)}`, { field });
+      }
     }
     const params = samplingParamsToWire(samplingParams);
     protocolCheck(() => protocol.checkSamplingParams(params));
@@ -76,6 +85,7 @@ export class SamplingClient {
       sampling_params: params,
       prompt_logprobs: includePromptLogprobs,
       topk_prompt_logprobs: topkPromptLogprobs,
+      topk_sample_logprobs: topkSampleLogprobs,
       type: 'sample',
     };
     return this.whenSlotFree(() =>

@@ -179,6 +179,8 @@ export interface SampledSequence {
   tokens: number[];
   /** Logprob of each sampled token, when the server returns them. */
   logprobs?: number[] | undefined;
+  /** With `topkSampleLogprobs`: per sampled token, up to k [tokenId, logprob] pairs, best first. */
+  topkLogprobs?: Array<Array<[number, number]> | null> | undefined;
   /** Identity of this sample (servers ≥ 0.26.2 protocol), for provenance. */
   sequenceId?: string | undefined;
 }
@@ -212,6 +214,7 @@ export function sampleResponseFromWire(w: WireSampleResponseLike, sequenceIds?: 
     sequences: w.sequences.map((s, i) => {
       const seq: SampledSequence = { stopReason: s.stop_reason, tokens: Array.from(s.tokens) };
       if (s.logprobs) seq.logprobs = Array.from(s.logprobs);
+      if (s.topk_logprobs) seq.topkLogprobs = s.topk_logprobs.map((row) => (row ? row.map(([t, lp]) => [t, lp] as [number, number]) : null));
       if (sequenceIds) seq.sequenceId = sequenceIds[i];
       return seq;
     }),

@@ -25,6 +25,7 @@ import { sessionRoutes } from './routes/sessions.js';
 import { trainingRoutes } from './routes/training.js';
 import { weightsRoutes } from './routes/weights.js';
 import { Store } from './store.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 
 export const DATABASE_FILE = 'tinker.sqlite';
 
@@ -58,19 +59,24 @@ export async function createApp(opts: AppOptions): Promise<App> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const lock = lockDataDir(opts.dataDir);
   let store: Store | null = null;
+  let checkpointer: WalCheckpointer | null = null;
   try {
-    store = new Store(path.join(opts.dataDir, DATABASE_FILE), {
+    const file = path.join(opts.dataDir, DATABASE_FILE);
+    store = new Store(file, {
       syncEveryCommit: opts.settings?.syncEveryCommit ?? DEFAULT_SETTINGS.syncEveryCommit,
     });
-    return await assemble(opts, store, lock);
+    const checkpointEveryMs = opts.settings?.walCheckpointIntervalMs ?? DEFAULT_SETTINGS.walCheckpointIntervalMs;
+    if (checkpointEveryMs > 0) checkpointer = WalCheckpointer.start(store, file, checkpointEveryMs, opts.log);
+    return await assemble(opts, store, lock, checkpointer);
   } catch (err) {
+    await checkpointer?.stop();
     store?.close();
     lock.release();
     throw err;
   }
 }
 
-async function assemble(opts: AppOptions, store: Store, lock: DataDirLock): Promise<App> {
+async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, checkpointer: WalCheckpointer | null): Promise<App> {
   const log = opts.log ?? (() => {});
   const clock = opts.clock ?? Date.now;
 
@@ -124,6 +130,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock): Prom
     async close() {
       stopSweeper();
       stopReaper();
+      await checkpointer?.stop();
       store.close();
       lock.release();
     },

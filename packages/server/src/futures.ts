@@ -40,8 +40,26 @@ export function requestIdFor(queueKey: string | null, seqId: number | null): str
   return `req-${randomUUID()}`;
 }
 
+/** Key of a (queue, seq_id) pair in the in-memory index. */
+function seqKey(queueKey: string, seqId: number): string {
+  return `${queueKey}\u0000${seqId}`;
+}
+
+type FinishListener = (row: FutureRow | null) => void;
+
+/**
+ * The future rows' lifecycle. SQLite holds every row, but the rows of unfinished futures are
+ * also kept in memory: the request path (submit, dedup, start, finish, long polls) then never
+ * reads them back from the database, and "running" is recorded only in memory — a row goes
+ * pending → done | failed in SQLite, one commit at each end, since after a restart a pending and
+ * a running future are failed alike.
+ */
 export class FutureRegistry {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  /** Unfinished futures by request id (pending or running), mirroring their SQLite rows. */
+  private readonly live = new Map<string, FutureRow>();
+  /** The same rows by (queue, seq_id), for resubmission dedup. */
+  private readonly liveBySeq = new Map<string, FutureRow>();
+  private readonly waiters = new Map<string, Set<FinishListener>>();
   private statusProvider: QueueStatusProvider = () => null;
 
   constructor(
@@ -56,13 +74,11 @@ export class FutureRegistry {
   /**
    * Records a new future, or returns the original one when the same request is resubmitted
    * (same queue and seq_id, same kind and payload). A different payload under a used seq_id
-   * is a client bug and is rejected.
+   * is a client bug and is rejected. Inside a store transaction that rolls back, the new row
+   * leaves memory with it.
    */
   submit(f: NewFuture): { row: FutureRow; created: boolean } {
-    const existing =
-      f.queue_key !== null && f.seq_id !== null
-        ? this.store.getFutureBySeq(f.queue_key, f.seq_id)
-        : this.store.getFuture(f.request_id);
+    const existing = f.queue_key !== null && f.seq_id !== null ? this.getBySeq(f.queue_key, f.seq_id) : this.get(f.request_id);
     if (existing) {
       if (existing.kind === f.kind && existing.request_hash === f.request_hash && existing.owner === f.owner) {
         return { row: existing, created: false };
@@ -74,20 +90,48 @@ export class FutureRegistry {
         { request_id: existing.request_id },
       );
     }
-    this.store.insertFuture(f, this.clock());
-    return { row: this.store.getFuture(f.request_id)!, created: true };
+    const now = this.clock();
+    this.store.insertFuture(f, now);
+    const row: FutureRow = {
+      request_id: f.request_id,
+      owner: f.owner,
+      model_id: f.model_id,
+      queue_key: f.queue_key,
+      seq_id: f.seq_id,
+      kind: f.kind,
+      request_hash: f.request_hash,
+      state: 'pending',
+      result_json: null,
+      result_bytes: null,
+      error: null,
+      category: null,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+      ack_json: f.ack_json ?? null,
+    };
+    this.remember(row);
+    this.store.onRollback(() => this.forget(row));
+    return { row, created: true };
   }
 
   get(requestId: string): FutureRow | null {
-    return this.store.getFuture(requestId);
+    return this.live.get(requestId) ?? this.store.getFuture(requestId);
+  }
+
+  /** The future submitted under (queue, seq_id), if any. */
+  getBySeq(queueKey: string, seqId: number): FutureRow | null {
+    return this.liveBySeq.get(seqKey(queueKey, seqId)) ?? this.store.getFutureBySeq(queueKey, seqId);
   }
 
   status(requestId: string): QueueStatus | null {
     return this.statusProvider(requestId);
   }
 
+  /** The engine started on it (kept in memory only: see the class comment). */
   markRunning(requestId: string): void {
-    this.store.markRunning(requestId, this.clock());
+    const row = this.live.get(requestId);
+    if (row && row.state === 'pending') this.replace({ ...row, state: 'running', started_at: this.clock() });
   }
 
   /**
@@ -95,53 +139,77 @@ export class FutureRegistry {
    * `extra` runs in the same transaction (e.g. a checkpoint record).
    */
   complete(requestId: string, result: unknown, extra?: () => void): boolean {
-    const kind = this.store.getFuture(requestId)?.kind ?? '';
-    const stored = PROTOBUF_RESULT_KINDS.has(kind)
-      ? { bytes: encodeResultProtobuf(kind, result) }
-      : { json: JSON.stringify(result ?? null) };
+    const row = this.get(requestId);
+    const kind = row?.kind ?? '';
+    const bytes = PROTOBUF_RESULT_KINDS.has(kind) ? encodeResultProtobuf(kind, result) : null;
+    const json = bytes ? null : JSON.stringify(result ?? null);
+    const now = this.clock();
     const done = this.store.transaction(() => {
       extra?.();
-      return this.store.completeFuture(requestId, stored, this.clock());
+      return this.store.completeFuture(requestId, bytes ? { bytes } : { json: json! }, now);
     });
-    this.wake(requestId);
+    this.finish(requestId, done && row ? { ...row, state: 'done', result_json: json, result_bytes: bytes, finished_at: now } : null);
     return done;
   }
 
   fail(requestId: string, message: string, category: FailureCategory): boolean {
-    const done = this.store.failFuture(requestId, message, category, this.clock());
-    this.wake(requestId);
+    const row = this.live.get(requestId);
+    const now = this.clock();
+    const done = this.store.failFuture(requestId, message, category, now);
+    this.finish(requestId, done && row ? { ...row, state: 'failed', error: message, category, finished_at: now } : null);
     return done;
   }
 
   /** Resolves when the future finishes, after `timeoutMs`, or when `signal` aborts. */
   async waitUntilFinished(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<FutureRow | null> {
     const isFinished = (row: FutureRow | null) => row === null || row.state === 'done' || row.state === 'failed';
-    const first = this.store.getFuture(requestId);
+    const first = this.get(requestId);
     if (isFinished(first) || timeoutMs <= 0 || signal?.aborted) return first;
-    await new Promise<void>((resolve) => {
+    const finished = await new Promise<FutureRow | null>((resolve) => {
       let set = this.waiters.get(requestId);
       if (!set) {
         set = new Set();
         this.waiters.set(requestId, set);
       }
-      const finish = () => {
+      const done: FinishListener = (row) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', finish);
+        signal?.removeEventListener('abort', onAbort);
         const s = this.waiters.get(requestId);
-        s?.delete(finish);
+        s?.delete(done);
         if (s && s.size === 0) this.waiters.delete(requestId);
-        resolve();
+        resolve(row);
       };
-      const timer = setTimeout(finish, timeoutMs);
-      signal?.addEventListener('abort', finish, { once: true });
-      set.add(finish);
+      const onAbort = () => done(null);
+      const timer = setTimeout(() => done(null), timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      set.add(done);
     });
-    return this.store.getFuture(requestId);
+    return finished ?? this.get(requestId);
   }
 
-  private wake(requestId: string): void {
+  private remember(row: FutureRow): void {
+    this.live.set(row.request_id, row);
+    if (row.queue_key !== null && row.seq_id !== null) this.liveBySeq.set(seqKey(row.queue_key, row.seq_id), row);
+  }
+
+  private replace(row: FutureRow): void {
+    if (this.live.has(row.request_id)) this.remember(row);
+  }
+
+  private forget(row: FutureRow): void {
+    this.live.delete(row.request_id);
+    if (row.queue_key !== null && row.seq_id !== null) this.liveBySeq.delete(seqKey(row.queue_key, row.seq_id));
+  }
+
+  /**
+   * The future left the unfinished set: drop it from memory and hand the finished row (null
+   * when it had already finished before, e.g. cancelled) to the long polls waiting on it.
+   */
+  private finish(requestId: string, finished: FutureRow | null): void {
+    const row = this.live.get(requestId);
+    if (row) this.forget(row);
     const set = this.waiters.get(requestId);
     if (!set) return;
-    for (const fn of [...set]) fn();
+    for (const fn of [...set]) fn(finished);
   }
 }

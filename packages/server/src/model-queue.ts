@@ -239,7 +239,10 @@ export class ModelQueues {
       return;
     }
     q.running = req;
-    void this.run(q, req).catch((err) => this.log(`queue ${q.key} stopped: ${String(err)}`));
+    // Started on the next turn of the event loop, after the response being written now (the
+    // acknowledgement of a submit, or the result that freed the queue) has reached the socket:
+    // an engine call that starts first takes the cores that response still needs.
+    setImmediate(() => void this.run(q, req).catch((err) => this.log(`queue ${q.key} stopped: ${String(err)}`)));
   }
 
   private async run(q: Queue, req: QueuedRequest): Promise<void> {

@@ -20,6 +20,11 @@ export interface StartServerOptions {
   /** key → user; absent = dev mode: any "tml-" key is its own user. */
   apiKeys?: Record<string, string>;
   kernels?: 'native' | 'reference';
+  /**
+   * Niceness of the engine's compute threads (Linux; default 10): when training or sampling
+   * keeps every core busy, the thread answering HTTP requests still gets a core at once.
+   */
+  engineNiceness?: number;
   log?: (line: string) => void;
   settings?: Partial<ServerSettings>;
   sweepIntervalMs?: number;
@@ -36,12 +41,18 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+const DEFAULT_ENGINE_NICENESS = 10;
+
 /** How long close() lets a running engine call finish before stopping the worker. */
 const CLOSE_GRACE_MS = 10_000;
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
-  const engine = await EngineHost.start({ models: opts.models, kernels: opts.kernels });
+  const engine = await EngineHost.start({
+    models: opts.models,
+    kernels: opts.kernels,
+    niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
+  });
   log(`engine ready (OpenBLAS core ${engine.coreName})`);
   let app;
   try {

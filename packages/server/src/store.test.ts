@@ -31,8 +31,8 @@ test('recovery fails unfinished futures and loses live models, keeping finished 
   store.insertFuture({ ...base, request_id: 'done', seq_id: 1 }, 1);
   store.completeFuture('done', { bytes: new Uint8Array([1, 2, 3]) }, 2);
   store.insertFuture({ ...base, request_id: 'queued', seq_id: 2 }, 1);
+  // A running future is pending in SQLite (running is recorded in memory only).
   store.insertFuture({ ...base, request_id: 'running', seq_id: 3 }, 1);
-  store.markRunning('running', 2);
   store.insertModel({
     model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: null,
     train_mlp: true, train_attn: true, train_unembed: false, user_metadata: null, state: 'active', now: 1,
@@ -64,4 +64,66 @@ test('a data dir from before result_bytes existed gets the column on open', () =
   assert.equal(store.completeFuture('r', { bytes: new Uint8Array([9]) }, 2), true);
   store.close();
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});
+
+test('model rows are cached write-through, frozen, and roll back with their transaction', () => {
+  const store = new Store(':memory:');
+  const model = {
+    model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: 7,
+    train_mlp: true, train_attn: false, train_unembed: false, user_metadata: { a: 1 }, state: 'creating' as const, now: 10,
+  };
+  store.insertModel(model);
+  const fromDb = () => store.db.prepare(`SELECT state, state_reason, last_request_time FROM models WHERE model_id = 'm'`).get();
+  const cached = store.getModel('m')!;
+  assert.ok(Object.isFrozen(cached));
+  assert.throws(() => {
+    (cached as { state: string }).state = 'active';
+  }, TypeError);
+  assert.deepEqual(
+    [cached.state, cached.lora_seed, cached.train_attn, cached.user_metadata, cached.created_at, cached.last_request_time],
+    ['creating', 7, false, { a: 1 }, 10, 10],
+  );
+
+  store.setModelState('m', 'active');
+  store.touchModel('m', 20);
+  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.last_request_time], ['active', 20]);
+  assert.deepEqual(fromDb(), { state: 'active', state_reason: null, last_request_time: 20 });
+
+  // A transaction that throws leaves neither the database nor the cache changed.
+  assert.throws(() =>
+    store.transaction(() => {
+      store.touchModel('m', 30);
+      store.setModelState('m', 'unloaded', 'by user');
+      assert.equal(store.getModel('m')!.state, 'unloaded');
+      throw new Error('abort');
+    }),
+  );
+  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.last_request_time], ['active', 20]);
+  assert.deepEqual(fromDb(), { state: 'active', state_reason: null, last_request_time: 20 });
+
+  // A model inserted in a rolled-back transaction is not served from memory either.
+  assert.throws(() =>
+    store.transaction(() => {
+      store.insertModel({ ...model, model_id: 'n' });
+      throw new Error('abort');
+    }),
+  );
+  assert.equal(store.getModel('n'), null);
+
+  // An inner transaction that fails rolls back only its own steps.
+  store.transaction(() => {
+    store.touchModel('m', 40);
+    assert.throws(() =>
+      store.transaction(() => {
+        store.setModelState('m', 'failed', 'inner');
+        throw new Error('inner');
+      }),
+    );
+  });
+  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.last_request_time], ['active', 40]);
+  assert.deepEqual(fromDb(), { state: 'active', state_reason: null, last_request_time: 40 });
+
+  assert.equal(store.loseLiveModels('restart'), 1);
+  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.state_reason], ['lost', 'restart']);
+  store.close();
 });

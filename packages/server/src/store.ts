@@ -14,6 +14,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export type ModelState = 'creating' | 'active' | 'lost' | 'unloaded' | 'failed';
+/**
+ * 'running' exists in memory only (FutureRegistry): SQLite rows go pending → done | failed, and
+ * after a restart pending and running futures are failed alike.
+ */
 export type FutureState = 'pending' | 'running' | 'done' | 'failed';
 export type CheckpointKind = 'weights' | 'sampler_weights';
 
@@ -324,7 +328,6 @@ function prepareStatements(db: Database.Database) {
     getFuture: db.prepare(`SELECT * FROM futures WHERE request_id = ?`),
     getFutureBySeq: db.prepare(`SELECT * FROM futures WHERE queue_key = ? AND seq_id = ?`),
     maxSeq: db.prepare(`SELECT MAX(seq_id) AS m FROM futures WHERE queue_key = ?`),
-    markRunning: db.prepare(`UPDATE futures SET state = 'running', started_at = ? WHERE request_id = ? AND state = 'pending'`),
     completeFuture: db.prepare(
       `UPDATE futures SET state = 'done', result_json = ?, result_bytes = ?, finished_at = ? WHERE request_id = ? AND state IN ('pending', 'running')`,
     ),
@@ -371,6 +374,14 @@ type Statements = ReturnType<typeof prepareStatements>;
 export class Store {
   readonly db: Database.Database;
   private readonly stmts: Statements;
+  /**
+   * Model rows by id, written through on every change: every model request reads its model row
+   * (ownership, state), and only this Store writes the table. Rows are frozen so no caller can
+   * change a cached row behind the database's back.
+   */
+  private readonly modelCache = new Map<string, Readonly<ModelRow>>();
+  /** Undo steps for in-memory state changed inside the open transaction, run if it rolls back. */
+  private rollbackSteps: Array<() => void> = [];
 
   constructor(file: string, opts: { syncEveryCommit?: boolean } = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -389,9 +400,39 @@ export class Store {
   }
 
 
-  /** Runs `fn` in one transaction (all-or-nothing, one fsync). */
+  /**
+   * Runs `fn` in one transaction (all-or-nothing, one commit). In-memory state that mirrors rows
+   * written inside it registers its undo with `onRollback`, so memory and database roll back
+   * together. Nested calls become savepoints of the outer transaction.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const mark = this.rollbackSteps.length;
+    const outermost = !this.db.inTransaction;
+    try {
+      const result = this.db.transaction(fn)();
+      if (outermost) this.rollbackSteps = [];
+      return result;
+    } catch (err) {
+      const undo = this.rollbackSteps.splice(mark);
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      throw err;
+    }
+  }
+
+  /** Inside a transaction: `undo` runs if it rolls back. Outside one, every write is already committed. */
+  onRollback(undo: () => void): void {
+    if (this.db.inTransaction) this.rollbackSteps.push(undo);
+  }
+
+  /** Sets (or, with null, drops) a cached model row, undone with the transaction if it rolls back. */
+  private cacheModel(modelId: string, row: ModelRow | null): void {
+    const previous = this.modelCache.get(modelId);
+    if (row) this.modelCache.set(modelId, Object.freeze(row));
+    else this.modelCache.delete(modelId);
+    this.onRollback(() => {
+      if (previous) this.modelCache.set(modelId, previous);
+      else this.modelCache.delete(modelId);
+    });
   }
 
   // ------------------------------------------------------------------ sessions
@@ -438,39 +479,47 @@ export class Store {
   // ------------------------------------------------------------------ models
 
   insertModel(m: Omit<ModelRow, 'created_at' | 'last_request_time' | 'state_reason'> & { now: number }): void {
+    const { now, ...fields } = m;
+    const row: ModelRow = { ...fields, created_at: now, last_request_time: now, state_reason: null };
     this.stmts.insertModel.run({
-      model_id: m.model_id,
-      owner: m.owner,
-      session_id: m.session_id,
-      model_seq_id: m.model_seq_id,
-      base_model: m.base_model,
-      lora_rank: m.lora_rank,
-      lora_seed: m.lora_seed,
-      train_mlp: m.train_mlp ? 1 : 0,
-      train_attn: m.train_attn ? 1 : 0,
-      train_unembed: m.train_unembed ? 1 : 0,
-      user_metadata: jsonOrNull(m.user_metadata),
-      now: m.now,
-      state: m.state,
+      ...row,
+      train_mlp: row.train_mlp ? 1 : 0,
+      train_attn: row.train_attn ? 1 : 0,
+      train_unembed: row.train_unembed ? 1 : 0,
+      user_metadata: jsonOrNull(row.user_metadata),
+      now,
     });
+    this.cacheModel(row.model_id, row);
   }
 
-  getModel(modelId: string): ModelRow | null {
+  /** The model row (frozen: copy it to change it). */
+  getModel(modelId: string): Readonly<ModelRow> | null {
+    const cached = this.modelCache.get(modelId);
+    if (cached) return cached;
     const r = this.stmts.getModel.get(modelId) as Raw | undefined;
-    return r ? toModel(r) : null;
+    if (!r) return null;
+    const row = Object.freeze(toModel(r));
+    this.modelCache.set(modelId, row);
+    return row;
   }
 
   setModelState(modelId: string, state: ModelState, reason: string | null = null): void {
-    this.stmts.setModelState.run(state, reason, modelId);
+    if (this.stmts.setModelState.run(state, reason, modelId).changes === 0) return;
+    const row = this.modelCache.get(modelId);
+    if (row) this.cacheModel(modelId, { ...row, state, state_reason: reason });
   }
 
   touchModel(modelId: string, now: number): void {
-    this.stmts.touchModel.run(now, modelId);
+    if (this.stmts.touchModel.run(now, modelId).changes === 0) return;
+    const row = this.modelCache.get(modelId);
+    if (row) this.cacheModel(modelId, { ...row, last_request_time: now });
   }
 
   /** At startup: adapters live only in engine memory, so every live model is gone. */
   loseLiveModels(reason: string): number {
-    return this.stmts.loseLiveModels.run(reason).changes;
+    const changes = this.stmts.loseLiveModels.run(reason).changes;
+    this.modelCache.clear();
+    return changes;
   }
 
   listModels(owner: string, limit: number, offset: number): { rows: ModelRow[]; total: number } {
@@ -500,10 +549,6 @@ export class Store {
   /** Highest seq_id ever submitted in a queue, or null. */
   maxSeq(queueKey: string): number | null {
     return (this.stmts.maxSeq.get(queueKey) as { m: number | null }).m;
-  }
-
-  markRunning(requestId: string, now: number): void {
-    this.stmts.markRunning.run(now, requestId);
   }
 
   /** Stores a result (JSON text or protobuf bytes). False if the future had already finished (e.g. cancelled). */

@@ -54,12 +54,12 @@ export function skipRefusedSeq(ctx: ServerContext, user: string, raw: unknown): 
   if (typeof modelId !== 'string' || typeof seqId !== 'number' || !Number.isInteger(seqId) || seqId < 0) return;
   const model = ctx.store.getModel(modelId);
   if (!model || model.owner !== user) return;
-  if (!ctx.store.getFutureBySeq(modelId, seqId)) ctx.queues.skip(modelId, seqId);
+  if (!ctx.futures.getBySeq(modelId, seqId)) ctx.queues.skip(modelId, seqId);
 }
 
 export function submitModelRequest(ctx: ServerContext, req: ModelRequest): UntypedAPIFuture {
   const modelId = req.model.model_id;
-  const existing = req.seqId !== null ? ctx.store.getFutureBySeq(modelId, req.seqId) : null;
+  const existing = req.seqId !== null ? ctx.futures.getBySeq(modelId, req.seqId) : null;
   const deadMessage = notLiveMessage(ctx, req.model);
   if (!existing && !deadMessage) ctx.queues.checkAcceptable(modelId, req.seqId);
   // One commit (one fsync) for the future row and the model's last_request_time.

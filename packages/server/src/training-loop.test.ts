@@ -157,10 +157,26 @@ test('asample rejects unsupported newer fields clearly', async () => {
     prompt: { chunks: [{ type: 'encoded_text', tokens: [1, 2] }] },
     sampling_params: { max_tokens: 2 },
     base_model: TINY_MODEL,
-    topk_sample_logprobs: 3,
+    prompt_alt_tokens_k: 3,
   });
   assert.equal(res.status, 400);
-  assert.match(res.json.error, /topk_sample_logprobs/);
+  assert.match(res.json.error, /prompt_alt_tokens_k is not supported/);
+});
+
+test('asample answers topk_sample_logprobs in JSON as [token, logprob] lists per sampled token', async () => {
+  const sample = await client.post('asample', {
+    prompt: { chunks: [{ type: 'encoded_text', tokens: [1, 2] }] },
+    sampling_params: { max_tokens: 3, seed: 5 },
+    base_model: TINY_MODEL,
+    topk_sample_logprobs: 2,
+  });
+  const res = await client.result(sample.request_id);
+  const seq = res.sequences[0];
+  assert.equal(seq.topk_logprobs.length, seq.tokens.length);
+  for (const list of seq.topk_logprobs) {
+    assert.equal(list.length, 2);
+    assert.ok(list.every(([token, lp]: [number, number]) => Number.isInteger(token) && lp <= 0));
+  }
 });
 
 test('a failed request is a failed future with category user', async () => {

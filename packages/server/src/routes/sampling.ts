@@ -29,7 +29,6 @@ function rejectUnsupported(body: SampleRequest): void {
   const unsupported = (field: string, why: string): never => {
     throw new BadRequestError(`${field} is not supported by this server (${why})`, { field });
   };
-  if ((body.topk_sample_logprobs ?? 0) > 0) unsupported('topk_sample_logprobs', 'send 0');
   if (body.target_prompt_logprobs != null) unsupported('target_prompt_logprobs', 'send null');
   if (body.record_stability_info === true) unsupported('record_stability_info', 'send false');
   if ((body.prompt_alt_tokens_k ?? 0) > 0) unsupported('prompt_alt_tokens_k', 'send 0');
@@ -119,6 +118,7 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
                 },
                 prompt_logprobs: body.prompt_logprobs === true,
                 topk_prompt_logprobs: body.topk_prompt_logprobs ?? 0,
+                topk_sample_logprobs: body.topk_sample_logprobs ?? 0,
               });
               return { ...res, type: 'sample' };
             },

@@ -235,7 +235,7 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
 
         const model = requireModel(ctx, user, body.model_id!);
         const seqId = body.seq_id ?? null;
-        const existing = seqId !== null ? ctx.store.getFutureBySeq(model.model_id, seqId) : null;
+        const existing = seqId !== null ? ctx.futures.getBySeq(model.model_id, seqId) : null;
         if (!existing) {
           const maxSeq = ctx.store.maxSeq(model.model_id) ?? 0;
           if (maxSeq > 0 || (seqId !== null && seqId !== 1)) {
