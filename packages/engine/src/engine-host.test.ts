@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import { EngineHost, EngineWorkerError } from './engine-host.js';
 import { EngineUserError } from './errors.js';
 
@@ -12,7 +14,7 @@ const datum = {
   },
 };
 
-test('EngineHost runs the engine in a worker, keeps the event loop free and propagates EngineUserError', { timeout: 120_000 }, async () => {
+test('EngineHost runs the engine in a child process, keeps the event loop free and propagates EngineUserError', { timeout: 120_000 }, async () => {
   const host = await EngineHost.start();
   try {
     assert.match(host.coreName, /\w+/);
@@ -52,3 +54,41 @@ test('EngineHost.start fails clearly when the engine cannot be built', { timeout
     (e: Error) => e instanceof EngineUserError && /config\.json/.test(e.message));
 });
 
+
+/** Niceness of every thread of a process (field 19 of /proc/<pid>/task/<tid>/stat). */
+function threadNiceness(pid: number | 'self'): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses and may hold spaces.
+      return [Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
+    } catch {
+      return []; // the thread exited meanwhile
+    }
+  });
+}
+
+test('niceness applies to every thread of the engine process and to none of the caller', { skip: process.platform !== 'linux', timeout: 120_000 }, async () => {
+  const host = await EngineHost.start({ niceness: 7 });
+  try {
+    await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });
+    await host.forwardBackward('m', [datum], 'cross_entropy', null, false); // starts the compute threads
+    const engineThreads = threadNiceness(host.pid!);
+    // Its JavaScript thread, V8's helper threads, OpenBLAS's and the task pool's.
+    assert.ok(engineThreads.length >= 4, `engine threads: ${engineThreads.join(',')}`);
+    assert.ok(engineThreads.every((n) => n === 7), `engine thread niceness: ${engineThreads.join(',')}`);
+    assert.ok(threadNiceness('self').every((n) => n === 0), 'the caller keeps its niceness');
+  } finally {
+    await host.close();
+  }
+});
+
+test('an engine process that dies fails the calls waiting on it, and the host says so', { timeout: 120_000 }, async () => {
+  const host = await EngineHost.start();
+  await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });
+  const calls = [1, 2, 3].map(() => host.forwardBackward('m', [datum], 'cross_entropy', null, false));
+  process.kill(host.pid!, 'SIGKILL');
+  for (const c of calls) await assert.rejects(c, (e: Error) => e instanceof EngineWorkerError && /engine process was killed by SIGKILL|engine process is gone/.test(e.message));
+  await assert.rejects(host.listModels(), EngineWorkerError);
+  await host.close();
+});

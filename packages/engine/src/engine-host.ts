@@ -1,9 +1,14 @@
 /**
- * EngineHost: the Engine's methods as Promises, executed by one Engine inside a worker_thread
- * so that long native calls never block the caller's event loop. Calls queue in order; errors
- * come back with their class (an EngineUserError stays an EngineUserError).
+ * EngineHost: the Engine's methods as Promises, executed by one Engine in a child process so
+ * that long native calls never block the caller's event loop and the engine's threads — its
+ * JavaScript, its garbage collector and compiler threads, OpenBLAS's and the task pool's — can
+ * all run at a lower priority than the caller's. A crash in native code ends the engine process,
+ * not the caller. Calls queue in order; errors come back with their class (an EngineUserError
+ * stays an EngineUserError).
  */
-import { Worker } from 'node:worker_threads';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Datum, ForwardBackwardOutput, SampleResponse, AdamParams } from '@tinker-ts/protocol';
 import type { AdapterInfo, Engine, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
 import { EngineError, EngineUserError } from './errors.js';
@@ -14,36 +19,50 @@ export type EngineMethod =
   | 'listModels' | 'hasModel' | 'createAdapter' | 'adapterInfo' | 'dropAdapter' | 'forwardBackward' | 'optimStep'
   | 'saveState' | 'loadState' | 'readStateInfo' | 'saveSamplerWeights' | 'sample' | 'tokenizerFiles';
 
-export interface WorkerRequest {
-  id: number;
-  method: EngineMethod;
-  args: unknown[];
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  user: boolean;
 }
 
-export type WorkerReply =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: { name: string; message: string; stack?: string; user: boolean } };
+/** Host → engine process: the options once, then calls. */
+export type HostMessage = { type: 'init'; options: EngineHostOptions } | { type: 'call'; id: number; method: EngineMethod; args: unknown[] };
 
-type ReadyMessage = { type: 'ready'; coreName: string } | { type: 'failed'; error: { name: string; message: string; stack?: string; user: boolean } };
+/** Engine process → host. */
+export type ProcessMessage =
+  | { type: 'ready'; coreName: string }
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'reply'; id: number; ok: true; result: unknown }
+  | { type: 'reply'; id: number; ok: false; error: SerializedError };
 
 export interface EngineHostOptions extends Omit<EngineOptions, 'log'> {
   /**
-   * Scheduling niceness (0–19) of the engine's threads: the worker and the compute threads it
-   * starts (OpenBLAS's, the kernels' task pool) inherit it, the caller's thread keeps its own.
-   * A server gives its engine a positive niceness so that on a machine whose cores the engine
-   * keeps busy the request thread still runs the moment a request arrives. Linux only;
-   * default 0 (unchanged).
+   * Scheduling niceness (0–19) of the engine process: every one of its threads runs at it (on
+   * Linux and macOS, started through `nice`), the caller's threads keep their own. A server gives
+   * its engine a positive niceness so that on a machine whose cores the engine keeps busy the
+   * request thread still runs the moment a request arrives. Default 0 (unchanged).
    */
   niceness?: number;
 }
 
-/** An internal engine fault (not the caller's input) reported from the worker. */
+/** An internal engine fault (not the caller's input), or the engine process ending. */
 export class EngineWorkerError extends EngineError {}
 
-function reviveError(e: { name: string; message: string; stack?: string; user: boolean }): Error {
+function reviveError(e: SerializedError): Error {
   const err = e.user ? new EngineUserError(e.message) : new EngineWorkerError(`${e.name}: ${e.message}`);
   if (e.stack) err.stack = e.stack;
   return err;
+}
+
+/** The `nice` program, where there is one: it starts the engine process niced as a whole. */
+function niceProgram(): string | null {
+  if (process.platform === 'win32') return null;
+  return ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p)) ?? null;
+}
+
+function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
 interface Pending {
@@ -56,43 +75,56 @@ export class EngineHost {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
 
-  private constructor(private readonly worker: Worker, readonly coreName: string) {
-    worker.on('message', (msg: WorkerReply) => {
+  private constructor(private readonly child: ChildProcess, readonly coreName: string) {
+    child.on('message', (msg: ProcessMessage) => {
+      if (msg.type !== 'reply') return;
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
       if (msg.ok) p.resolve(msg.result);
       else p.reject(reviveError(msg.error));
     });
-    const failAll = (err: Error) => {
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    worker.on('error', (e) => failAll(new EngineWorkerError(`engine worker crashed: ${e.message}`)));
-    worker.on('exit', (code) => {
-      if (!this.closed) failAll(new EngineWorkerError(`engine worker exited with code ${code}`));
+    child.on('exit', (code, signal) => {
+      if (!this.closed) this.failAll(new EngineWorkerError(`the engine process ${describeExit(code, signal)}`));
       this.closed = true;
+    });
+    // A failed send (the process is gone) is reported by 'exit'.
+    child.on('error', () => {});
+  }
+
+  /** Starts the engine process and waits until its Engine is constructed. */
+  static start(opts: EngineHostOptions = {}): Promise<EngineHost> {
+    const entry = fileURLToPath(new URL('./engine-process.js', import.meta.url));
+    const nice = opts.niceness ? niceProgram() : null;
+    const [command, args] = nice
+      ? [nice, ['-n', String(opts.niceness), process.execPath, entry]]
+      : [process.execPath, [entry]];
+    const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(new EngineWorkerError(`the engine process failed to start: ${e.message}`));
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        reject(new EngineWorkerError(`the engine process ${describeExit(code, signal)} while starting`));
+      const onMessage = (msg: ProcessMessage) => {
+        if (msg.type === 'reply') return;
+        child.off('error', onError);
+        child.off('exit', onExit);
+        child.off('message', onMessage);
+        if (msg.type === 'ready') resolve(new EngineHost(child, msg.coreName));
+        else {
+          reject(reviveError(msg.error));
+          child.kill('SIGKILL');
+        }
+      };
+      child.once('error', onError);
+      child.once('exit', onExit);
+      child.on('message', onMessage);
+      child.send({ type: 'init', options: opts } satisfies HostMessage);
     });
   }
 
-  /** Starts the worker and waits until its Engine is constructed. */
-  static start(opts: EngineHostOptions = {}): Promise<EngineHost> {
-    const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: opts });
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(new EngineWorkerError(`engine worker failed to start: ${e.message}`));
-      const onExit = (code: number) => reject(new EngineWorkerError(`engine worker exited with code ${code} while starting`));
-      worker.once('error', onError);
-      worker.once('exit', onExit);
-      worker.once('message', (msg: ReadyMessage) => {
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        if (msg.type === 'ready') resolve(new EngineHost(worker, msg.coreName));
-        else {
-          reject(reviveError(msg.error));
-          void worker.terminate();
-        }
-      });
-    });
+  /** The engine process's id. */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Calls accepted but not yet started (the one running is not counted). */
@@ -100,12 +132,19 @@ export class EngineHost {
     return Math.max(0, this.pending.size - 1);
   }
 
+  private failAll(err: Error): void {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
   private call<T>(method: EngineMethod, ...args: unknown[]): Promise<T> {
     if (this.closed) return Promise.reject(new EngineWorkerError('the engine host is closed'));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args } satisfies WorkerRequest);
+      this.child.send({ type: 'call', id, method, args } satisfies HostMessage, (err) => {
+        if (err && this.pending.delete(id)) reject(new EngineWorkerError(`the engine process is gone: ${err.message}`));
+      });
     });
   }
 
@@ -125,13 +164,16 @@ export class EngineHost {
   sample(source: SampleSource, req: SampleInput): Promise<SampleResponse> { return this.call('sample', source, req); }
   tokenizerFiles(baseModel: string): Promise<{ tokenizerJson: string; tokenizerConfigJson: string | null }> { return this.call('tokenizerFiles', baseModel); }
 
-  /** Stops the worker; calls still pending are rejected. */
+  /** Stops the engine process; calls still pending are rejected. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.pending.values()) p.reject(new EngineWorkerError('the engine host was closed'));
-    this.pending.clear();
-    await this.worker.terminate();
+    this.failAll(new EngineWorkerError('the engine host was closed'));
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    // Not a graceful stop: a call still computing is abandoned, as its caller was told.
+    this.child.kill('SIGKILL');
+    await exited;
   }
 }
 

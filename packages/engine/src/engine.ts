@@ -1,7 +1,7 @@
 /**
  * The Engine: everything the server asks of the model, as synchronous calls on wire-shaped
  * inputs. It owns the model registry (base models, loaded lazily and shared), the trainable
- * adapters by id, and the kernels. It runs inside the engine worker (see engine-host.ts), so
+ * adapters by id, and the kernels. It runs inside the engine process (see engine-host.ts), so
  * long calls never block the server's event loop.
  */
 import { randomInt } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * @tinker-ts/engine: a CPU engine for LoRA training and sampling of Llama / Qwen3 decoders.
- * Servers use `EngineHost` (the Engine in a worker thread); tools and tests may use `Engine`
+ * Servers use `EngineHost` (the Engine in a child process); tools and tests may use `Engine`
  * directly, or the building blocks below.
  */
 export { Engine, LORA_ALPHA, type EngineOptions, type LoraConfigInput, type AdapterInfo, type StateInfo, type SampleSource, type SampleInput } from './engine.js';

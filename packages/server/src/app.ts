@@ -1,7 +1,7 @@
 /**
  * Builds the server's application — store, futures, queues, routes — on a data directory and
  * an engine, without listening anywhere. `startServer` (server.ts) adds the HTTP listener and
- * the engine worker; tests can build an app around any EnginePort.
+ * the engine process; tests can build an app around any EnginePort.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * The part of the engine the server uses: the methods of `EngineHost` from @tinker-ts/engine,
- * each a Promise executed in the engine worker. Routes depend on this type (a type-only import:
+ * each a Promise executed in the engine process. Routes depend on this type (a type-only import:
  * nothing of the engine loads with it) so that app tests and the bench can wrap or replace the
  * engine they run against.
  */

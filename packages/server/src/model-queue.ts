@@ -3,7 +3,7 @@
  * requests run strictly in seq_id order, one at a time, and a missing seq_id holds back
  * everything after it. Requests without a seq_id (e.g. unload_model) run after what is already
  * queued. Queues are independent: a model waiting for a gap, or one with a long backlog,
- * never delays another model's bookkeeping; the engine worker itself serialises compute.
+ * never delays another model's bookkeeping; the engine process itself serialises compute.
  */
 import { ProtocolError, ValidationError } from '@tinker-ts/protocol';
 import { BadRequestError, RequestFailure, type FailureCategory } from './errors.js';
@@ -46,7 +46,7 @@ export function classifyFailure(err: unknown): { message: string; category: Fail
 
 export interface ModelQueuesOptions {
   futures: FutureRegistry;
-  /** Calls waiting in the engine worker, for progress messages. */
+  /** Calls waiting in the engine process, for progress messages. */
   engineBacklog?: () => number;
   log?: (line: string) => void;
 }

@@ -32,7 +32,7 @@ function spawnServer(): Promise<{ child: ChildProcess; url: string }> {
     const s = await startServer({ dataDir: ${JSON.stringify(dataDir)}, port: 0, settings: { longPollMs: 300 } });
     process.stdout.write(JSON.stringify({ url: s.url }) + '\\n');
   `;
-  // A script file, not --eval: the engine's worker thread inherits the process's exec flags.
+  // A script file, not --eval, so the server process runs it like any program.
   const launcher = `${dataDir}-launch.mjs`;
   fs.writeFileSync(launcher, code);
   const child = spawn(process.execPath, [launcher], { stdio: ['ignore', 'pipe', 'pipe'] });

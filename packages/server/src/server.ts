@@ -1,6 +1,6 @@
 /**
  * startServer: a local server speaking hosted Tinker's HTTP API, backed by the CPU engine in a
- * worker thread and durable state in `<dataDir>`.
+ * child process (niced, see EngineHost) and durable state in `<dataDir>`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -43,7 +43,7 @@ export interface RunningServer {
 
 const DEFAULT_ENGINE_NICENESS = 10;
 
-/** How long close() lets a running engine call finish before stopping the worker. */
+/** How long close() lets a running engine call finish before stopping the engine process. */
 const CLOSE_GRACE_MS = 10_000;
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {

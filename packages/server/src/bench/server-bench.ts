@@ -36,7 +36,7 @@ import type { EnginePort } from '../engine-port.js';
 
 const MODEL = 'tinker-ts/tiny-qwen3';
 const TARGET_P99_MS = 5;
-const SOLO_OPS = 90;
+const SOLO_OPS = 300;
 const HTTP_ONLY_REQUESTS = 40;
 /** Operations per client run before measuring (one of each kind). */
 const WARMUP_OPS = 3;

@@ -75,7 +75,7 @@ export function runCli(argv: string[]): void {
   main(argv).then(
     (code) => {
       process.exitCode = code;
-      // The engine worker and sockets are closed by then; do not wait on stray timers.
+      // The engine process and sockets are closed by then; do not wait on stray timers.
       setImmediate(() => process.exit(code));
     },
     (err) => {
