@@ -8,15 +8,15 @@
 export class DecodeWorkspace {
   private readonly arrays = new Map<string, Float32Array>();
 
-  /** n floats for `role`: the same storage on every call while n does not grow. */
-  f32(role: string, n: number): Float32Array {
+  /** n floats for `role`: the same storage on every call while n does not grow (a Float32Source). */
+  readonly f32: Float32Source = (role, n) => {
     let a = this.arrays.get(role);
     if (a === undefined || a.length < n) {
       a = new Float32Array(n);
       this.arrays.set(role, a);
     }
     return a.length === n ? a : a.subarray(0, n);
-  }
+  };
 }
 
 /** Where a pass takes its Float32Arrays from; `role` names the buffer (one live array per role). */
@@ -24,8 +24,3 @@ export type Float32Source = (role: string, n: number) => Float32Array;
 
 /** Fresh zero-filled arrays (training passes and one-off calls). */
 export const freshArrays: Float32Source = (_role, n) => new Float32Array(n);
-
-/** A workspace's reused arrays. */
-export function reusedArrays(workspace: DecodeWorkspace): Float32Source {
-  return (role, n) => workspace.f32(role, n);
-}

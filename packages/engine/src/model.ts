@@ -19,7 +19,7 @@ import type { LoadedModel, LoraModuleKind, LoraPair, LoraParams, LoraSettings, M
 import { linearBackward, linearForward, loraKey, loraScale, LM_HEAD_KEY } from './lora.js';
 import { ropeTablesFor, type RopeTables } from './rope-tables.js';
 import { EngineUserError } from './errors.js';
-import { freshArrays, reusedArrays, type DecodeWorkspace, type Float32Source } from './decode-workspace.js';
+import { freshArrays, type DecodeWorkspace, type Float32Source } from './decode-workspace.js';
 
 /** Sequences packed into one token stream. */
 export interface PackedBatch {
@@ -513,7 +513,7 @@ export function kvCacheSequenceView(cache: KvCache, s: number): KvCache {
 export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { params: LoraParams; settings: LoraSettings } | null,
   cache: KvCache, tokens: Int32Array, nNew: number,
   logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void), workspace?: DecodeWorkspace): Float32Array | null {
-  const arrays = workspace === undefined ? freshArrays : reusedArrays(workspace);
+  const arrays = workspace?.f32 ?? freshArrays;
   const cfg = model.config;
   const nSeq = cache.nSeq;
   const T = nSeq * nNew;

@@ -424,11 +424,10 @@ export class Store {
     if (this.db.inTransaction) this.rollbackSteps.push(undo);
   }
 
-  /** Sets (or, with null, drops) a cached model row, undone with the transaction if it rolls back. */
-  private cacheModel(modelId: string, row: ModelRow | null): void {
+  /** Caches a model row, undone with the transaction if it rolls back. */
+  private cacheModel(modelId: string, row: ModelRow): void {
     const previous = this.modelCache.get(modelId);
-    if (row) this.modelCache.set(modelId, Object.freeze(row));
-    else this.modelCache.delete(modelId);
+    this.modelCache.set(modelId, Object.freeze(row));
     this.onRollback(() => {
       if (previous) this.modelCache.set(modelId, previous);
       else this.modelCache.delete(modelId);

@@ -70,7 +70,7 @@ interface ClientReport {
   errors: string[];
 }
 
-interface WorkerInput {
+interface ClientsInput {
   url: string;
   models: string[];
   opsPerClient: number;
@@ -83,7 +83,7 @@ interface WorkerInput {
 
 // ---------------------------------------------------------------------------- clients (child process)
 
-async function runClients(input: WorkerInput): Promise<ClientReport> {
+async function runClients(input: ClientsInput): Promise<ClientReport> {
   const report: ClientReport = { requests: 0, http: [], ops: [], finished: [], errors: [] };
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -203,7 +203,7 @@ async function runClients(input: WorkerInput): Promise<ClientReport> {
 
 const isClientsProcess = process.argv.includes(CLIENTS_FLAG);
 if (isClientsProcess) {
-  process.once('message', (input: WorkerInput) => {
+  process.once('message', (input: ClientsInput) => {
     runClients(input).then(
       (r) => process.send!(r, () => process.exit(0)),
       (err) => process.send!({ requests: 0, http: [], ops: [], finished: [], errors: [String(err)] }, () => process.exit(0)),
@@ -234,7 +234,7 @@ function timedEngine(engine: EngineHost, calls: EngineCall[]): EnginePort {
     counters.set(id, n + 1);
     return `${id}#${n}`;
   };
-  // The worker computes one call at a time anyway; handing it one at a time makes each timed
+  // The engine process computes one call at a time anyway; handing it one at a time makes each timed
   // interval pure compute (plus message passing) instead of including its own queue.
   let chain: Promise<unknown> = Promise.resolve();
   const timed = <T>(key: string, run: () => Promise<T>): Promise<T> => {
@@ -328,7 +328,7 @@ async function runPhase(
   timeLimitS: number,
   calls: EngineCall[],
   served: ServerSample[],
-  httpOnly?: WorkerInput['httpOnly'],
+  httpOnly?: ClientsInput['httpOnly'],
 ): Promise<PhaseResult> {
   calls.length = 0;
   served.length = 0;
@@ -340,7 +340,7 @@ async function runPhase(
     child.once('error', reject);
   });
   const t0 = now();
-  const input: WorkerInput = { url, models, opsPerClient, warmupOps, deadline: t0 + timeLimitS * 1000, ...(httpOnly ? { httpOnly } : {}) };
+  const input: ClientsInput = { url, models, opsPerClient, warmupOps, deadline: t0 + timeLimitS * 1000, ...(httpOnly ? { httpOnly } : {}) };
   child.send(input);
   const report = await new Promise<ClientReport>((resolve, reject) => {
     child.once('message', (m) => resolve(m as ClientReport));
