@@ -83,6 +83,46 @@ test('niceness applies to every thread of the engine process and to none of the 
   }
 });
 
+/** CPUs each thread of a process may run on (Cpus_allowed_list of /proc/<pid>/task/<tid>/status). */
+function threadCpus(pid: number | 'self'): string[] {
+  return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+    try {
+      return [/Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'))![1]!];
+    } catch {
+      return [];
+    }
+  });
+}
+
+test('cpus confine every thread of the engine process, which computes with one thread per CPU it may use', { skip: process.platform !== 'linux', timeout: 120_000 }, async () => {
+  const last = os.cpus().length - 1;
+  const callerBefore = threadCpus('self');
+  const host = await EngineHost.start({ cpus: [last], niceness: 5 });
+  try {
+    assert.equal(host.computeThreads, 1);
+    await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });
+    const out = await host.forwardBackward('m', [datum], 'cross_entropy', null, false);
+    assert.ok(Number.isFinite(out.metrics['loss:sum']));
+    const engineThreads = threadCpus(host.pid!);
+    assert.ok(engineThreads.length >= 4, `engine threads: ${engineThreads.join(' ')}`);
+    assert.ok(engineThreads.every((c) => c === String(last)), `engine thread CPUs: ${engineThreads.join(' ')}`);
+    assert.ok(threadNiceness(host.pid!).every((n) => n === 5), 'niceness still applies');
+    assert.deepEqual(threadCpus('self'), callerBefore, 'the caller keeps its CPUs');
+  } finally {
+    await host.close();
+  }
+  if (!process.env.OPENBLAS_NUM_THREADS && !process.env.OMP_NUM_THREADS) {
+    const all = await EngineHost.start();
+    try {
+      assert.equal(all.computeThreads, os.availableParallelism(), 'without cpus, one compute thread per CPU');
+    } finally {
+      await all.close();
+    }
+  }
+  await assert.rejects(EngineHost.start({ cpus: [] }), (e: Error) => e instanceof EngineUserError && /non-empty list of CPU numbers/.test(e.message));
+  await assert.rejects(EngineHost.start({ cpus: [-1] }), EngineUserError);
+});
+
 test('an engine process that dies fails the calls waiting on it, and the host says so', { timeout: 120_000 }, async () => {
   const host = await EngineHost.start();
   await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });

@@ -31,7 +31,7 @@ export type HostMessage = { type: 'init'; options: EngineHostOptions } | { type:
 
 /** Engine process → host. */
 export type ProcessMessage =
-  | { type: 'ready'; coreName: string }
+  | { type: 'ready'; coreName: string; computeThreads: number }
   | { type: 'failed'; error: SerializedError }
   | { type: 'reply'; id: number; ok: true; result: unknown }
   | { type: 'reply'; id: number; ok: false; error: SerializedError };
@@ -44,6 +44,13 @@ export interface EngineHostOptions extends Omit<EngineOptions, 'log'> {
    * request thread still runs the moment a request arrives. Default 0 (unchanged).
    */
   niceness?: number;
+  /**
+   * CPUs the engine process may run on (Linux, started through `taskset`); its compute threads
+   * follow, one per CPU it may use. On a machine with few cores a server can keep one for its
+   * request path this way: requests then never wait for a core behind engine threads, at the
+   * price of engine speed. Default: every CPU.
+   */
+  cpus?: readonly number[];
 }
 
 /** An internal engine fault (not the caller's input), or the engine process ending. */
@@ -61,6 +68,31 @@ function niceProgram(): string | null {
   return ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p)) ?? null;
 }
 
+/** The `taskset` program (Linux): it starts the engine process, every thread included, on given CPUs. */
+function tasksetProgram(): string | null {
+  if (process.platform !== 'linux') return null;
+  return ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p)) ?? null;
+}
+
+function checkCpus(cpus: readonly number[]): void {
+  if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096)) {
+    throw new EngineUserError(`engine cpus must be a non-empty list of CPU numbers, got ${JSON.stringify(cpus)}`);
+  }
+}
+
+/** The command line that starts the engine process: `[taskset -c CPUS] [nice -n N] node engine-process.js`. */
+function engineCommand(opts: EngineHostOptions, entry: string): string[] {
+  const argv = [process.execPath, entry];
+  const nice = opts.niceness ? niceProgram() : null;
+  if (nice) argv.unshift(nice, '-n', String(opts.niceness));
+  if (opts.cpus) {
+    const taskset = tasksetProgram();
+    if (taskset) argv.unshift(taskset, '-c', [...new Set(opts.cpus)].join(','));
+    else process.emitWarning('engine cpus ignored: this system has no taskset program', { code: 'TINKER_ENGINE_CPUS' });
+  }
+  return argv;
+}
+
 function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
@@ -75,7 +107,12 @@ export class EngineHost {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
 
-  private constructor(private readonly child: ChildProcess, readonly coreName: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly coreName: string,
+    /** Threads the engine computes with (one per CPU it may use). */
+    readonly computeThreads: number,
+  ) {
     child.on('message', (msg: ProcessMessage) => {
       if (msg.type !== 'reply') return;
       const p = this.pending.get(msg.id);
@@ -95,11 +132,13 @@ export class EngineHost {
   /** Starts the engine process and waits until its Engine is constructed. */
   static start(opts: EngineHostOptions = {}): Promise<EngineHost> {
     const entry = fileURLToPath(new URL('./engine-process.js', import.meta.url));
-    const nice = opts.niceness ? niceProgram() : null;
-    const [command, args] = nice
-      ? [nice, ['-n', String(opts.niceness), process.execPath, entry]]
-      : [process.execPath, [entry]];
-    const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    try {
+      if (opts.cpus !== undefined) checkCpus(opts.cpus);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const [command, ...args] = engineCommand(opts, entry);
+    const child = spawn(command!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(new EngineWorkerError(`the engine process failed to start: ${e.message}`));
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
@@ -109,7 +148,7 @@ export class EngineHost {
         child.off('error', onError);
         child.off('exit', onExit);
         child.off('message', onMessage);
-        if (msg.type === 'ready') resolve(new EngineHost(child, msg.coreName));
+        if (msg.type === 'ready') resolve(new EngineHost(child, msg.coreName, msg.computeThreads));
         else {
           reject(reviveError(msg.error));
           child.kill('SIGKILL');

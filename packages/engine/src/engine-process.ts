@@ -7,7 +7,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { Engine } from './engine.js';
 import { EngineUserError } from './errors.js';
-import { openblasCoreName } from './native-kernels.js';
+import { blasThreads, openblasCoreName } from './native-kernels.js';
 import type { EngineHostOptions, EngineMethod, HostMessage, ProcessMessage, SerializedError } from './engine-host.js';
 
 function serializeError(e: unknown): SerializedError {
@@ -31,7 +31,8 @@ function init(opts: EngineHostOptions): void {
     // native addon loads: OpenBLAS's and the task pool's threads inherit it.
     if (opts.niceness && process.platform === 'linux' && getPriority(0) < opts.niceness) setPriority(0, opts.niceness);
     engine = new Engine({ ...opts, log: (line) => process.stderr.write(`[tinker-ts engine] ${line}\n`) });
-    send({ type: 'ready', coreName: opts.kernels === 'reference' ? 'reference' : openblasCoreName() });
+    const reference = opts.kernels === 'reference';
+    send({ type: 'ready', coreName: reference ? 'reference' : openblasCoreName(), computeThreads: reference ? 1 : blasThreads() });
   } catch (e) {
     send({ type: 'failed', error: serializeError(e) });
     process.disconnect();

@@ -25,6 +25,12 @@ export interface StartServerOptions {
    * keeps every core busy, the thread answering HTTP requests still gets a core at once.
    */
   engineNiceness?: number;
+  /**
+   * CPUs the engine may use (Linux; default all). Leaving one out keeps a core for the request
+   * path, so requests are answered within a millisecond or two even while the engine computes,
+   * at the price of engine speed on that core. See EngineHostOptions.cpus.
+   */
+  engineCpus?: readonly number[];
   log?: (line: string) => void;
   settings?: Partial<ServerSettings>;
   sweepIntervalMs?: number;
@@ -52,8 +58,10 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     models: opts.models,
     kernels: opts.kernels,
     niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
+    ...(opts.engineCpus ? { cpus: opts.engineCpus } : {}),
   });
-  log(`engine ready (OpenBLAS core ${engine.coreName})`);
+  log(`engine ready (OpenBLAS core ${engine.coreName}, ${engine.computeThreads} compute thread${engine.computeThreads === 1 ? '' : 's'}` +
+    `${opts.engineCpus ? ` on CPUs ${opts.engineCpus.join(',')}` : ''})`);
   let app;
   try {
     app = await createApp({

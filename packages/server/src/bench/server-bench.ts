@@ -16,17 +16,25 @@
  * - the same HTTP requests timed inside the server, which leaves out the loopback network and
  *   the client process (on this machine's cores too).
  * Target: p99 added latency < 5 ms. Bounded: a fixed number of operations and a time limit.
+ *
+ * Two placements of the engine are measured, each with 64 clients and then one client alone:
+ * - one core kept for the request path (`engineCpus`: every CPU but the first), the target's
+ *   configuration on a machine with few cores;
+ * - the engine on every CPU (startServer's default): fastest engine, but when it keeps every
+ *   core busy a woken request thread sometimes waits a scheduler tick (4 ms at HZ=250) for one,
+ *   even behind threads of lower priority.
  * A last phase saturates the server with requests that never reach the engine, for its
  * throughput.
  *
  * Usage: node dist/bench/server-bench.js [--clients 64] [--ops 6] [--time-limit-s 90]
- * BENCH_SLOWEST=N also lists the N slowest requests and operations of each phase.
+ * BENCH_SLOWEST=N also lists the N slowest requests (with the request thread's CPU time and
+ * run-queue wait, on Linux) and operations of each phase.
  */
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -218,6 +226,25 @@ interface ServerSample {
   route: string;
   start: number;
   ms: number;
+  /** The request thread's CPU time and run-queue wait during the request, ms (Linux, BENCH_SLOWEST only). */
+  cpuMs?: number;
+  runQueueMs?: number;
+}
+
+/** CPU time and run-queue wait of the calling thread so far, ms (/proc/thread-self/schedstat). */
+function threadSchedStat(): (() => [number, number]) | null {
+  let fd: number;
+  try {
+    fd = fs.openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return null;
+  }
+  const buf = Buffer.alloc(128);
+  return () => {
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const [onCpu, waiting] = buf.toString('latin1', 0, n).split(' ').map(Number);
+    return [onCpu! / 1e6, waiting! / 1e6];
+  };
 }
 
 interface EngineCall {
@@ -332,8 +359,9 @@ async function runPhase(
 ): Promise<PhaseResult> {
   calls.length = 0;
   served.length = 0;
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
+  // Event-loop utilisation rather than a delay histogram: sampling the delay needs a timer that
+  // wakes the request thread every millisecond, which disturbs what is measured.
+  const elu0 = performance.eventLoopUtilization();
   const child = fork(fileURLToPath(import.meta.url), [CLIENTS_FLAG], { serialization: 'advanced', stdio: 'inherit' });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
@@ -348,7 +376,7 @@ async function runPhase(
     child.once('exit', (code) => reject(new Error(`client process exited with code ${code} before reporting`)));
   });
   const wall = now() - t0;
-  loopDelay.disable();
+  const elu = performance.eventLoopUtilization(elu0);
 
   if (report.errors.length) console.log(`errors (${report.errors.length}): ${report.errors.slice(0, 3).join(' | ')}`);
   const totalRequests = report.requests;
@@ -374,7 +402,8 @@ async function runPhase(
   }
   if (process.env.BENCH_SLOWEST) {
     for (const r of served.filter((x) => routes.includes(x.route)).sort((a, b) => b.ms - a.ms).slice(0, Number(process.env.BENCH_SLOWEST))) {
-      console.log(`    slow: ${r.route} ${r.ms.toFixed(2)} ms at +${(r.start - t0).toFixed(1)} ms`);
+      const sched = r.cpuMs !== undefined ? ` (on CPU ${r.cpuMs.toFixed(2)} ms, waiting for a CPU ${r.runQueueMs!.toFixed(2)} ms)` : '';
+      console.log(`    slow: ${r.route} ${r.ms.toFixed(2)} ms at +${(r.start - t0).toFixed(1)} ms${sched}`);
     }
   }
 
@@ -410,23 +439,44 @@ async function runPhase(
   const unmatched = report.ops.filter((o) => !byKey.has(o.key)).length;
   if (unmatched) console.log(`  (${unmatched} operations could not be matched to an engine call)`);
   const engineBusy = busy.reduce((sum, [a, b]) => sum + (b - a), 0);
-  console.log(`engine busy ${((100 * engineBusy) / wall).toFixed(0)}% of the time; server event loop delay ` +
-    `p50 ${(loopDelay.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(2)} ms, max ${(loopDelay.max / 1e6).toFixed(1)} ms`);
+  console.log(`engine busy ${((100 * engineBusy) / wall).toFixed(0)}% of the time; server event loop busy ${(100 * elu.utilization).toFixed(0)}%`);
   return { finished: report.finished, p99Added: percentile(allAdded, 99), ...summary };
 }
 
-async function main(): Promise<void> {
-  const clients = argValue('clients', 64);
-  const opsPerClient = argValue('ops', 6);
-  const timeLimitS = argValue('time-limit-s', 90);
+interface Placement {
+  name: string;
+  /** CPUs of the engine process; undefined = every CPU. */
+  cpus?: number[];
+}
+
+interface PlacementResult {
+  placement: Placement;
+  computeThreads: number;
+  loaded: PhaseResult;
+  solo: PhaseResult;
+  httpOnly?: PhaseResult;
+}
+
+/** One server and engine, set up as startServer would with these CPUs, through every phase. */
+async function benchPlacement(placement: Placement, clients: number, opsPerClient: number, timeLimitS: number, withHttpOnly: boolean): Promise<PlacementResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinker-server-bench-'));
   const calls: EngineCall[] = [];
-  const host = await EngineHost.start({ niceness: 10 }); // as startServer does
+  const host = await EngineHost.start({ niceness: 10, ...(placement.cpus ? { cpus: placement.cpus } : {}) }); // as startServer does
   const app = await createApp({ dataDir, engine: timedEngine(host, calls) });
   const served: ServerSample[] = [];
+  const sched = process.env.BENCH_SLOWEST ? threadSchedStat() : null;
   const server = http.createServer((req, res) => {
     const start = now();
-    res.once('finish', () => served.push({ route: req.url ?? '', start, ms: now() - start }));
+    const s0 = sched?.();
+    res.once('finish', () => {
+      const sample: ServerSample = { route: req.url ?? '', start, ms: now() - start };
+      if (s0) {
+        const s1 = sched!();
+        sample.cpuMs = s1[0] - s0[0];
+        sample.runQueueMs = s1[1] - s0[1];
+      }
+      served.push(sample);
+    });
     return app.router.handle(req, res);
   });
   server.keepAliveTimeout = 65_000;
@@ -456,24 +506,17 @@ async function main(): Promise<void> {
     calls.length = 0;
 
     const load = os.loadavg().map((v) => v.toFixed(1)).join(' ');
-    console.log(`machine: ${os.cpus().length} cores, load average ${load} before the run (other work on the machine inflates the tails)`);
-    console.log(`server bench: ${clients} concurrent clients × ${opsPerClient} ops (forward_backward / optim_step / asample in turn), ${MODEL}, loopback ${url}`);
+    console.log(`\n=== ${placement.name}: engine ${placement.cpus ? `on CPUs ${placement.cpus.join(',')}` : 'on every CPU'}, ${host.computeThreads} compute thread(s); load average ${load}`);
+    console.log(`${clients} concurrent clients × ${opsPerClient} ops (forward_backward / optim_step / asample in turn), ${MODEL}, loopback ${url}`);
     const loaded = await runPhase(url, models.slice(0, clients), opsPerClient, WARMUP_OPS, timeLimitS, calls, served);
     console.log(`\nthen one client alone (no queueing, engine and server otherwise idle), ${SOLO_OPS} ops`);
     const solo = await runPhase(url, models.slice(clients), SOLO_OPS, WARMUP_OPS, timeLimitS, calls, served);
-    console.log(`\nfinally ${clients} concurrent clients × ${HTTP_ONLY_REQUESTS} requests that never reach the engine (retrieve_future of finished futures, get_info), engine idle`);
-    const httpOnly = await runPhase(url, models.slice(0, clients), HTTP_ONLY_REQUESTS, 2, timeLimitS, calls, served, { finished: [...loaded.finished, ...solo.finished] });
-    console.log(`\nsummary: target p99 < ${TARGET_P99_MS} ms of latency added beyond engine compute`);
-    for (const [name, r] of [[`${clients} clients`, loaded], ['1 client', solo]] as const) {
-      console.log(`  ${name.padEnd(16)} per request p99 ${r.p99Http.toFixed(2)} ms (inside the server ${r.p99Served.toFixed(2)} ms), per operation p99 ${r.p99Added.toFixed(2)} ms ` +
-        `(${r.p99Http < TARGET_P99_MS && r.p99Added < TARGET_P99_MS ? 'met' : 'NOT met'}); ${r.requestsPerS.toFixed(1)} requests/s`);
+    let httpOnly: PhaseResult | undefined;
+    if (withHttpOnly) {
+      console.log(`\nfinally ${clients} concurrent clients × ${HTTP_ONLY_REQUESTS} requests that never reach the engine (retrieve_future of finished futures, get_info), engine idle`);
+      httpOnly = await runPhase(url, models.slice(0, clients), HTTP_ONLY_REQUESTS, 2, timeLimitS, calls, served, { finished: [...loaded.finished, ...solo.finished] });
     }
-    // With no engine work and no pause between requests the server is saturated: 64 requests are
-    // always in flight, so each waits for the others (on average 64 ÷ throughput) and the round
-    // trip measures throughput, not added latency.
-    console.log(`  ${'no engine work'.padEnd(16)} ${httpOnly.requestsPerS.toFixed(0)} requests/s saturated; round trip p50 ${httpOnly.p50Http.toFixed(2)} ms, ` +
-      `p99 ${httpOnly.p99Http.toFixed(2)} ms is queueing behind the other ${clients - 1} requests in flight ` +
-      `(${clients} ÷ throughput = ${((1000 * clients) / httpOnly.requestsPerS).toFixed(1)} ms); inside the server p99 ${httpOnly.p99Served.toFixed(2)} ms`);
+    return { placement, computeThreads: host.computeThreads, loaded, solo, ...(httpOnly ? { httpOnly } : {}) };
   } finally {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
@@ -482,6 +525,36 @@ async function main(): Promise<void> {
     await app.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const clients = argValue('clients', 64);
+  const opsPerClient = argValue('ops', 6);
+  const timeLimitS = argValue('time-limit-s', 90);
+  const cpuCount = os.availableParallelism();
+  console.log(`machine: ${cpuCount} CPUs (other work on the machine inflates the tails)`);
+  const placements: Placement[] = [
+    ...(cpuCount >= 2 ? [{ name: 'one core kept for requests', cpus: Array.from({ length: cpuCount - 1 }, (_, i) => i + 1) }] : []),
+    { name: 'engine on every core' },
+  ];
+  const results: PlacementResult[] = [];
+  for (const [i, p] of placements.entries()) results.push(await benchPlacement(p, clients, opsPerClient, timeLimitS, i === 0));
+
+  console.log(`\nsummary: target p99 < ${TARGET_P99_MS} ms of latency added beyond engine compute`);
+  for (const r of results) {
+    console.log(`  ${r.placement.name} (engine: ${r.computeThreads} compute thread(s)${r.placement.cpus ? ` on CPUs ${r.placement.cpus.join(',')}` : ''})${r === results[0] ? ' — the target\'s configuration' : ''}`);
+    for (const [name, ph] of [[`${clients} clients`, r.loaded], ['1 client', r.solo]] as const) {
+      console.log(`    ${name.padEnd(16)} per request p99 ${ph.p99Http.toFixed(2)} ms (inside the server ${ph.p99Served.toFixed(2)} ms), per operation p99 ${ph.p99Added.toFixed(2)} ms ` +
+        `(${ph.p99Http < TARGET_P99_MS && ph.p99Added < TARGET_P99_MS ? 'met' : 'NOT met'}); ${ph.requestsPerS.toFixed(1)} requests/s`);
+    }
+  }
+  const httpOnly = results[0]!.httpOnly!;
+  // With no engine work and no pause between requests the server is saturated: 64 requests are
+  // always in flight, so each waits for the others (on average 64 ÷ throughput) and the round
+  // trip measures throughput, not added latency.
+  console.log(`  ${'no engine work'.padEnd(18)} ${httpOnly.requestsPerS.toFixed(0)} requests/s saturated; round trip p50 ${httpOnly.p50Http.toFixed(2)} ms, ` +
+    `p99 ${httpOnly.p99Http.toFixed(2)} ms is queueing behind the other ${clients - 1} requests in flight ` +
+    `(${clients} ÷ throughput = ${((1000 * clients) / httpOnly.requestsPerS).toFixed(1)} ms); inside the server p99 ${httpOnly.p99Served.toFixed(2)} ms`);
 }
 
 if (!isClientsProcess) {

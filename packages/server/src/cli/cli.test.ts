@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TINY_MODEL } from '../testkit.js';
+import { parseCpuList } from './serve.js';
 import { createUserObjects, startRestFixture, type RestFixture, type UserObjects } from '../routes/rest-testkit.js';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
@@ -161,6 +162,8 @@ test('bad arguments exit 2 with one clear line', async () => {
     [['serve', '--model', 'm=/definitely/not/here'], /not a directory/],
     [['serve', '--api-keys', '/definitely/not/here'], /cannot read --api-keys file/],
     [['serve', 'extra'], /unexpected argument "extra"/],
+    [['serve', '--engine-cpus', 'one'], /--engine-cpus must be CPU numbers and ranges/],
+    [['serve', '--engine-cpus', '3-1'], /--engine-cpus must be CPU numbers and ranges/],
     [['version', 'x'], /unexpected argument/],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(args)));
@@ -194,6 +197,13 @@ test('an unreachable server or a missing object exits 1 with a clear message', a
   const badKey = await cli(['run', 'list'], { TINKER_API_KEY: 'tml-' });
   assert.equal(badKey.code, 1);
   assert.match(badKey.stderr, /API key/i);
+});
+
+test('--engine-cpus takes numbers and ranges as taskset does', () => {
+  assert.deepEqual(parseCpuList('1'), [1]);
+  assert.deepEqual(parseCpuList('0,2-4, 7'), [0, 2, 3, 4, 7]);
+  assert.deepEqual(parseCpuList('1,1-2'), [1, 2]);
+  for (const bad of ['', ',', '1-', '-1', '2-1', 'a', '1.5', '99999']) assert.throws(() => parseCpuList(bad), /--engine-cpus/, bad);
 });
 
 test('serve: prints its URL, honours --api-keys, records server.json, and stops cleanly on SIGTERM', { timeout: 60_000 }, async () => {

@@ -20,11 +20,12 @@ export const SERVE_OPTIONS: OptionSpecs = {
   'api-keys': {},
   'parent-pid': {},
   kernels: {},
+  'engine-cpus': {},
   quiet: { flag: true },
 };
 
 export const SERVE_USAGE =
-  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--parent-pid PID]';
+  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--engine-cpus LIST] [--parent-pid PID]';
 
 
 /**
@@ -80,6 +81,19 @@ export function parseModelOptions(values: string[]): Record<string, string> {
   return models;
 }
 
+/** A CPU list as taskset takes it: numbers and ranges, comma-separated ("1-3,5"). */
+export function parseCpuList(value: string): number[] {
+  const cpus = new Set<number>();
+  for (const part of value.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    const from = m ? Number(m[1]) : NaN;
+    const to = m?.[2] !== undefined ? Number(m[2]) : from;
+    if (!m || to < from || to >= 4096) throw new UsageError(`--engine-cpus must be CPU numbers and ranges such as "1-3,5", got ${JSON.stringify(value)}`);
+    for (let c = from; c <= to; c++) cpus.add(c);
+  }
+  return [...cpus];
+}
+
 /** How long `serve` waits for a stopping server to release the data dir. */
 const DYING_SERVER_WAIT_MS = 15_000;
 
@@ -94,6 +108,8 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
   const parentPid = stringOption(args, 'parent-pid') !== undefined ? intOption(args, 'parent-pid', 0, 1, 2 ** 31 - 1) : null;
   const kernels = stringOption(args, 'kernels');
   if (kernels !== undefined && kernels !== 'native' && kernels !== 'reference') throw new UsageError(`--kernels must be native or reference, got ${JSON.stringify(kernels)}`);
+  const engineCpusText = stringOption(args, 'engine-cpus');
+  const engineCpus = engineCpusText !== undefined ? parseCpuList(engineCpusText) : undefined;
   const quiet = flagOption(args, 'quiet');
   const log = (line: string) => {
     if (!quiet) process.stderr.write(`[tinker-ts ${new Date().toISOString()}] ${line}\n`);
@@ -122,6 +138,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     ...(Object.keys(models).length ? { models } : {}),
     ...(apiKeys ? { apiKeys } : {}),
     ...(kernels ? { kernels: kernels as 'native' | 'reference' } : {}),
+    ...(engineCpus ? { engineCpus } : {}),
     log,
   });
   writeServerFile(dataDir, { pid: process.pid, url: server.url, dataDir, startedAt: new Date().toISOString() });
