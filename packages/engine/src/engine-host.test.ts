@@ -121,6 +121,7 @@ test('cpus confine every thread of the engine process, which computes with one t
   }
   await assert.rejects(EngineHost.start({ cpus: [] }), (e: Error) => e instanceof EngineUserError && /non-empty list of CPU numbers/.test(e.message));
   await assert.rejects(EngineHost.start({ cpus: [-1] }), EngineUserError);
+  await assert.rejects(EngineHost.start({ cpus: [os.cpus().length] }), (e: Error) => e instanceof EngineUserError && /do not exist: this machine has CPUs 0-/.test(e.message));
 });
 
 test('an engine process that dies fails the calls waiting on it, and the host says so', { timeout: 120_000 }, async () => {

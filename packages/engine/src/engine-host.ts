@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Datum, ForwardBackwardOutput, SampleResponse, AdamParams } from '@tinker-ts/protocol';
 import type { AdapterInfo, Engine, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
@@ -78,6 +79,9 @@ function checkCpus(cpus: readonly number[]): void {
   if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096)) {
     throw new EngineUserError(`engine cpus must be a non-empty list of CPU numbers, got ${JSON.stringify(cpus)}`);
   }
+  const count = os.cpus().length;
+  const missing = cpus.filter((c) => c >= count);
+  if (missing.length > 0) throw new EngineUserError(`engine cpus ${missing.join(',')} do not exist: this machine has CPUs 0-${count - 1}`);
 }
 
 /** The command line that starts the engine process: `[taskset -c CPUS] [nice -n N] node engine-process.js`. */
