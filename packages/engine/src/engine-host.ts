@@ -63,20 +63,13 @@ function reviveError(e: SerializedError): Error {
   return err;
 }
 
-/** The `nice` program, where there is one: it starts the engine process niced as a whole. */
-function niceProgram(): string | null {
-  if (process.platform === 'win32') return null;
-  return ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p)) ?? null;
-}
-
-/** The `taskset` program (Linux): it starts the engine process, every thread included, on given CPUs. */
-function tasksetProgram(): string | null {
-  if (process.platform !== 'linux') return null;
-  return ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p)) ?? null;
+/** A system program such as `nice` or `taskset`, where there is one. */
+function systemProgram(name: string): string | null {
+  return [`/usr/bin/${name}`, `/bin/${name}`].find((p) => existsSync(p)) ?? null;
 }
 
 function checkCpus(cpus: readonly number[]): void {
-  if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0 && c < 4096)) {
+  if (!Array.isArray(cpus) || cpus.length === 0 || !cpus.every((c) => Number.isInteger(c) && c >= 0)) {
     throw new EngineUserError(`engine cpus must be a non-empty list of CPU numbers, got ${JSON.stringify(cpus)}`);
   }
   const count = os.cpus().length;
@@ -84,13 +77,17 @@ function checkCpus(cpus: readonly number[]): void {
   if (missing.length > 0) throw new EngineUserError(`engine cpus ${missing.join(',')} do not exist: this machine has CPUs 0-${count - 1}`);
 }
 
-/** The command line that starts the engine process: `[taskset -c CPUS] [nice -n N] node engine-process.js`. */
+/**
+ * The command line that starts the engine process: `[taskset -c CPUS] [nice -n N] node
+ * engine-process.js`. `nice` lowers every thread the process will start (Linux and macOS);
+ * `taskset` (Linux) confines them all to the CPUs.
+ */
 function engineCommand(opts: EngineHostOptions, entry: string): string[] {
   const argv = [process.execPath, entry];
-  const nice = opts.niceness ? niceProgram() : null;
+  const nice = opts.niceness && process.platform !== 'win32' ? systemProgram('nice') : null;
   if (nice) argv.unshift(nice, '-n', String(opts.niceness));
   if (opts.cpus) {
-    const taskset = tasksetProgram();
+    const taskset = process.platform === 'linux' ? systemProgram('taskset') : null;
     if (taskset) argv.unshift(taskset, '-c', [...new Set(opts.cpus)].join(','));
     else process.emitWarning('engine cpus ignored: this system has no taskset program', { code: 'TINKER_ENGINE_CPUS' });
   }

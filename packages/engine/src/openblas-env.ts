@@ -24,7 +24,7 @@ if (cpuHasAvx512f()) process.env.OPENBLAS_CORETYPE = 'SkylakeX';
  * for 2^28 cycles (~0.1 s) before they sleep, so between GEMMs they hold the cores the task
  * pool's helpers, the request thread of a server and every other process want. 2^4 cycles
  * (OpenBLAS's minimum) sends them to sleep at once; waking them for the next GEMM costs
- * microseconds. Measured on the engine bench: LoRA train steps 10–15% faster. A value set by
+ * microseconds. Measured on the engine bench: LoRA train steps 11–25% faster. A value set by
  * the user is kept.
  */
 process.env.OPENBLAS_THREAD_TIMEOUT ??= '4';
