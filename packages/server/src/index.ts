@@ -20,3 +20,4 @@ export { finishSession, samplingSessionIdOf } from './routes/sessions.js';
 export { clientConfig } from './routes/service.js';
 export { reapIdleSessions } from './session-reaper.js';
 export { lockDataDir, DataDirInUseError, LOCK_FILE as DATA_DIR_LOCK_FILE, type DataDirLock } from './data-dir-lock.js';
+export { isolateRequestThread, type RequestThreadPlacement } from './request-thread.js';

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { EngineHost } from '@tinker-ts/engine';
 import { createApp, type AppOptions } from './app.js';
 import type { ServerContext, ServerSettings } from './context.js';
+import { isolateRequestThread, type RequestThreadPlacement } from './request-thread.js';
 
 export interface StartServerOptions {
   /** Default 127.0.0.1. */
@@ -31,6 +32,14 @@ export interface StartServerOptions {
    * at the price of engine speed on that core. See EngineHostOptions.cpus.
    */
   engineCpus?: readonly number[];
+  /**
+   * With engineCpus (Linux): also move this process's other threads (V8's helpers, libuv's pool,
+   * the WAL checkpoint thread) onto the engine's CPUs, so that the thread answering requests has
+   * the CPUs left over to itself; close() puts them back. `tinker-ts serve --engine-cpus` does
+   * this; off by default here, since an embedding process's threads are its own. See
+   * request-thread.ts.
+   */
+  isolateRequestThread?: boolean;
   log?: (line: string) => void;
   settings?: Partial<ServerSettings>;
   sweepIntervalMs?: number;
@@ -77,6 +86,16 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     await engine.close();
     throw err;
   }
+  let placement: RequestThreadPlacement | null = null;
+  if (opts.engineCpus && opts.isolateRequestThread) {
+    const placed = await isolateRequestThread(opts.engineCpus);
+    if (typeof placed === 'string') {
+      log(`request thread not isolated: ${placed}`);
+    } else {
+      placement = placed;
+      log(`request thread alone on CPUs ${placed.requestCpus.join(',')}; the process's other threads on CPUs ${placed.backgroundCpus.join(',')}`);
+    }
+  }
   for (const m of app.ctx.models) {
     log(`model ${m.model_name} (${m.family}, context ${m.max_context_length})${m.stand_in ? ' [stand-in: random weights]' : ''}`);
   }
@@ -113,6 +132,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
         await Promise.race([app.ctx.queues.whenIdle(), new Promise((r) => setTimeout(r, CLOSE_GRACE_MS).unref())]);
         await engine.close();
         await app.close();
+        placement?.restore();
       })();
       return closing;
     },

@@ -18,8 +18,10 @@
  * Target: p99 added latency < 5 ms. Bounded: a fixed number of operations and a time limit.
  *
  * Two placements of the engine are measured, each with 64 clients and then one client alone:
- * - one core kept for the request path (`engineCpus`: every CPU but the first), the target's
- *   configuration on a machine with few cores;
+ * - one core kept for the request path (`engineCpus`: every CPU but the first, and the server's
+ *   other threads moved to the engine's CPUs, as `tinker-ts serve --engine-cpus` does), the
+ *   target's configuration on a machine with few cores. The clients' process is left wherever the
+ *   scheduler puts it, so on a 2-CPU machine it shares the request core at times;
  * - the engine on every CPU (startServer's default): fastest engine, but when it keeps every
  *   core busy a woken request thread sometimes waits a scheduler tick (4 ms at HZ=250) for one,
  *   even behind threads of lower priority.
@@ -41,6 +43,7 @@ import type { AddressInfo } from 'node:net';
 import { EngineHost } from '@tinker-ts/engine';
 import { createApp } from '../app.js';
 import type { EnginePort } from '../engine-port.js';
+import { isolateRequestThread } from '../request-thread.js';
 
 const MODEL = 'tinker-ts/tiny-qwen3';
 const TARGET_P99_MS = 5;
@@ -463,6 +466,9 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
   const calls: EngineCall[] = [];
   const host = await EngineHost.start({ niceness: 10, ...(placement.cpus ? { cpus: placement.cpus } : {}) }); // as startServer does
   const app = await createApp({ dataDir, engine: timedEngine(host, calls) });
+  // As `tinker-ts serve --engine-cpus` does: this process's other threads join the engine.
+  const placed = placement.cpus ? await isolateRequestThread(placement.cpus) : null;
+  if (typeof placed === 'string') console.log(`request thread not isolated: ${placed}`);
   const served: ServerSample[] = [];
   const sched = process.env.BENCH_SLOWEST ? threadSchedStat() : null;
   const server = http.createServer((req, res) => {
@@ -506,7 +512,8 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
     calls.length = 0;
 
     const load = os.loadavg().map((v) => v.toFixed(1)).join(' ');
-    console.log(`\n=== ${placement.name}: engine ${placement.cpus ? `on CPUs ${placement.cpus.join(',')}` : 'on every CPU'}, ${host.computeThreads} compute thread(s); load average ${load}`);
+    const requestThread = placed && typeof placed !== 'string' ? `; request thread alone on CPUs ${placed.requestCpus.join(',')}, the server's other threads with the engine` : '';
+    console.log(`\n=== ${placement.name}: engine ${placement.cpus ? `on CPUs ${placement.cpus.join(',')}` : 'on every CPU'}, ${host.computeThreads} compute thread(s)${requestThread}; load average ${load}`);
     console.log(`${clients} concurrent clients × ${opsPerClient} ops (forward_backward / optim_step / asample in turn), ${MODEL}, loopback ${url}`);
     const loaded = await runPhase(url, models.slice(0, clients), opsPerClient, WARMUP_OPS, timeLimitS, calls, served);
     console.log(`\nthen one client alone (no queueing, engine and server otherwise idle), ${SOLO_OPS} ops`);
@@ -523,6 +530,7 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
     await app.ctx.queues.whenIdle();
     await host.close();
     await app.close();
+    if (placed && typeof placed !== 'string') placed.restore();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

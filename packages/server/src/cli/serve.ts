@@ -11,6 +11,7 @@ import path from 'node:path';
 import { UsageError, flagOption, intOption, listOption, stringOption, type OptionSpecs, type ParsedArgs } from './args.js';
 import { waitForDataDirRelease } from '../data-dir-lock.js';
 import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from './server-file.js';
+import { parseCpuList as parseCpuListText } from '../request-thread.js';
 
 export const SERVE_OPTIONS: OptionSpecs = {
   host: {},
@@ -83,15 +84,9 @@ export function parseModelOptions(values: string[]): Record<string, string> {
 
 /** A CPU list as taskset takes it: numbers and ranges, comma-separated ("1-3,5"). */
 export function parseCpuList(value: string): number[] {
-  const cpus = new Set<number>();
-  for (const part of value.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    const from = m ? Number(m[1]) : NaN;
-    const to = m?.[2] !== undefined ? Number(m[2]) : from;
-    if (!m || to < from || to >= 4096) throw new UsageError(`--engine-cpus must be CPU numbers and ranges such as "1-3,5", got ${JSON.stringify(value)}`);
-    for (let c = from; c <= to; c++) cpus.add(c);
-  }
-  return [...cpus];
+  const cpus = parseCpuListText(value);
+  if (!cpus) throw new UsageError(`--engine-cpus must be CPU numbers and ranges such as "1-3,5", got ${JSON.stringify(value)}`);
+  return cpus;
 }
 
 /** How long `serve` waits for a stopping server to release the data dir. */
@@ -138,7 +133,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     ...(Object.keys(models).length ? { models } : {}),
     ...(apiKeys ? { apiKeys } : {}),
     ...(kernels ? { kernels: kernels as 'native' | 'reference' } : {}),
-    ...(engineCpus ? { engineCpus } : {}),
+    ...(engineCpus ? { engineCpus, isolateRequestThread: true } : {}),
     log,
   });
   writeServerFile(dataDir, { pid: process.pid, url: server.url, dataDir, startedAt: new Date().toISOString() });
