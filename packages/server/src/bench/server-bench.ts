@@ -37,7 +37,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import { EngineHost } from '@tinker-ts/engine';
@@ -359,6 +359,8 @@ async function runPhase(
   calls: EngineCall[],
   served: ServerSample[],
   httpOnly?: ClientsInput['httpOnly'],
+  /** CPUs for the clients' process (Linux); default: wherever the scheduler puts it. */
+  clientCpus?: readonly number[],
 ): Promise<PhaseResult> {
   calls.length = 0;
   served.length = 0;
@@ -370,6 +372,10 @@ async function runPhase(
     child.once('spawn', resolve);
     child.once('error', reject);
   });
+  if (clientCpus) {
+    const r = spawnSync('taskset', ['-a', '-p', '-c', clientCpus.join(','), String(child.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) console.log(`clients left on every CPU: taskset failed: ${(r.stderr || r.error?.message || '').trim()}`);
+  }
   const t0 = now();
   const input: ClientsInput = { url, models, opsPerClient, warmupOps, deadline: t0 + timeLimitS * 1000, ...(httpOnly ? { httpOnly } : {}) };
   child.send(input);
@@ -520,8 +526,12 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
     const solo = await runPhase(url, models.slice(clients), SOLO_OPS, WARMUP_OPS, timeLimitS, calls, served);
     let httpOnly: PhaseResult | undefined;
     if (withHttpOnly) {
-      console.log(`\nfinally ${clients} concurrent clients × ${HTTP_ONLY_REQUESTS} requests that never reach the engine (retrieve_future of finished futures, get_info), engine idle`);
-      httpOnly = await runPhase(url, models.slice(0, clients), HTTP_ONLY_REQUESTS, 2, timeLimitS, calls, served, { finished: [...loaded.finished, ...solo.finished] });
+      // The engine is idle here: with the request thread confined to its core, the clients' process
+      // gets the engine's CPUs, as clients on other machines would leave that core to the server.
+      const clientCpus = placed && typeof placed !== 'string' ? placed.backgroundCpus : undefined;
+      console.log(`\nfinally ${clients} concurrent clients × ${HTTP_ONLY_REQUESTS} requests that never reach the engine (retrieve_future of finished futures, get_info), engine idle` +
+        `${clientCpus ? `, clients on CPUs ${clientCpus.join(',')}` : ''}`);
+      httpOnly = await runPhase(url, models.slice(0, clients), HTTP_ONLY_REQUESTS, 2, timeLimitS, calls, served, { finished: [...loaded.finished, ...solo.finished] }, clientCpus);
     }
     return { placement, computeThreads: host.computeThreads, loaded, solo, ...(httpOnly ? { httpOnly } : {}) };
   } finally {
