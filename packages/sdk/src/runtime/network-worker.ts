@@ -10,7 +10,7 @@ import { nodeHttpTransport } from './transport.js';
 
 export interface NetworkWorkerData {
   port: MessagePort;
-  /** Int32Array over a SharedArrayBuffer: [0] counts messages posted. */
+  /** Int32Array over a SharedArrayBuffer: [0] counts messages posted; [1] is 1 once this thread is exiting. */
   signal: SharedArrayBuffer;
   settings: NetworkSettings;
 }
@@ -45,5 +45,13 @@ port.on('message', (batch: ToNetwork[]) => {
 process.on('uncaughtException', (e) => {
   post({ t: 'fatal', error: serializeError(e) });
   flush();
+});
+// The caller's thread hears of an exit through the worker's 'exit' event, which cannot fire while
+// it is blocked in result(): the flag wakes it. (process.exit() in this thread, from any code,
+// lands here; terminate() comes from the caller's side, which knows.)
+process.on('exit', () => {
+  Atomics.store(counter, 1, 1);
+  Atomics.add(counter, 0, 1);
+  Atomics.notify(counter, 0);
 });
 process.on('unhandledRejection', (e) => post({ t: 'log', level: 'warn', msg: `network thread: unhandled rejection: ${e instanceof Error ? e.stack : String(e)}` }));

@@ -364,6 +364,34 @@ test('pending and later calls fail when the network thread dies', async () => {
   }
 });
 
+test('a caller blocked in result() hears at once of a network thread that exits', async () => {
+  const peer = await startFakePeer({ routes: { optim_step: [{ body: { request_id: 'r1' } }] }, defaults: { retrieve_future: { ...tryAgain, delayMs: 20 } } });
+  try {
+    const runtimeUrl = new URL('./runtime.js', import.meta.url).href;
+    // Loaded in every thread of the child: in the network thread, some code calls process.exit().
+    const preload = `data:text/javascript,${encodeURIComponent("import { isMainThread } from 'node:worker_threads'; if (!isMainThread) setTimeout(() => process.exit(7), 300);")}`;
+    const script = `
+      import { Runtime } from ${JSON.stringify(runtimeUrl)};
+      const rt = Runtime.create({ baseURL: ${JSON.stringify(peer.baseURL)}, apiKey: 'tml-x', logger: { warn() {}, info() {} } });
+      const f = rt.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
+      try {
+        f.result(); // no timeout: the future never completes, so only the exit can end this
+        console.log('completed?');
+      } catch (e) {
+        console.log(e.constructor.name + ': ' + e.message);
+      }
+      process.exit(0);
+    `;
+    const t0 = Date.now();
+    const out = spawnSync(process.execPath, ['--import', preload, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(out.status, 0, `status ${out.status} ${out.signal ?? ''}: ${out.stderr}`);
+    assert.match(out.stdout.trim(), /^TinkerError: the network thread exited \(while a caller was blocked in result\(\)\)$/);
+    assert.ok(Date.now() - t0 < 10_000);
+  } finally {
+    await peer.close();
+  }
+});
+
 test('a JWT close to expiry is refreshed before it is sent', async () => {
   const jwt = (secs: number, n: number) => `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + secs, n })).toString('base64url')}.sig`;
   const soon = jwt(30, 1);

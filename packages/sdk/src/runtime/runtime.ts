@@ -34,7 +34,7 @@ class WorkerTransport implements Transport {
   readonly blocker: Blocker;
 
   constructor(settings: NetworkSettings, dispatch: (msg: FromNetwork) => void) {
-    const shared = new SharedArrayBuffer(4);
+    const shared = new SharedArrayBuffer(8);
     this.counter = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -43,9 +43,13 @@ class WorkerTransport implements Transport {
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
     this.worker = new Worker(new URL('./network-worker.js', import.meta.url), { workerData, transferList: [port2], execArgv });
     this.worker.on('error', (e) => dispatch({ t: 'fatal', error: serializeError(e) }));
-    this.worker.on('exit', (code) => {
-      if (!this.terminating) dispatch({ t: 'fatal', error: serializeError(new TinkerError(`the network thread exited (code ${code})`)) });
-    });
+    let exitReported = false;
+    const reportExit = (how: string) => {
+      if (this.terminating || exitReported) return;
+      exitReported = true;
+      dispatch({ t: 'fatal', error: serializeError(new TinkerError(`the network thread exited (${how})`)) });
+    };
+    this.worker.on('exit', (code) => reportExit(`code ${code}`));
     const dispatchBatch = (batch: FromNetwork[]) => {
       for (const msg of batch) dispatch(msg);
     };
@@ -71,6 +75,8 @@ class WorkerTransport implements Transport {
         if (drain() > 0) return;
         Atomics.wait(counter, 0, seen, timeoutMs);
         drain();
+        // Exiting: its last messages are drained above; what is still pending fails now.
+        if (Atomics.load(counter, 1) === 1) reportExit('while a caller was blocked in result()');
       },
     };
   }
