@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
-import { EngineHost, EngineWorkerError } from './engine-host.js';
+import { ENGINE_V8_FLAGS, EngineHost, EngineWorkerError } from './engine-host.js';
 import { EngineUserError } from './errors.js';
 
 const MODEL = 'tinker-ts/tiny-llama3';
@@ -78,6 +78,9 @@ test('niceness applies to every thread of the engine process and to none of the 
     assert.ok(engineThreads.length >= 4, `engine threads: ${engineThreads.join(',')}`);
     assert.ok(engineThreads.every((n) => n === 7), `engine thread niceness: ${engineThreads.join(',')}`);
     assert.ok(threadNiceness('self').every((n) => n === 0), 'the caller keeps its niceness');
+    // Garbage collection on the engine's own thread, not on helpers that would take other cores.
+    const argv = fs.readFileSync(`/proc/${host.pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of ENGINE_V8_FLAGS) assert.ok(argv.includes(flag), `engine command line: ${argv.join(' ')}`);
   } finally {
     await host.close();
   }
