@@ -80,9 +80,9 @@ function checkCpus(cpus: readonly number[]): void {
 /**
  * V8 flags of the engine process. `--single-threaded-gc`: its garbage collection runs on its own
  * JavaScript thread instead of V8's helper threads. Between engine calls those helpers (marking,
- * freeing the backing stores of large typed arrays) ran 2–6 ms at a time on whichever core was
+ * freeing the backing stores of large typed arrays) ran 1.5–6.5 ms at a time on whichever core was
  * free, so a request thread woken just then waited for a core, even with a core idle elsewhere.
- * Server bench, engine on every core: p99 added latency per operation 6.0–8.3 ms → 3.0–4.5 ms.
+ * Server bench, engine on every core: p99 added latency per operation 6.0–8.3 ms → 2.7–4.6 ms.
  * Training steps through EngineHost: 8.4M Llama 455 → 407 ms, a 60M one unchanged within noise.
  */
 export const ENGINE_V8_FLAGS: readonly string[] = ['--single-threaded-gc'];
