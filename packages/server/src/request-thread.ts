@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 
-/** More CPUs than Linux supports by default (CONFIG_NR_CPUS tops out at 8192 on x86; 4096 is common). */
+/** CPU numbers from here on are refused (a common CONFIG_NR_CPUS): a range such as 0-999999999 is not expanded. */
 const MAX_CPUS = 4096;
 
 export interface RequestThreadPlacement {
@@ -40,7 +40,6 @@ export function parseCpuList(text: string): number[] | null {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     const from = m ? Number(m[1]) : NaN;
     const to = m?.[2] !== undefined ? Number(m[2]) : from;
-    // The bound stops a range such as 0-999999999 before it is expanded.
     if (!m || to < from || to >= MAX_CPUS) return null;
     for (let c = from; c <= to; c++) cpus.add(c);
   }

@@ -475,6 +475,7 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
   // As `tinker-ts serve --engine-cpus` does: this process's other threads join the engine.
   const placed = placement.cpus ? await isolateRequestThread(placement.cpus) : null;
   if (typeof placed === 'string') console.log(`request thread not isolated: ${placed}`);
+  const isolated = typeof placed === 'string' ? null : placed;
   const served: ServerSample[] = [];
   const sched = process.env.BENCH_SLOWEST ? threadSchedStat() : null;
   const server = http.createServer((req, res) => {
@@ -518,7 +519,7 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
     calls.length = 0;
 
     const load = os.loadavg().map((v) => v.toFixed(1)).join(' ');
-    const requestThread = placed && typeof placed !== 'string' ? `; request thread alone on CPUs ${placed.requestCpus.join(',')}, the server's other threads with the engine` : '';
+    const requestThread = isolated ? `; request thread alone on CPUs ${isolated.requestCpus.join(',')}, the server's other threads with the engine` : '';
     console.log(`\n=== ${placement.name}: engine ${placement.cpus ? `on CPUs ${placement.cpus.join(',')}` : 'on every CPU'}, ${host.computeThreads} compute thread(s)${requestThread}; load average ${load}`);
     console.log(`${clients} concurrent clients × ${opsPerClient} ops (forward_backward / optim_step / asample in turn), ${MODEL}, loopback ${url}`);
     const loaded = await runPhase(url, models.slice(0, clients), opsPerClient, WARMUP_OPS, timeLimitS, calls, served);
@@ -528,7 +529,7 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
     if (withHttpOnly) {
       // The engine is idle here: with the request thread confined to its core, the clients' process
       // gets the engine's CPUs, as clients on other machines would leave that core to the server.
-      const clientCpus = placed && typeof placed !== 'string' ? placed.backgroundCpus : undefined;
+      const clientCpus = isolated?.backgroundCpus;
       console.log(`\nfinally ${clients} concurrent clients × ${HTTP_ONLY_REQUESTS} requests that never reach the engine (retrieve_future of finished futures, get_info), engine idle` +
         `${clientCpus ? `, clients on CPUs ${clientCpus.join(',')}` : ''}`);
       httpOnly = await runPhase(url, models.slice(0, clients), HTTP_ONLY_REQUESTS, 2, timeLimitS, calls, served, { finished: [...loaded.finished, ...solo.finished] }, clientCpus);
@@ -540,7 +541,7 @@ async function benchPlacement(placement: Placement, clients: number, opsPerClien
     await app.ctx.queues.whenIdle();
     await host.close();
     await app.close();
-    if (placed && typeof placed !== 'string') placed.restore();
+    isolated?.restore();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
