@@ -51,26 +51,39 @@ export function checkCheckpointName(name: string, field = 'path'): string {
   return name;
 }
 
-/** Parse a checkpoint path; throws ValidationError (on `field`) saying what is wrong. */
-export function parseTinkerPath(path: string, field = 'path'): TinkerPath {
-  if (typeof path !== 'string') throw new ValidationError(`expected a tinker:// path, got ${typeof path}`, field);
+const ACCEPTED_FORMS = 'tinker://<run_id>/weights/<name> or tinker://<run_id>/sampler_weights/<name>';
+
+/** The scheme, three parts and a known kind; what the parts contain is checked by the callers. */
+function splitTinkerPath(path: string, field: string): TinkerPath {
+  if (typeof path !== 'string') throw new ValidationError(`expected a tinker:// path (${ACCEPTED_FORMS}), got ${typeof path}`, field);
   if (!path.startsWith(TINKER_SCHEME)) {
-    throw new ValidationError(`expected a path starting with tinker://, got ${JSON.stringify(path)}`, field);
+    throw new ValidationError(`expected a path starting with tinker:// (${ACCEPTED_FORMS}), got ${JSON.stringify(path)}`, field);
   }
   const parts = path.slice(TINKER_SCHEME.length).split('/');
-  if (parts.length !== 3) {
-    throw new ValidationError(
-      `expected tinker://<run_id>/weights/<name> or tinker://<run_id>/sampler_weights/<name>, got ${JSON.stringify(path)}`,
-      field,
-    );
-  }
+  if (parts.length !== 3) throw new ValidationError(`expected ${ACCEPTED_FORMS}, got ${JSON.stringify(path)}`, field);
   const [runId, kind, name] = parts as [string, string, string];
   if (kind !== 'weights' && kind !== 'sampler_weights') {
-    throw new ValidationError(`path kind must be "weights" or "sampler_weights", got ${JSON.stringify(kind)}`, field);
+    throw new ValidationError(`path kind must be "weights" or "sampler_weights" (${ACCEPTED_FORMS}), got ${JSON.stringify(kind)}`, field);
   }
-  checkRunId(runId, field);
-  checkCheckpointName(name, field);
   return { runId, kind, name };
+}
+
+/**
+ * The parts of a checkpoint path, checked for form only. What the run id and name may contain is
+ * the server's to decide: clients address REST routes with these parts and leave the rest to it.
+ */
+export function parseTinkerPathForm(path: string, field = 'path'): TinkerPath {
+  const p = splitTinkerPath(path, field);
+  if (p.runId === '' || p.name === '') throw new ValidationError(`expected ${ACCEPTED_FORMS} with a run id and a name, got ${JSON.stringify(path)}`, field);
+  return p;
+}
+
+/** Parse a checkpoint path whose parts a server can use as file names; throws ValidationError (on `field`) saying what is wrong. */
+export function parseTinkerPath(path: string, field = 'path'): TinkerPath {
+  const p = splitTinkerPath(path, field);
+  checkRunId(p.runId, field);
+  checkCheckpointName(p.name, field);
+  return p;
 }
 
 export function formatTinkerPath(p: TinkerPath): string {

@@ -15,6 +15,12 @@ export interface FakeTinkerOptions {
   sampleDelayMs?: number;
   /** Number of training runs the REST list serves. */
   trainingRuns?: number;
+  /**
+   * Each request (but polls) reaches the server a random 0..networkDelayMs later than it was
+   * sent, as over a network with uneven delays, and the log records them in the order the server
+   * took them: a server that runs a model's requests in that order sees what this log shows.
+   */
+  networkDelayMs?: number;
 }
 
 export interface LoggedRequest {
@@ -240,6 +246,8 @@ function serve(options: FakeTinkerOptions): void {
       contentType: String(req.headers['content-type'] ?? ''),
       contentEncoding: String(req.headers['content-encoding'] ?? ''),
     };
+    const delayMs = options.networkDelayMs ?? 0;
+    if (delayMs > 0 && path !== 'retrieve_future') await new Promise((r) => setTimeout(r, Math.random() * delayMs));
     if (path === 'asample') entry.samplesInFlight = [...futures.values()].filter((f) => f.kind === 'SampleResponse' && !f.delivered).length;
     log.push(entry);
     const out = route(method, path, url.searchParams, body, String(req.headers['accept'] ?? ''));

@@ -48,9 +48,12 @@ export interface CheckpointRef {
   checkpointType: CheckpointType;
 }
 
-/** Splits `tinker://<run>/weights/<name>` or `tinker://<run>/sampler_weights/<name>`. */
+/**
+ * Splits `tinker://<run>/weights/<name>` or `tinker://<run>/sampler_weights/<name>` into the parts
+ * the REST routes are addressed by; what the parts may contain is left to the server.
+ */
 export function parseCheckpointPath(path: string): CheckpointRef {
-  const p = protocolCheck(() => protocol.parseTinkerPath(path, 'tinker_path'));
+  const p = protocolCheck(() => protocol.parseTinkerPathForm(path, 'tinker_path'));
   return { trainingRunId: p.runId, checkpointId: protocol.checkpointIdOf(p), checkpointType: protocol.checkpointTypeOf(p.kind) };
 }
 

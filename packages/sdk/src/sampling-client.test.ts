@@ -75,7 +75,18 @@ test('bad sampling input is rejected naming the field', async (t) => {
   assert.equal(validationFieldOf(() => sc.sample({ prompt: [1], samplingParams: { temperature: -1 } })), 'sampling_params.temperature');
   assert.equal(validationFieldOf(() => sc.sample({ prompt: [1], samplingParams: { topP: 0 } })), 'sampling_params.top_p');
   assert.equal(validationFieldOf(() => sc.sample({ prompt: [] })), 'prompt');
-  assert.equal(validationFieldOf(() => service.createSamplingClient({ modelPath: 'run-0/sampler_weights/s' })), 'model_path');
+  assert.equal(validationFieldOf(() => service.createSamplingClient({ modelPath: '' })), 'model_path');
   assert.equal(validationFieldOf(() => service.createSamplingClient({} as never)), 'model_path');
   assert.equal((await peer.log('asample')).length, 0);
+});
+
+test('sampler paths in other servers\' forms go to the server as they are, as the official SDK sends them', async (t) => {
+  const { peer, service } = await connectFakeTinker(t);
+  // SkyRL tx answers save_weights_for_sampler with tinker://<run>/<name>; other servers may use other forms.
+  for (const modelPath of ['tinker://run-0/final', 'run-0/sampler_weights/s', 'tinker://run 1/sampler_weights/a b']) {
+    const sc = await service.createSamplingClient({ modelPath });
+    const out = await sc.sample({ prompt: [3], samplingParams: { maxTokens: 2 } });
+    assert.equal(out.sequences.length, 1, modelPath);
+  }
+  assert.deepEqual((await peer.log('create_sampling_session')).map((r) => r.body.model_path), ['tinker://run-0/final', 'run-0/sampler_weights/s', 'tinker://run 1/sampler_weights/a b']);
 });

@@ -8,6 +8,7 @@ import { APIFuture } from './future.js';
 import { chunkData, combineChunkOutputs, submissionOrder, type DatumChunk } from './chunking.js';
 import { evaluateCustomLoss, type CustomLossFn } from './custom-loss.js';
 import { Datum, toDatum, type DatumLike } from './datum.js';
+import { chunkTurns, type ModelTurn } from './runtime/model-turns.js';
 import type { CallOptions } from './runtime/options.js';
 import { SamplingClient } from './sampling-client.js';
 import type { ClientContext } from './service-client.js';
@@ -62,6 +63,9 @@ export class TrainingClient {
   private readonly baseModel: string | undefined;
   /** seq_id of the last request; the next one is this + 1. */
   private lastSeqId = 0;
+  /** This client's requests, numbered in call order, reach the server in that order (model-turns.ts). */
+  private readonly turnLane: string;
+  private turnsTaken = 0;
 
   /** @internal Made by ServiceClient. */
   constructor(ctx: ClientContext, init: TrainingClientInit) {
@@ -70,6 +74,7 @@ export class TrainingClient {
     this.modelSeqId = init.modelSeqId;
     this.config = init.config;
     this.baseModel = init.baseModel;
+    this.turnLane = `${init.modelId}#${++turnLanes}`;
   }
 
   /** Loss and per-token outputs without gradients. */
@@ -97,15 +102,17 @@ export class TrainingClient {
     const chunks = this.chunk(forwardData);
     // Both passes get their seq_ids now, so later calls line up behind the backward pass.
     const forwardSeqIds = chunks.map(() => this.nextSeqId());
+    const forwardTurns = this.takeChunkTurns(chunks.length);
     const backwardSeqIds = chunks.map(() => this.nextSeqId());
-    const forward = this.sendChunks(wireChunks(chunks, forwardWire), forwardSeqIds, 'cross_entropy', undefined, true, opts);
+    const backwardTurns = this.takeChunkTurns(chunks.length);
+    const forward = this.sendChunks(wireChunks(chunks, forwardWire), forwardSeqIds, forwardTurns, 'cross_entropy', undefined, true, opts);
     let backwardSent = false;
     // If the backward pass never goes out, its seq_ids still must reach the server (it waits for
     // them); fill them with harmless forward passes.
     const fillBackwardSeqIds = () => {
       if (backwardSent) return;
       backwardSent = true;
-      this.sendChunks(wireChunks(chunks, forwardWire), backwardSeqIds, 'cross_entropy', undefined, true, opts).then(undefined, () => {});
+      this.sendChunks(wireChunks(chunks, forwardWire), backwardSeqIds, backwardTurns, 'cross_entropy', undefined, true, opts).then(undefined, () => {});
     };
     forward.then(undefined, fillBackwardSeqIds);
     return forward.chain((out) => {
@@ -134,7 +141,7 @@ export class TrainingClient {
         throw e;
       }
       backwardSent = true;
-      return this.sendChunks(wireChunks(chunks, backwardWire), backwardSeqIds, 'cross_entropy', undefined, false, opts).map((res) => ({
+      return this.sendChunks(wireChunks(chunks, backwardWire), backwardSeqIds, backwardTurns, 'cross_entropy', undefined, false, opts).map((res) => ({
         ...res,
         metrics: { ...res.metrics, ...metrics },
       }));
@@ -146,7 +153,7 @@ export class TrainingClient {
     const params = protocolCheck(() => protocol.checkAdamParams(adamParamsToWire(adamParams)));
     const body: wire.OptimStepRequest = { model_id: this.modelId, seq_id: this.nextSeqId(), adam_params: params, type: 'optim_step' };
     return this.ctx.runtime
-      .submit<wire.OptimStepResponse>({ path: 'optim_step', body, requestType: 'OptimStep', resultKind: 'json' }, opts)
+      .submit<wire.OptimStepResponse>({ path: 'optim_step', body, requestType: 'OptimStep', resultKind: 'json', turn: this.takeTurn() }, opts)
       .map((res) => ({ metrics: res?.metrics ?? undefined }));
   }
 
@@ -159,7 +166,7 @@ export class TrainingClient {
     if (options.overwrite !== undefined) body.overwrite = options.overwrite;
     if (options.userMetadata !== undefined) body.user_metadata = options.userMetadata;
     return this.ctx.runtime
-      .submit<wire.SaveWeightsResponse>({ path: 'save_weights', body, requestType: 'SaveWeights', resultKind: 'json' }, opts)
+      .submit<wire.SaveWeightsResponse>({ path: 'save_weights', body, requestType: 'SaveWeights', resultKind: 'json', turn: this.takeTurn() }, opts)
       .map((res) => ({ path: res.path }));
   }
 
@@ -181,7 +188,7 @@ export class TrainingClient {
     if (options.ttlSeconds !== undefined) body.ttl_seconds = options.ttlSeconds;
     if (options.userMetadata !== undefined) body.user_metadata = options.userMetadata;
     return this.ctx.runtime
-      .submit<wire.SaveWeightsForSamplerResponseInternal>({ path: 'save_weights_for_sampler', body, requestType: 'SaveWeightsForSampler', resultKind: 'json' }, opts)
+      .submit<wire.SaveWeightsForSamplerResponseInternal>({ path: 'save_weights_for_sampler', body, requestType: 'SaveWeightsForSampler', resultKind: 'json', turn: this.takeTurn() }, opts)
       .map((res) => {
         if (!res.path) throw new ValidationError('save_weights_for_sampler: the server returned no path', { field: 'path' });
         return { path: res.path };
@@ -203,7 +210,7 @@ export class TrainingClient {
       type: 'save_weights_for_sampler',
     };
     return this.ctx.runtime
-      .submit<wire.SaveWeightsForSamplerResponseInternal>({ path: 'save_weights_for_sampler', body, requestType: 'SaveWeightsForSampler', resultKind: 'json' }, opts)
+      .submit<wire.SaveWeightsForSamplerResponseInternal>({ path: 'save_weights_for_sampler', body, requestType: 'SaveWeightsForSampler', resultKind: 'json', turn: this.takeTurn() }, opts)
       .chain((res) => {
         if (!res.sampling_session_id) {
           throw new ValidationError('save_weights_for_sampler: the server returned no sampling_session_id', { field: 'sampling_session_id' });
@@ -236,7 +243,7 @@ export class TrainingClient {
   unload(opts?: CallOptions): APIFuture<UnloadModelResponse> {
     const body: wire.UnloadModelRequest = { model_id: this.modelId, type: 'unload_model' };
     return this.ctx.runtime
-      .submit<wire.UnloadModelResponse>({ path: 'unload_model', body, requestType: 'UnloadModel', resultKind: 'json' }, opts)
+      .submit<wire.UnloadModelResponse>({ path: 'unload_model', body, requestType: 'UnloadModel', resultKind: 'json', turn: this.takeTurn() }, opts)
       .map((res) => ({ modelId: res?.model_id ?? this.modelId }));
   }
 
@@ -246,11 +253,23 @@ export class TrainingClient {
     return ++this.lastSeqId;
   }
 
+  /** The next place in this client's order (taken when the method is called, like the seq_id). */
+  private takeTurn(): ModelTurn {
+    return { lane: this.turnLane, waitFor: this.turnsTaken++ };
+  }
+
+  /** Places for one batch of chunks, in the parallel or serial pattern the server's config asks for. */
+  private takeChunkTurns(chunkCount: number): ModelTurn[] {
+    const first = this.turnsTaken;
+    this.turnsTaken += chunkCount;
+    return chunkTurns(first, chunkCount, this.config.parallel_fwdbwd_chunks).map((waitFor) => ({ lane: this.turnLane, waitFor }));
+  }
+
   private load(path: string, optimizer: boolean, opts?: CallOptions): APIFuture<LoadWeightsResponse> {
     checkTinkerPath(path, 'path');
     const body: wire.LoadWeightsRequest = { model_id: this.modelId, path, seq_id: this.nextSeqId(), optimizer, type: 'load_weights' };
     return this.ctx.runtime
-      .submit<wire.LoadWeightsResponse>({ path: 'load_weights', body, requestType: 'LoadWeights', resultKind: 'json' }, opts)
+      .submit<wire.LoadWeightsResponse>({ path: 'load_weights', body, requestType: 'LoadWeights', resultKind: 'json', turn: this.takeTurn() }, opts)
       .map((res) => ({ path: res?.path ?? undefined, modelId: res?.model_id ?? undefined }));
   }
 
@@ -266,7 +285,8 @@ export class TrainingClient {
     if (lossFnConfig !== undefined) protocolCheck(() => protocol.checkLossFnConfig(lossFn, lossFnConfig));
     const chunks = this.chunk(datums);
     const seqIds = chunks.map(() => this.nextSeqId());
-    return this.sendChunks(wireChunks(chunks, wireData), seqIds, lossFn, lossFnConfig, forwardOnly, opts);
+    const turns = this.takeChunkTurns(chunks.length);
+    return this.sendChunks(wireChunks(chunks, wireData), seqIds, turns, lossFn, lossFnConfig, forwardOnly, opts);
   }
 
   /** Checks every datum for `lossFn` and returns their wire form. */
@@ -288,6 +308,7 @@ export class TrainingClient {
   private sendChunks(
     chunks: readonly (readonly wire.Datum[])[],
     seqIds: readonly number[],
+    turns: readonly ModelTurn[],
     lossFn: LossFnType,
     lossFnConfig: LossFnConfig | undefined,
     forwardOnly: boolean,
@@ -305,6 +326,7 @@ export class TrainingClient {
           requestType: forwardOnly ? 'Forward' : 'ForwardBackward',
           resultKind: 'ForwardBackwardOutput',
           proto: 'ForwardBackwardRequest',
+          turn: turns[i]!,
         },
         opts,
       );
@@ -316,6 +338,9 @@ export class TrainingClient {
     return new SamplingClient(this.ctx, { samplingSessionId, config });
   }
 }
+
+/** Numbers the training clients' order lanes within the process. */
+let turnLanes = 0;
 
 /** The batch as Datums; a bad datum's error names its index (`data[3].loss_fn_inputs.weights`). */
 function toDatums(data: readonly DatumLike[]): Datum[] {

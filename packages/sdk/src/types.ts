@@ -1,6 +1,6 @@
 // The SDK's user-facing types (camelCase) and their conversions from and to the wire (snake_case).
 import type * as wire from '@tinker-ts/protocol';
-import { TinkerProtocolError, parseTinkerPath } from '@tinker-ts/protocol';
+import { TinkerProtocolError } from '@tinker-ts/protocol';
 import { ValidationError } from './errors.js';
 import { TensorData } from './tensor-data.js';
 
@@ -25,8 +25,18 @@ export function protocolCheck<T>(check: () => T): T {
 }
 
 /** Throws unless `path` is a tinker:// path. */
+/**
+ * A checkpoint path the SDK passes on to the server: only a non-empty string is required here. Its
+ * form (`tinker://<run>/weights/<name>`, or what another Tinker-compatible server hands out, such as
+ * `tinker://<run>/<name>`) is the server's to judge, as with the official SDK.
+ */
 export function checkTinkerPath(path: unknown, field: string): asserts path is string {
-  protocolCheck(() => parseTinkerPath(path as string, field));
+  if (typeof path !== 'string' || path.trim().length === 0) {
+    throw new ValidationError(
+      `${field}: expected a checkpoint path such as tinker://<run_id>/weights/<name> or tinker://<run_id>/sampler_weights/<name>, got ${JSON.stringify(path)}`,
+      { field },
+    );
+  }
 }
 
 // ---------------------------------------------------------------- parameters

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTinkerPath } from '@tinker-ts/protocol';
-import { NotFoundError, ServiceClient, ValidationError, type ForwardBackwardOutput, type TrainingClient } from '@tinker-ts/sdk';
+import { BadRequestError, NotFoundError, ServiceClient, ValidationError, type ForwardBackwardOutput, type TrainingClient } from '@tinker-ts/sdk';
 import type { RunningServer } from './server.js';
 import { E2E_MODEL, e2eBatch, maxAbsDiff, startInProcessServer, type InProcessServer } from './e2e-testkit.js';
 
@@ -67,7 +67,12 @@ test('copied sampler weights sample what the originals sample', async () => {
 });
 
 test('copyWeights refuses bad input clearly', async () => {
-  assert.throws(() => sc.copyWeights('not-a-path'), ValidationError);
+  assert.throws(() => sc.copyWeights(''), ValidationError);
+  // A path's form is the server's to judge; its answer names the forms it accepts.
+  await assert.rejects(
+    sc.copyWeights('not-a-path').future(),
+    (e: unknown) => e instanceof BadRequestError && /tinker:\/\/<run_id>\/weights\/<name>/.test(e.message),
+  );
   assert.throws(() => sc.copyWeights('tinker://run/weights/x', { ttlSeconds: 0 }), (e: unknown) => e instanceof ValidationError && e.field === 'ttl_seconds');
   assert.throws(() => sc.copyWeights('tinker://run/weights/x', { ttlSeconds: 1.5 }), ValidationError);
   await assert.rejects(sc.copyWeights(`tinker://${trained.modelId}/weights/never-saved`).future(), NotFoundError);

@@ -1,5 +1,6 @@
 // Messages between the caller's thread and the network thread. All plain, cloneable data.
 import type { SerializedError } from '../errors.js';
+import type { ModelTurn } from './model-turns.js';
 import type { ProtoRequestKind, ResultKind } from './wire-codec.js';
 
 export interface RequestSpec {
@@ -22,6 +23,11 @@ export interface SubmitSpec {
    * server with cancel_future — if its dynamic config has `sample_cancel_enabled`.
    */
   cancelWhenAbandoned?: boolean;
+  /**
+   * The request's place among its training model's requests: it is sent only after every earlier
+   * one was acknowledged by the server (see model-turns.ts). Without it, calls start in call order.
+   */
+  turn?: ModelTurn;
 }
 
 /**

@@ -4,6 +4,7 @@ import { setMaxListeners } from 'node:events';
 import { APIConnectionError, APIConnectionTimeoutError, TinkerError, serializeError, type APIError } from '../errors.js';
 import { connect, type Connection } from './bootstrap.js';
 import { CancelQueue } from './cancel-queue.js';
+import { ModelTurns } from './model-turns.js';
 import { abortReason, parseJson, statusError, type HttpRequest, type HttpResponse } from './http.js';
 import { isOrderedModelRequest, type Call, type FromNetwork, type RequestSpec, type SubmitSpec, type ToNetwork, type WireCallOptions } from './messages.js';
 import type { NetworkSettings } from './options.js';
@@ -29,8 +30,10 @@ interface CallState {
   progress: PollProgress;
   submits: number;
   timers: NodeJS.Timeout[];
-  /** Place in the send order (requests and submits only). */
+  /** Place in the send order (requests and submits without a model turn). */
   slot?: SendSlot | undefined;
+  /** The model lane whose next request this one lets go once acknowledged; cleared when it has. */
+  turnLane?: string | undefined;
   /** Send cancel_future when the caller abandons it after the server accepted it. */
   cancelWhenAbandoned?: boolean | undefined;
 }
@@ -45,6 +48,7 @@ export class NetworkCore {
   private billing: { firstAt?: number | undefined; lastLoggedAt?: number | undefined } = {};
   private readonly instanceId = crypto.randomUUID();
   private readonly sendOrder = new SendOrder();
+  private readonly turns = new ModelTurns();
   /** Aborted by close(): the only thing that stops delivering a model request (see submit). */
   private readonly closing = new AbortController();
   private readonly cancels = new CancelQueue({
@@ -147,12 +151,16 @@ export class NetworkCore {
       id, label: describeCall(call), startedAt: Date.now(), controller: new AbortController(), opts,
       progress: { polls: 0 }, submits: 0, timers: [],
     };
+    const turn = call.op === 'submit' ? call.spec.turn : undefined;
+    st.turnLane = turn?.lane;
     if (this.closed) {
+      this.releaseTurn(st);
       this.emit({ t: 'reject', id, error: serializeError(new TinkerError('The client was closed')) });
       return;
     }
     this.calls.set(id, st);
-    if (call.op === 'request' || call.op === 'submit') st.slot = this.sendOrder.reserve();
+    // A model's requests keep their own order (held until acknowledged); the rest leave in call order.
+    if (call.op === 'request' || (call.op === 'submit' && !turn)) st.slot = this.sendOrder.reserve();
     if (opts.timeoutMs !== undefined) {
       const t = setTimeout(() => st.controller.abort(new APIConnectionTimeoutError(`${st.label} timed out after ${opts.timeoutMs} ms`)), opts.timeoutMs);
       st.timers.push(t);
@@ -163,10 +171,25 @@ export class NetworkCore {
       if (this.calls.has(id)) this.cancelAbandoned(st);
       this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, undefined)) });
     }, { once: true });
+    // The turn is never released by finish(): an aborted model request is still being delivered,
+    // and the model's next request must wait for it. run() settles only once delivery is over.
     this.run(st, call).then(
-      (value) => this.finish(st, { t: 'resolve', id, value }),
-      (e: unknown) => this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, e)) }),
+      (value) => {
+        this.releaseTurn(st);
+        this.finish(st, { t: 'resolve', id, value });
+      },
+      (e: unknown) => {
+        this.releaseTurn(st);
+        this.finish(st, { t: 'reject', id, error: serializeError(this.callError(st, e)) });
+      },
     );
+  }
+
+  /** Lets the model's next request go: once per call, after the server acknowledged it or it failed. */
+  private releaseTurn(st: CallState): void {
+    if (st.turnLane === undefined) return;
+    this.turns.acknowledge(st.turnLane);
+    st.turnLane = undefined;
   }
 
   private finish(st: CallState, msg: FromNetwork): void {
@@ -326,10 +349,16 @@ export class NetworkCore {
       req.body = spec.body;
     }
 
+    if (spec.turn) await this.turns.wait(spec.turn);
     for (;;) {
       const submittedAt = Date.now();
       st.submits++;
-      const accepted = await this.postWithRetries(conn, st, req, deliverySignal);
+      let accepted: Record<string, unknown>;
+      try {
+        accepted = await this.postWithRetries(conn, st, req, deliverySignal);
+      } finally {
+        this.releaseTurn(st); // acknowledged (or given up on): the model's next request may go
+      }
       const requestId = accepted['request_id'];
       if (signal.aborted && typeof requestId === 'string') {
         st.requestId = requestId;
