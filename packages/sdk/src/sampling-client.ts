@@ -7,7 +7,7 @@ import { ValidationError } from './errors.js';
 import { APIFuture } from './future.js';
 import { ModelInput } from './model-input.js';
 import type { CallOptions } from './runtime/options.js';
-import type { ClientContext } from './service-client.js';
+import type { ClientContext, SamplingSessionInit } from './client-context.js';
 import { getTokenizer, type Tokenizer } from './tokenizer.js';
 import {
   protocolCheck,
@@ -31,10 +31,8 @@ export interface SampleOptions {
   topkSampleLogprobs?: number;
 }
 
-export interface SamplingClientInit {
-  samplingSessionId: string;
-  config: wire.ClientConfigResponse;
-}
+/** What a SamplingClient is made from: an open sampling session. */
+export type SamplingClientInit = SamplingSessionInit;
 
 /** A sample's wire result, with the sequence ids the submit response carried when the runtime passes them on. */
 type WireSampleResult = wire.SampleResponse & { sample_sequence_ids?: string[] | null };

@@ -8,8 +8,11 @@ import { Runtime } from './runtime/runtime.js';
 import type { CallOptions, ClientOptions } from './runtime/options.js';
 import { SamplingClient } from './sampling-client.js';
 import type { TokenizerOptions } from './tokenizer.js';
+import type { ClientContext, SamplingClientOptions, SamplingSessionInit } from './client-context.js';
 import { TrainingClient } from './training-client.js';
 import { capabilitiesFromWire, checkTinkerPath, type GetServerCapabilitiesResponse } from './types.js';
+
+export type { SamplingClientOptions } from './client-context.js';
 
 export interface ServiceClientOptions extends ClientOptions, TokenizerOptions {}
 
@@ -42,19 +45,6 @@ export interface CopyWeightsOptions {
   weightsAccessToken?: string;
 }
 
-export type SamplingClientOptions = { modelPath: string; baseModel?: undefined } | { baseModel: string; modelPath?: undefined };
-
-/** @internal What the clients of one ServiceClient share: the runtime and the session's counters. */
-export interface ClientContext {
-  readonly runtime: Runtime;
-  readonly tokenizerOptions: TokenizerOptions;
-  /** Numbers training clients within the session (`model_seq_id`). */
-  nextModelSeqId(): number;
-  /** Numbers sampling sessions within the session (`sampling_session_seq_id`). */
-  nextSamplingSessionSeqId(): number;
-  createSamplingClient(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingClient>;
-}
-
 export class ServiceClient {
   private readonly runtime: Runtime;
   private readonly ctx: ClientContext;
@@ -69,7 +59,7 @@ export class ServiceClient {
       tokenizerOptions,
       nextModelSeqId: () => modelSeq++,
       nextSamplingSessionSeqId: () => samplingSeq++,
-      createSamplingClient: (source, callOpts) => this.createSamplingClient(source, callOpts),
+      openSamplingSession: (source, callOpts) => this.openSamplingSession(source, callOpts),
     };
   }
 
@@ -123,6 +113,10 @@ export class ServiceClient {
 
   /** A sampling client for saved sampler weights (`modelPath`) or a base model. */
   createSamplingClient(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingClient> {
+    return this.openSamplingSession(source, opts).map((init) => new SamplingClient(this.ctx, init));
+  }
+
+  private openSamplingSession(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingSessionInit> {
     const { modelPath, baseModel } = source ?? ({} as SamplingClientOptions);
     if ((modelPath === undefined) === (baseModel === undefined)) {
       throw new ValidationError('createSamplingClient: give exactly one of modelPath or baseModel', { field: 'model_path' });
@@ -136,7 +130,7 @@ export class ServiceClient {
       else body.base_model = baseModel!;
       return this.runtime
         .request<wire.CreateSamplingSessionResponse>({ method: 'POST', path: 'create_sampling_session', body }, opts)
-        .map((res) => new SamplingClient(this.ctx, { samplingSessionId: res.sampling_session_id, config }));
+        .map((res) => ({ samplingSessionId: res.sampling_session_id, config }));
     });
   }
 

@@ -11,7 +11,7 @@ import { Datum, toDatum, type DatumLike } from './datum.js';
 import { chunkTurns, type ModelTurn } from './runtime/model-turns.js';
 import type { CallOptions } from './runtime/options.js';
 import { SamplingClient } from './sampling-client.js';
-import type { ClientContext } from './service-client.js';
+import type { ClientContext } from './client-context.js';
 import { TensorData } from './tensor-data.js';
 import { getTokenizer, type Tokenizer } from './tokenizer.js';
 import {
@@ -215,13 +215,13 @@ export class TrainingClient {
         if (!res.sampling_session_id) {
           throw new ValidationError('save_weights_for_sampler: the server returned no sampling_session_id', { field: 'sampling_session_id' });
         }
-        return this.ctx.runtime.serverConfig().map((config) => this.samplingClientFor(res.sampling_session_id!, config));
+        return this.ctx.runtime.serverConfig().map((config) => new SamplingClient(this.ctx, { samplingSessionId: res.sampling_session_id!, config }));
       });
   }
 
   /** A sampling client on saved sampler weights. */
   createSamplingClient(modelPath: string, opts?: CallOptions): APIFuture<SamplingClient> {
-    return this.ctx.createSamplingClient({ modelPath }, opts);
+    return this.ctx.openSamplingSession({ modelPath }, opts).map((init) => new SamplingClient(this.ctx, init));
   }
 
   getInfo(opts?: CallOptions): APIFuture<GetInfoResponse> {
@@ -332,10 +332,6 @@ export class TrainingClient {
       );
     }
     return APIFuture.all(futures).map((outs) => combineChunkOutputs(outs.map(forwardBackwardOutputFromWire)));
-  }
-
-  private samplingClientFor(samplingSessionId: string, config: wire.ClientConfigResponse): SamplingClient {
-    return new SamplingClient(this.ctx, { samplingSessionId, config });
   }
 }
 
