@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 // Only light modules here: the SDK imports this file in user processes, which must not load the engine.
-import { READY_LINE_PREFIX, defaultDataDir, liveServer, localApiKey, pidAlive } from './cli/server-file.js';
+import { READY_LINE_PREFIX, defaultDataDir, liveServer, localApiKey, pidAlive } from './server-file.js';
 
 export interface EmbeddedServerOptions {
   /** Default: TINKER_HOME or ~/.tinker-ts. */
@@ -53,6 +53,13 @@ export function ensureEmbeddedServer(opts: EmbeddedServerOptions = {}): Promise<
     pending.set(dataDir, p);
   }
   return p;
+}
+
+/** The local server already running for `dataDir` (default TINKER_HOME), without starting one. */
+export async function findLocalServer(opts: { dataDir?: string } = {}): Promise<EmbeddedServer | null> {
+  const dataDir = path.resolve(opts.dataDir ?? defaultDataDir());
+  const live = await liveServer(dataDir);
+  return live ? { baseURL: live.url, apiKey: localApiKey(dataDir) } : null;
 }
 
 async function ensure(dataDir: string, opts: EmbeddedServerOptions): Promise<EmbeddedServer> {

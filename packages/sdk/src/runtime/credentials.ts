@@ -14,30 +14,40 @@ export interface ServerAddress {
   apiKey?: string | undefined;
 }
 
-interface EmbeddedServerModule {
+/** What the SDK uses of `@tinker-ts/server/embedded`: the one edge from the SDK to the server package. */
+export interface EmbeddedServerModule {
   ensureEmbeddedServer(opts: { dataDir: string }): Promise<{ baseURL: string; apiKey: string }>;
+  findLocalServer(opts: { dataDir: string }): Promise<{ baseURL: string; apiKey: string } | null>;
+}
+
+/** The server package's launcher, or why it could not be loaded (it is an optional peer of the SDK). */
+export async function loadEmbeddedServerModule(embeddedModule = EMBEDDED_SERVER_MODULE): Promise<EmbeddedServerModule | string> {
+  // Held in a variable so the SDK compiles and runs without the server package installed.
+  const specifier: string = embeddedModule;
+  try {
+    return (await import(specifier)) as EmbeddedServerModule;
+  } catch (e) {
+    return `loading ${specifier} failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/** TINKER_HOME, or ~/.tinker-ts: where the local server keeps its data. */
+export function localDataDir(): string {
+  return process.env['TINKER_HOME'] ?? join(homedir(), '.tinker-ts');
 }
 
 /** Option → TINKER_BASE_URL → a local server started by @tinker-ts/server. */
 export async function resolveServerAddress(baseURL: string | undefined, embeddedModule = EMBEDDED_SERVER_MODULE): Promise<ServerAddress> {
   const explicit = baseURL || process.env['TINKER_BASE_URL'];
   if (explicit) return { baseURL: explicit };
-  // Held in a variable so the SDK compiles and runs without the server package installed.
-  const specifier: string = embeddedModule;
-  let mod: EmbeddedServerModule;
-  try {
-    mod = (await import(specifier)) as EmbeddedServerModule;
-  } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
-    throw new TinkerError(
-      `No Tinker server configured: set TINKER_BASE_URL (or pass baseURL), or install @tinker-ts/server to run a local one (loading ${specifier} failed: ${why})`,
-    );
+  const mod = await loadEmbeddedServerModule(embeddedModule);
+  if (typeof mod === 'string') {
+    throw new TinkerError(`No Tinker server configured: set TINKER_BASE_URL (or pass baseURL), or install @tinker-ts/server to run a local one (${mod})`);
   }
   if (typeof mod.ensureEmbeddedServer !== 'function') {
-    throw new TinkerError(`${specifier} does not export ensureEmbeddedServer(); set TINKER_BASE_URL or update @tinker-ts/server`);
+    throw new TinkerError(`${embeddedModule} does not export ensureEmbeddedServer(); set TINKER_BASE_URL or update @tinker-ts/server`);
   }
-  const dataDir = process.env['TINKER_HOME'] ?? join(homedir(), '.tinker-ts');
-  return mod.ensureEmbeddedServer({ dataDir });
+  return mod.ensureEmbeddedServer({ dataDir: localDataDir() });
 }
 
 /** Keys are `tml-…` API keys or `eyJ…` JWTs; anything else is refused before it reaches the server. */

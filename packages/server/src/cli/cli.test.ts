@@ -15,7 +15,8 @@ import { TINY_MODEL } from '../testkit.js';
 import { parseCpuList } from './serve.js';
 import { createUserObjects, startRestFixture, type RestFixture, type UserObjects } from '../routes/rest-testkit.js';
 
-const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
+// The whole tinker-ts program is the SDK's (client commands, and serve through this package).
+const CLI = fileURLToPath(import.meta.resolve('@tinker-ts/sdk/cli/main'));
 
 let fx: RestFixture;
 let user: UserObjects;

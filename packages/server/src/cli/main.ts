@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 /**
- * tinker-ts: run a local Tinker server, and inspect and manage training runs, checkpoints and
- * sessions on any Tinker-compatible server.
+ * tinker-ts-server: runs the local Tinker server (`tinker-ts-server [serve] [options]`, the same
+ * command as `tinker-ts serve` of @tinker-ts/sdk, which also has the client commands). The
+ * embedded launcher starts this file.
  *
- * Exit codes: 0 success, 1 the command failed (server error, not found, unreachable), 2 bad
- * arguments.
+ * Exit codes: 0 success, 1 the server failed, 2 bad arguments.
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
-import { UsageError, parseArgs } from './args.js';
-import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
+import { UsageError, parseArgs } from '@tinker-ts/protocol/cli-args';
 import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './serve.js';
 
 export function packageVersion(): string {
@@ -22,60 +21,29 @@ export function packageVersion(): string {
   }
 }
 
-export function usage(): string {
-  return [
-    'usage:',
-    `  ${SERVE_USAGE}`,
-    ...clientUsage().map((u) => `  ${u}`),
-    '  tinker-ts version',
-    '',
-    'client commands take --base-url URL (or TINKER_BASE_URL; default: the local server of TINKER_HOME),',
-    '--api-key KEY (or TINKER_API_KEY) and --json (machine-readable output).',
-  ].join('\n');
-}
-
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    // SDK API errors carry the server's JSON body: its `error` says what was wrong.
-    const e = err as Error & { status?: number; body?: { error?: unknown } };
-    if (typeof e.status === 'number' && e.body && typeof e.body.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
-    return err.message;
-  }
-  return String(err);
-}
-
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const args = argv[0] === 'serve' ? argv.slice(1) : argv;
   try {
-    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      process.stdout.write(usage() + '\n');
-      return command === undefined ? 2 : 0;
-    }
-    if (command === 'version' || command === '--version') {
-      if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} (usage: tinker-ts version)`);
-      process.stdout.write(`tinker-ts ${packageVersion()} (Tinker wire protocol ${TINKER_WIRE_VERSION})\n`);
+    if (args[0] === 'help' || args[0] === '--help' || args[0] === '-h') {
+      process.stdout.write(`usage:\n  ${SERVE_USAGE}\n  (also as tinker-ts-server [options])\n`);
       return 0;
     }
-    if (command === 'serve') return await serveCommand(parseArgs(rest, SERVE_OPTIONS));
-    if (CLIENT_GROUPS.includes(command)) return await clientCommand(command, parseArgs(rest, CLIENT_OPTIONS));
-    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected serve, ${CLIENT_GROUPS.join(', ')} or version; see tinker-ts help)`);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\n`);
-      return 2;
+    if (args[0] === 'version' || args[0] === '--version') {
+      process.stdout.write(`tinker-ts-server ${packageVersion()} (Tinker wire protocol ${TINKER_WIRE_VERSION})\n`);
+      return 0;
     }
-    process.stderr.write(`error: ${errorMessage(err)}\n`);
-    if (!(err instanceof CommandError) && process.env['TINKER_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
-    return 1;
+    return await serveCommand(parseArgs(args, SERVE_OPTIONS));
+  } catch (err) {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
   }
 }
 
-/** Runs the CLI as a program: exit code from main, and no waiting on stray timers afterwards. */
-export function runCli(argv: string[]): void {
+/** Runs the server as a program: exit code from main, and no waiting on stray timers afterwards. */
+export function runServerCli(argv: string[]): void {
   main(argv).then(
     (code) => {
       process.exitCode = code;
-      // The engine process and sockets are closed by then; do not wait on stray timers.
       setImmediate(() => process.exit(code));
     },
     (err) => {
@@ -85,7 +53,7 @@ export function runCli(argv: string[]): void {
   );
 }
 
-// Run when executed directly (not when imported by tests or by bin/tinker-ts.js).
+// Run when executed directly (not when imported by tests or by bin/tinker-ts-server.js).
 if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  runCli(process.argv.slice(2));
+  runServerCli(process.argv.slice(2));
 }

@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { UsageError, flagOption, intOption, listOption, stringOption, type OptionSpecs, type ParsedArgs } from './args.js';
+import { UsageError, flagOption, intOption, listOption, stringOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { waitForDataDirRelease } from '../data-dir-lock.js';
-import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from './server-file.js';
+import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from '../server-file.js';
 import { parseCpuList as parseCpuListText } from '../request-thread.js';
 
 export const SERVE_OPTIONS: OptionSpecs = {

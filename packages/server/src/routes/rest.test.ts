@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { TestClient, TINY_MODEL } from '../testkit.js';
-import { extractTar } from './rest-tar.js';
+import { extractTar } from '@tinker-ts/protocol/tar';
 import { checkpointRoute, createUserObjects, startRestFixture, type RestFixture, type UserObjects } from './rest-testkit.js';
 
 let fx: RestFixture;

@@ -17,7 +17,7 @@ import { json, type Reply, type RequestContext, type RouteDef } from '../router.
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
 import { formatCheckpointPath, parseCheckpointPath } from '../tinker-paths.js';
 import { ARCHIVE_DOWNLOAD_PREFIX, ARCHIVE_LINK_TTL_MS, ArchiveSigner } from './rest-archive.js';
-import { listTree, tarSize, tarStream } from './rest-tar.js';
+import { listTree, tarSize, tarStream } from '@tinker-ts/protocol/tar';
 import { RestQueries, checkpointView, trainingRunView } from './rest-views.js';
 
 /** A feature of the hosted service this server does not have (404: never retried by clients). */

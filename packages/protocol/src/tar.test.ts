@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { extractTar, listTree, tarSize, tarStream, type TarEntry } from './rest-tar.js';
+import { extractTar, listTree, tarSize, tarStream, type TarEntry } from './tar.js';
 
 async function collect(entries: TarEntry[]): Promise<Buffer> {
   const parts: Buffer[] = [];

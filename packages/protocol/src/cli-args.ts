@@ -1,7 +1,10 @@
 /**
- * Hand-written argument parsing for the tinker-ts CLI: `--name value`, `--name=value`, short
- * aliases, repeatable options and flags. Anything not declared is a usage error (exit 2).
+ * Command-line options of the tinker-ts programs (the SDK's `tinker-ts`, the server's
+ * `tinker-ts-server`), read with Node's `util.parseArgs`: `--name value`, `--name=value`, short
+ * aliases, repeatable options and flags. Anything not declared, a value missing or given to a
+ * flag, or an option given twice is a UsageError (exit code 2).
  */
+import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
 
 /** Bad command-line arguments: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -29,49 +32,33 @@ export interface ParsedArgs {
 }
 
 export function parseArgs(argv: string[], specs: OptionSpecs): ParsedArgs {
-  const positionals: string[] = [];
-  const options: ParsedArgs['options'] = {};
-  const byShort = new Map(Object.entries(specs).filter(([, s]) => s.short).map(([name, s]) => [s.short!, name]));
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    let name: string | undefined;
-    let inline: string | undefined;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
-      inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
-      if (!(name in specs)) throw new UsageError(`unknown option --${name}`);
-    } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
-      name = byShort.get(arg.slice(1));
-      if (!name) throw new UsageError(`unknown option ${arg}`);
-    } else {
-      positionals.push(arg);
-      continue;
-    }
-    const spec = specs[name]!;
-    if (spec.flag) {
-      if (inline !== undefined) throw new UsageError(`option --${name} takes no value`);
-      options[name] = true;
-      continue;
-    }
-    let value = inline;
-    if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value`);
-      value = argv[++i]!;
-    }
-    if (spec.repeat) {
-      const prev = options[name];
-      options[name] = [...(Array.isArray(prev) ? prev : []), value];
-    } else {
-      if (name in options) throw new UsageError(`option --${name} given twice`);
-      options[name] = value;
-    }
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    options[name] = { type: spec.flag ? 'boolean' : 'string', ...(spec.short ? { short: spec.short } : {}) };
   }
-  return { positionals, options };
+  // Not strict: the tokens are checked here, so that each mistake gets the CLI's own one-line message.
+  const { tokens } = parseNodeArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const parsed: ParsedArgs = { positionals: [], options: {} };
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      parsed.positionals.push(token.value);
+      continue;
+    }
+    if (token.kind !== 'option') continue; // `--`: what follows is positional
+    const spec = specs[token.name];
+    if (!spec) throw new UsageError(`unknown option ${token.rawName}`);
+    if (spec.flag) {
+      if (token.value !== undefined) throw new UsageError(`option --${token.name} takes no value`);
+      parsed.options[token.name] = true;
+      continue;
+    }
+    if (token.value === undefined) throw new UsageError(`option --${token.name} needs a value`);
+    const prev = parsed.options[token.name];
+    if (spec.repeat) parsed.options[token.name] = [...(Array.isArray(prev) ? prev : []), token.value];
+    else if (prev !== undefined) throw new UsageError(`option --${token.name} given twice`);
+    else parsed.options[token.name] = token.value;
+  }
+  return parsed;
 }
 
 export function stringOption(args: ParsedArgs, name: string): string | undefined {

@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { parseTinkerPath } from '@tinker-ts/protocol';
-import { ServiceClient } from '@tinker-ts/sdk/service-client';
-import type { PageFuture } from '@tinker-ts/sdk/pagination';
-import type { RestClient } from '@tinker-ts/sdk/rest-client';
-import type { Checkpoint, TrainingRun } from '@tinker-ts/sdk/types';
-import { extractTar } from '../routes/rest-tar.js';
-import { UsageError, expectPositionals, flagOption, intOption, stringOption, type OptionSpecs, type ParsedArgs } from './args.js';
+import { ServiceClient } from '../service-client.js';
+import type { PageFuture } from '../pagination.js';
+import type { RestClient } from '../rest-client.js';
+import type { Checkpoint, TrainingRun } from '../types.js';
+import { extractTar } from '@tinker-ts/protocol/tar';
+import { UsageError, expectPositionals, flagOption, intOption, stringOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { formatBytes, formatTime, keyValues, table } from './output.js';
-import { defaultDataDir, healthy, liveServer, localApiKey } from './server-file.js';
+import { findLocalServer, healthy } from './local-server.js';
 
 /** A failure to report as one line with exit code 1 (not a usage error). */
 export class CommandError extends Error {}
@@ -39,15 +39,12 @@ async function connect(args: ParsedArgs): Promise<Connection> {
   let baseURL = stringOption(args, 'base-url') ?? process.env['TINKER_BASE_URL'];
   let apiKey = stringOption(args, 'api-key') ?? process.env['TINKER_API_KEY'];
   if (!baseURL) {
-    const dataDir = defaultDataDir();
-    const local = await liveServer(dataDir);
-    if (!local) {
-      throw new CommandError(
-        `no Tinker server: pass --base-url or set TINKER_BASE_URL, or start a local one with "tinker-ts serve" (none is running for ${dataDir})`,
-      );
+    const local = await findLocalServer();
+    if (typeof local === 'string') {
+      throw new CommandError(`no Tinker server: pass --base-url or set TINKER_BASE_URL, or start a local one with "tinker-ts serve" (${local})`);
     }
-    baseURL = local.url;
-    apiKey ??= localApiKey(dataDir);
+    baseURL = local.baseURL;
+    apiKey ??= local.apiKey;
   }
   try {
     const u = new URL(baseURL);

@@ -1,0 +1,114 @@
+#!/usr/bin/env node
+/**
+ * tinker-ts: inspect and manage training runs, checkpoints and sessions on any Tinker-compatible
+ * server, and (with @tinker-ts/server installed) run a local one with `tinker-ts serve`.
+ *
+ * Exit codes: 0 success, 1 the command failed (server error, not found, unreachable), 2 bad
+ * arguments.
+ */
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
+import { UsageError, parseArgs, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
+import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
+
+/** The server package's `serve` command: loaded only for `tinker-ts serve` (an optional peer of the SDK). */
+const SERVE_MODULE = '@tinker-ts/server/cli/serve';
+const SERVE_USAGE_FALLBACK = 'tinker-ts serve [options]   (needs @tinker-ts/server; see tinker-ts serve --help once installed)';
+
+interface ServeModule {
+  SERVE_OPTIONS: OptionSpecs;
+  SERVE_USAGE: string;
+  serveCommand(args: ParsedArgs): Promise<number>;
+}
+
+async function loadServe(): Promise<ServeModule | string> {
+  const specifier: string = SERVE_MODULE; // a variable: the SDK builds and runs without the server package
+  try {
+    return (await import(specifier)) as ServeModule;
+  } catch (e) {
+    return `tinker-ts serve runs the local server of @tinker-ts/server: npm install @tinker-ts/server (loading ${specifier} failed: ${e instanceof Error ? e.message : String(e)})`;
+  }
+}
+
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export async function usage(): Promise<string> {
+  const serve = await loadServe();
+  return [
+    'usage:',
+    `  ${typeof serve === 'string' ? SERVE_USAGE_FALLBACK : serve.SERVE_USAGE}`,
+    ...clientUsage().map((u) => `  ${u}`),
+    '  tinker-ts version',
+    '',
+    'client commands take --base-url URL (or TINKER_BASE_URL; default: the local server of TINKER_HOME),',
+    '--api-key KEY (or TINKER_API_KEY) and --json (machine-readable output).',
+  ].join('\n');
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    // SDK API errors carry the server's JSON body: its `error` says what was wrong.
+    const e = err as Error & { status?: number; body?: { error?: unknown } };
+    if (typeof e.status === 'number' && e.body && typeof e.body.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
+    return err.message;
+  }
+  return String(err);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write((await usage()) + '\n');
+      return command === undefined ? 2 : 0;
+    }
+    if (command === 'version' || command === '--version') {
+      if (rest.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])} (usage: tinker-ts version)`);
+      process.stdout.write(`tinker-ts ${packageVersion()} (Tinker wire protocol ${TINKER_WIRE_VERSION})\n`);
+      return 0;
+    }
+    if (command === 'serve') {
+      const serve = await loadServe();
+      if (typeof serve === 'string') throw new CommandError(serve);
+      return await serve.serveCommand(parseArgs(rest, serve.SERVE_OPTIONS));
+    }
+    if (CLIENT_GROUPS.includes(command)) return await clientCommand(command, parseArgs(rest, CLIENT_OPTIONS));
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected serve, ${CLIENT_GROUPS.join(', ')} or version; see tinker-ts help)`);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    if (!(err instanceof CommandError) && process.env['TINKER_DEBUG']) process.stderr.write(`${(err as Error).stack}\n`);
+    return 1;
+  }
+}
+
+/** Runs the CLI as a program: exit code from main, and no waiting on stray timers afterwards. */
+export function runCli(argv: string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+      // The engine process and sockets are closed by then; do not wait on stray timers.
+      setImmediate(() => process.exit(code));
+    },
+    (err) => {
+      process.stderr.write(`error: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+// Run when executed directly (not when imported by tests or by bin/tinker-ts.js).
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  runCli(process.argv.slice(2));
+}
