@@ -16,8 +16,11 @@ export interface QueuedRequest {
   kind: string;
   /** Does the work; the resolved value is the future's JSON result. */
   execute(): Promise<unknown>;
-  /** Optional: completes the future itself (e.g. to commit a record in the same transaction). */
-  finish?(requestId: string, result: unknown): void;
+  /**
+   * Optional: completes the future itself (e.g. to commit a record in the same transaction).
+   * If it throws, the future fails instead.
+   */
+  finish?(requestId: string, result: unknown): void | Promise<void>;
   /** A placeholder for a refused request's seq_id: no future, nothing to run. */
   skipped?: boolean;
 }
@@ -249,7 +252,7 @@ export class ModelQueues {
     try {
       this.futures.markRunning(req.requestId);
       const result = await req.execute();
-      if (req.finish) req.finish(req.requestId, result);
+      if (req.finish) await req.finish(req.requestId, result);
       else this.futures.complete(req.requestId, result);
     } catch (err) {
       const { message, category } = classifyFailure(err);
