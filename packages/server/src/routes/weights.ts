@@ -98,6 +98,7 @@ function submitSave(ctx: ServerContext, s: SaveSpec) {
         throw new RequestFailure(`checkpoint ${tinkerPath} could not be recorded (${errorText(err)}); it was not saved`, 'server');
       }
       await files.keep().catch((e) => ctx.log(`could not delete the replaced copy of ${row.path}: ${String(e)}`));
+      if (s.kind === 'weights') await ctx.engine.noteCheckpoint?.(modelId, row.path);
     },
   });
 }
