@@ -165,12 +165,12 @@ export class EngineSupervisor implements EnginePort {
       if (recent >= this.crashLimit) {
         this.down = true;
         this.log(`engine crashed ${recent} times within ${Math.round(this.crashWindowMs / 1000)} s: not restarting it; the server must be restarted`);
-        for (const id of this.ledger.ids()) this.lose(id, 'the engine is down');
+        for (const id of this.ledger.ids()) this.lose(id, `the engine crashed ${recent} times and is down`);
         return;
       }
       const delay = this.backoffMs[Math.min(recent - 1, this.backoffMs.length - 1)] ?? 0;
       this.log(`restarting the engine in ${delay} ms (crash ${recent} of at most ${this.crashLimit} within ${Math.round(this.crashWindowMs / 1000)} s)`);
-      await new Promise((r) => setTimeout(r, delay));
+      await new Promise((r) => setTimeout(r, delay).unref());
       if (this.closed) return;
       let host: EngineHost;
       try {
@@ -201,7 +201,7 @@ export class EngineSupervisor implements EnginePort {
     let lost = 0;
     for (const plan of await this.ledger.plan()) {
       if ('lost' in plan) {
-        this.lose(plan.adapterId, plan.lost);
+        this.lose(plan.adapterId, `the engine restarted at ${new Date().toISOString()} and ${plan.lost}`);
         lost++;
         continue;
       }
@@ -212,7 +212,7 @@ export class EngineSupervisor implements EnginePort {
         restored++;
       } catch (err) {
         if (!host.alive) return { restored, lost };
-        this.lose(plan.adapterId, `it could not be rebuilt (${err instanceof Error ? err.message : String(err)})`);
+        this.lose(plan.adapterId, `the engine restarted and the model could not be rebuilt (${err instanceof Error ? err.message : String(err)})`);
         lost++;
       }
     }
@@ -221,7 +221,7 @@ export class EngineSupervisor implements EnginePort {
 
   private lose(adapterId: string, reason: string): void {
     this.ledger.dropped(adapterId);
-    this.lostAdapters.set(adapterId, this.hooks.lost(adapterId, `the engine restarted at ${new Date().toISOString()} and ${reason}`));
+    this.lostAdapters.set(adapterId, this.hooks.lost(adapterId, reason));
   }
 
   /**
