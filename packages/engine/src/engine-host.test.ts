@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
-import { ENGINE_V8_FLAGS, EngineHost, EngineWorkerError } from './engine-host.js';
+import { ENGINE_V8_FLAGS, EngineHost, EngineWorkerError, type EngineExit } from './engine-host.js';
 import { EngineUserError } from './errors.js';
 
 const MODEL = 'tinker-ts/tiny-llama3';
@@ -135,4 +135,27 @@ test('an engine process that dies fails the calls waiting on it, and the host sa
   for (const c of calls) await assert.rejects(c, (e: Error) => e instanceof EngineWorkerError && /engine process was killed by SIGKILL|engine process is gone/.test(e.message));
   await assert.rejects(host.listModels(), EngineWorkerError);
   await host.close();
+});
+
+test('an engine process that ends is reported once, with how it ended and its last stderr lines', { timeout: 120_000 }, async () => {
+  const host = await EngineHost.start();
+  const exits: EngineExit[] = [];
+  host.onExit((e) => exits.push(e));
+  // The first load of a stand-in writes a notice to the engine's stderr.
+  await host.createAdapter('m', MODEL, { rank: 4, train_attn: true, train_mlp: true, train_unembed: false });
+  assert.equal(host.alive, true);
+  const pending = host.forwardBackward('m', [datum], 'cross_entropy', null, false);
+  process.kill(host.pid!, 'SIGKILL');
+  await assert.rejects(pending, EngineWorkerError);
+  assert.equal(host.alive, false);
+  assert.equal(exits.length, 1);
+  assert.deepEqual([exits[0]!.signal, exits[0]!.description, exits[0]!.expected], ['SIGKILL', 'was killed by SIGKILL', false]);
+  assert.ok(exits[0]!.lastStderr.some((l) => l.includes('is a stand-in')), exits[0]!.lastStderr.join('\n'));
+
+  const closing = await EngineHost.start();
+  const closed: EngineExit[] = [];
+  closing.onExit((e) => closed.push(e));
+  await closing.close();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(closed.map((e) => e.expected), [true]);
 });

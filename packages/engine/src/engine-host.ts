@@ -108,6 +108,48 @@ function describeExit(code: number | null, signal: NodeJS.Signals | null): strin
   return signal ? `was killed by ${signal}` : `exited with code ${code}`;
 }
 
+/** How the engine process ended. */
+export interface EngineExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** e.g. "was killed by SIGKILL". */
+  description: string;
+  /** close() ended it, not a crash. */
+  expected: boolean;
+  /** The last lines it wrote to stderr (a native crash usually says why there). */
+  lastStderr: string[];
+}
+
+/** Lines of the engine's stderr kept for a crash report. */
+const STDERR_TAIL_LINES = 20;
+
+/**
+ * Passes the engine's stderr through to ours and keeps its last lines, so that a crash can be
+ * reported with what the engine said last.
+ */
+class StderrTail {
+  private readonly lines: string[] = [];
+  private partial = '';
+
+  constructor(stream: NodeJS.ReadableStream | null) {
+    stream?.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      const parts = (this.partial + chunk.toString('utf8')).split('\n');
+      this.partial = parts.pop()!.slice(-4096);
+      for (const line of parts) this.push(line);
+    });
+  }
+
+  private push(line: string): void {
+    this.lines.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+    if (this.lines.length > STDERR_TAIL_LINES) this.lines.shift();
+  }
+
+  get last(): string[] {
+    return this.partial ? [...this.lines, this.partial].slice(-STDERR_TAIL_LINES) : [...this.lines];
+  }
+}
+
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
@@ -117,9 +159,11 @@ export class EngineHost {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  private readonly exitListeners: Array<(exit: EngineExit) => void> = [];
 
   private constructor(
     private readonly child: ChildProcess,
+    private readonly stderr: StderrTail,
     readonly coreName: string,
     /** Threads the engine computes with (one per CPU it may use). */
     readonly computeThreads: number,
@@ -132,9 +176,15 @@ export class EngineHost {
       if (msg.ok) p.resolve(msg.result);
       else p.reject(reviveError(msg.error));
     });
-    child.on('exit', (code, signal) => {
-      if (!this.closed) this.failAll(new EngineWorkerError(`the engine process ${describeExit(code, signal)}`));
+    // 'close', not 'exit': by then the engine's last stderr lines have been read too.
+    child.on('close', (code, signal) => {
+      const expected = this.closed;
+      if (!expected) this.failAll(new EngineWorkerError(`the engine process ${describeExit(code, signal)}`));
       this.closed = true;
+      // Synchronously, before the callers hear of their rejected calls: a supervisor can then
+      // act on the crash before anything reacts to those failures.
+      const exit: EngineExit = { code, signal, description: describeExit(code, signal), expected, lastStderr: this.stderr.last };
+      for (const listener of this.exitListeners) listener(exit);
     });
     // A failed send (the process is gone) is reported by 'exit'.
     child.on('error', () => {});
@@ -149,17 +199,19 @@ export class EngineHost {
       return Promise.reject(e);
     }
     const [command, ...args] = engineCommand(opts, entry);
-    const child = spawn(command!, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = spawn(command!, args, { stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced' });
+    const stderr = new StderrTail(child.stderr);
     return new Promise((resolve, reject) => {
       const onError = (e: Error) => reject(new EngineWorkerError(`the engine process failed to start: ${e.message}`));
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-        reject(new EngineWorkerError(`the engine process ${describeExit(code, signal)} while starting`));
+        reject(new EngineWorkerError(`the engine process ${describeExit(code, signal)} while starting` +
+          (stderr.last.length ? `; its last output: ${stderr.last.join(' | ')}` : '')));
       const onMessage = (msg: ProcessMessage) => {
         if (msg.type === 'reply') return;
         child.off('error', onError);
         child.off('exit', onExit);
         child.off('message', onMessage);
-        if (msg.type === 'ready') resolve(new EngineHost(child, msg.coreName, msg.computeThreads));
+        if (msg.type === 'ready') resolve(new EngineHost(child, stderr, msg.coreName, msg.computeThreads));
         else {
           reject(reviveError(msg.error));
           child.kill('SIGKILL');
@@ -175,6 +227,21 @@ export class EngineHost {
   /** The engine process's id. */
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** Calls `listener` once, when the engine process has ended (after close() too, as `expected`). */
+  onExit(listener: (exit: EngineExit) => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  /** False once the engine process has ended or close() was called. */
+  get alive(): boolean {
+    return !this.closed && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** The last lines the engine process wrote to stderr. */
+  get lastStderr(): string[] {
+    return this.stderr.last;
   }
 
   /** Calls accepted but not yet started (the one running is not counted). */

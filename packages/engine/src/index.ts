@@ -4,7 +4,7 @@
  * directly, or the building blocks below.
  */
 export { Engine, LORA_ALPHA, type EngineOptions, type LoraConfigInput, type AdapterInfo, type StateInfo, type SampleSource, type SampleInput } from './engine.js';
-export { EngineHost, EngineWorkerError, type EngineHostOptions, type EngineMethod } from './engine-host.js';
+export { EngineHost, EngineWorkerError, type EngineExit, type EngineHostOptions, type EngineMethod } from './engine-host.js';
 export { EngineError, EngineUserError } from './errors.js';
 export { ModelRegistry, type SupportedModelInfo, type ModelRegistryOptions } from './model-registry.js';
 export { STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';

@@ -92,7 +92,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
   const stale = (await checkpoints.removeStaleTemporaries()) + (await ephemeral.removeStaleTemporaries());
   if (stale) log(`removed ${stale} partially written checkpoint director${stale === 1 ? 'y' : 'ies'}`);
 
-  const futures = new FutureRegistry(store, clock);
+  const futures = new FutureRegistry(store, clock, log);
   const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log });
   const authenticate = createAuthenticator(opts.apiKeys);
   const ctx: ServerContext = {
@@ -130,6 +130,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     async close() {
       stopSweeper();
       stopReaper();
+      futures.close();
       await checkpointer?.stop();
       store.close();
       lock.release();

@@ -50,6 +50,14 @@ export async function directorySize(dir: string): Promise<number> {
   return size;
 }
 
+/** A checkpoint moved into place whose record is not committed yet (see writeStaged). */
+export interface StagedCheckpoint {
+  dir: string;
+  sizeBytes: number;
+  keep(): Promise<void>;
+  undo(): Promise<void>;
+}
+
 export class CheckpointFiles {
   constructor(readonly root: string) {}
 
@@ -70,14 +78,32 @@ export class CheckpointFiles {
     write: (tmpDir: string) => Promise<void>,
     opts: { overwrite: boolean },
   ): Promise<{ dir: string; sizeBytes: number }> {
+    const staged = await this.writeStaged(runId, kind, name, write, opts);
+    await staged.keep();
+    return { dir: staged.dir, sizeBytes: staged.sizeBytes };
+  }
+
+  /**
+   * As writeAtomically, but the checkpoint it replaced is kept aside until the caller decides:
+   * `keep()` once its record is committed, `undo()` if the record could not be (the new
+   * directory goes, the replaced one comes back), so what is on disk always matches the record.
+   */
+  async writeStaged(
+    runId: string,
+    kind: CheckpointKind,
+    name: string,
+    write: (tmpDir: string) => Promise<void>,
+    opts: { overwrite: boolean },
+  ): Promise<StagedCheckpoint> {
     const finalDir = this.dirFor(runId, kind, name);
     const parent = path.dirname(finalDir);
     await fsp.mkdir(parent, { recursive: true });
     const tmpDir = path.join(parent, `${TMP_PREFIX}${name}-${randomUUID()}`);
+    let trash: string | null = null;
+    let sizeBytes = 0;
     try {
       await write(tmpDir);
-      const sizeBytes = await fsyncTree(tmpDir);
-      let trash: string | null = null;
+      sizeBytes = await fsyncTree(tmpDir);
       if (fs.existsSync(finalDir)) {
         if (!opts.overwrite) throw new Error(`checkpoint directory ${finalDir} already exists`);
         trash = path.join(parent, `${TRASH_PREFIX}${name}-${randomUUID()}`);
@@ -85,12 +111,26 @@ export class CheckpointFiles {
       }
       await fsp.rename(tmpDir, finalDir);
       await fsyncPath(parent, true);
-      if (trash) await fsp.rm(trash, { recursive: true, force: true });
-      return { dir: finalDir, sizeBytes };
     } catch (err) {
       await fsp.rm(tmpDir, { recursive: true, force: true }).catch(() => {});
+      if (trash && !fs.existsSync(finalDir)) await fsp.rename(trash, finalDir).catch(() => {});
       throw err;
     }
+    const replaced = trash;
+    return {
+      dir: finalDir,
+      sizeBytes,
+      keep: async () => {
+        if (replaced) await fsp.rm(replaced, { recursive: true, force: true });
+      },
+      undo: async () => {
+        // Out of the final name first (a rename cannot fail for lack of space), then delete.
+        const discarded = path.join(parent, `${TRASH_PREFIX}${name}-${randomUUID()}`);
+        await fsp.rename(finalDir, discarded);
+        if (replaced) await fsp.rename(replaced, finalDir);
+        await fsp.rm(discarded, { recursive: true, force: true });
+      },
+    };
   }
 
   exists(runId: string, kind: CheckpointKind, name: string): boolean {

@@ -4,6 +4,7 @@
  * nothing of the engine loads with it) so that app tests and the bench can wrap or replace the
  * engine they run against.
  */
+import type { EngineHealth } from './engine-supervisor.js';
 import type { EngineHost, LoraConfigInput, SampleInput, SampleSource, StateInfo, SupportedModelInfo } from '@tinker-ts/engine';
 
 export type EngineModelInfo = SupportedModelInfo;
@@ -12,7 +13,14 @@ export type EngineStateInfo = StateInfo;
 export type EngineSampleSource = SampleSource;
 export type EngineSampleRequest = SampleInput;
 
-export type EnginePort = Pick<
+export type EnginePort = EngineMethods & {
+  /** The engine's state for healthz, where the engine is supervised (EngineSupervisor). */
+  health?(): EngineHealth;
+  /** A save_weights of the model was recorded at `dir` (lets a supervisor rebuild it from there). */
+  noteCheckpoint?(adapterId: string, dir: string): Promise<void>;
+};
+
+type EngineMethods = Pick<
   EngineHost,
   | 'listModels'
   | 'hasModel'

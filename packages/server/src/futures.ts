@@ -47,6 +47,9 @@ function seqKey(queueKey: string, seqId: number): string {
 
 type FinishListener = (row: FutureRow | null) => void;
 
+/** How often outcomes the database refused (e.g. a full disk) are written again. */
+const UNWRITTEN_RETRY_MS = 1000;
+
 /**
  * The future rows' lifecycle. SQLite holds every row, but the rows of unfinished futures are
  * also kept in memory: the request path (submit, dedup, start, finish, long polls) then never
@@ -59,12 +62,22 @@ export class FutureRegistry {
   private readonly live = new Map<string, FutureRow>();
   /** The same rows by (queue, seq_id), for resubmission dedup. */
   private readonly liveBySeq = new Map<string, FutureRow>();
+  /**
+   * Finished futures whose final row the database refused (a full disk, an I/O error): the
+   * outcome is served from here and written again every UNWRITTEN_RETRY_MS until it lands, so
+   * no future stays unfinished. If the process dies first, the row is still pending on disk
+   * and the restart fails it with category "server", like any request in flight.
+   */
+  private readonly unwritten = new Map<string, FutureRow>();
+  private readonly unwrittenBySeq = new Map<string, FutureRow>();
+  private retryTimer: NodeJS.Timeout | null = null;
   private readonly waiters = new Map<string, Set<FinishListener>>();
   private statusProvider: QueueStatusProvider = () => null;
 
   constructor(
     private readonly store: Store,
     private readonly clock: () => number = Date.now,
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
   setStatusProvider(provider: QueueStatusProvider): void {
@@ -116,12 +129,18 @@ export class FutureRegistry {
   }
 
   get(requestId: string): FutureRow | null {
-    return this.live.get(requestId) ?? this.store.getFuture(requestId);
+    return this.live.get(requestId) ?? this.unwritten.get(requestId) ?? this.store.getFuture(requestId);
   }
 
   /** The future submitted under (queue, seq_id), if any. */
   getBySeq(queueKey: string, seqId: number): FutureRow | null {
-    return this.liveBySeq.get(seqKey(queueKey, seqId)) ?? this.store.getFutureBySeq(queueKey, seqId);
+    const key = seqKey(queueKey, seqId);
+    return this.liveBySeq.get(key) ?? this.unwrittenBySeq.get(key) ?? this.store.getFutureBySeq(queueKey, seqId);
+  }
+
+  /** Finished futures whose row is not yet in the database. */
+  get unwrittenCount(): number {
+    return this.unwritten.size;
   }
 
   status(requestId: string): QueueStatus | null {
@@ -136,7 +155,10 @@ export class FutureRegistry {
 
   /**
    * Stores the result: protobuf bytes for the kinds that have a protobuf form, JSON otherwise.
-   * `extra` runs in the same transaction (e.g. a checkpoint record).
+   * `extra` runs in the same transaction (e.g. a checkpoint record); if that transaction cannot
+   * be written, this throws and nothing is recorded, so the caller can undo what the record
+   * describes and fail the future. Without `extra` a refused write keeps the result in memory
+   * (see `unwritten`): the work was done, and saying otherwise would invite a second run.
    */
   complete(requestId: string, result: unknown, extra?: () => void): boolean {
     const row = this.get(requestId);
@@ -144,20 +166,86 @@ export class FutureRegistry {
     const bytes = PROTOBUF_RESULT_KINDS.has(kind) ? encodeResultProtobuf(kind, result) : null;
     const json = bytes ? null : JSON.stringify(result ?? null);
     const now = this.clock();
-    const done = this.store.transaction(() => {
-      extra?.();
-      return this.store.completeFuture(requestId, bytes ? { bytes } : { json: json! }, now);
-    });
-    this.finish(requestId, done && row ? { ...row, state: 'done', result_json: json, result_bytes: bytes, finished_at: now } : null);
-    return done;
+    const write = () => this.store.completeFuture(requestId, bytes ? { bytes } : { json: json! }, now);
+    const finished = (r: FutureRow): FutureRow => ({ ...r, state: 'done', result_json: json, result_bytes: bytes, finished_at: now });
+    if (extra) {
+      const done = this.store.transaction(() => {
+        extra();
+        return write();
+      });
+      this.finish(requestId, done && row ? finished(row) : null);
+      return done;
+    }
+    return this.record(requestId, write, finished);
   }
 
+  /** Never throws: a failure the database refuses is kept in memory like a result (see complete). */
   fail(requestId: string, message: string, category: FailureCategory): boolean {
-    const row = this.live.get(requestId);
     const now = this.clock();
-    const done = this.store.failFuture(requestId, message, category, now);
-    this.finish(requestId, done && row ? { ...row, state: 'failed', error: message, category, finished_at: now } : null);
-    return done;
+    return this.record(
+      requestId,
+      () => this.store.failFuture(requestId, message, category, now),
+      (r) => ({ ...r, state: 'failed', error: message, category, finished_at: now }),
+    );
+  }
+
+  /** Writes a final row; if the database refuses, an unfinished future finishes in memory. */
+  private record(requestId: string, write: () => boolean, finished: (row: FutureRow) => FutureRow): boolean {
+    const row = this.live.get(requestId);
+    try {
+      const done = write();
+      this.finish(requestId, done && row ? finished(row) : null);
+      return done;
+    } catch (err) {
+      // Not unfinished here: it already finished (or never existed), so there is nothing to keep.
+      if (!row) return false;
+      const final = finished(row);
+      this.log(`could not record the outcome of ${requestId} (${String(err)}); serving it from memory and writing it again shortly`);
+      this.finish(requestId, final);
+      this.keepUnwritten(final);
+      return true;
+    }
+  }
+
+  private keepUnwritten(row: FutureRow): void {
+    this.unwritten.set(row.request_id, row);
+    if (row.queue_key !== null && row.seq_id !== null) this.unwrittenBySeq.set(seqKey(row.queue_key, row.seq_id), row);
+    this.retryTimer ??= setTimeout(() => this.writeUnwritten(), UNWRITTEN_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** Tries again to write every outcome kept in memory; returns how many are still unwritten. */
+  writeUnwritten(): number {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    for (const row of [...this.unwritten.values()]) {
+      try {
+        if (row.state === 'done') {
+          const result = row.result_bytes ? { bytes: row.result_bytes } : { json: row.result_json ?? 'null' };
+          this.store.completeFuture(row.request_id, result, row.finished_at!);
+        } else {
+          this.store.failFuture(row.request_id, row.error ?? 'request failed', row.category ?? 'unknown', row.finished_at!);
+        }
+      } catch {
+        break;
+      }
+      this.unwritten.delete(row.request_id);
+      if (row.queue_key !== null && row.seq_id !== null) this.unwrittenBySeq.delete(seqKey(row.queue_key, row.seq_id));
+    }
+    if (this.unwritten.size > 0) {
+      this.retryTimer = setTimeout(() => this.writeUnwritten(), UNWRITTEN_RETRY_MS);
+      this.retryTimer.unref();
+    }
+    return this.unwritten.size;
+  }
+
+  /** Stops retrying (the database is closing): one last attempt, then what is left is lost to a restart. */
+  close(): void {
+    if (this.unwritten.size > 0 && this.writeUnwritten() > 0) {
+      this.log(`${this.unwritten.size} finished request(s) could not be written before closing; a restart fails them`);
+    }
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 
   /** Resolves when the future finishes, after `timeoutMs`, or when `signal` aborts. */

@@ -11,6 +11,7 @@ export { createAuthenticator, devUserOf, DEV_KEY_PREFIX } from './auth.js';
 export { formatCheckpointPath, parseCheckpointPath, checkCheckpointName, type CheckpointAddress } from './tinker-paths.js';
 export { sweepExpiredCheckpoints } from './checkpoint-sweeper.js';
 export type { EnginePort } from './engine-port.js';
+export { EngineSupervisor, type EngineHealth, type EngineStatus, type EngineSupervisorOptions, type EngineRecoveryHooks } from './engine-supervisor.js';
 export { CheckpointFiles } from './checkpoint-files.js';
 export { FutureRegistry, requestHash, requestIdFor, type QueueStatus } from './futures.js';
 export { ModelQueues, classifyFailure, type QueuedRequest } from './model-queue.js';

@@ -16,8 +16,11 @@ export interface QueuedRequest {
   kind: string;
   /** Does the work; the resolved value is the future's JSON result. */
   execute(): Promise<unknown>;
-  /** Optional: completes the future itself (e.g. to commit a record in the same transaction). */
-  finish?(requestId: string, result: unknown): void;
+  /**
+   * Optional: completes the future itself (e.g. to commit a record in the same transaction).
+   * If it throws, the future fails instead.
+   */
+  finish?(requestId: string, result: unknown): void | Promise<void>;
   /** A placeholder for a refused request's seq_id: no future, nothing to run. */
   skipped?: boolean;
 }
@@ -152,6 +155,26 @@ export class ModelQueues {
     if (!q.running) this.queues.delete(key);
   }
 
+  /**
+   * Fails every request waiting in an ordered (model) queue, leaving the queues open: their
+   * seq_ids stay used, so the requests after them run. For when the state they were queued
+   * against is gone (the engine restarted). Running requests and unordered queues are left alone.
+   */
+  failWaitingOrdered(message: string, category: FailureCategory): number {
+    let failed = 0;
+    for (const q of this.queues.values()) {
+      if (!q.ordered) continue;
+      for (const [seq, req] of q.waiting) {
+        if (req.skipped) continue;
+        q.waiting.set(seq, { requestId: '', seqId: seq, kind: 'skipped', execute: async () => null, skipped: true });
+        this.where.delete(req.requestId);
+        this.futures.fail(req.requestId, message, category);
+        failed++;
+      }
+    }
+    return failed;
+  }
+
   /** Removes a queued (not yet running) request; returns whether it was found. */
   cancel(requestId: string, message: string): boolean {
     const key = this.where.get(requestId);
@@ -249,7 +272,7 @@ export class ModelQueues {
     try {
       this.futures.markRunning(req.requestId);
       const result = await req.execute();
-      if (req.finish) req.finish(req.requestId, result);
+      if (req.finish) await req.finish(req.requestId, result);
       else this.futures.complete(req.requestId, result);
     } catch (err) {
       const { message, category } = classifyFailure(err);

@@ -4,9 +4,10 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EngineHost } from '@tinker-ts/engine';
 import { createApp, type AppOptions } from './app.js';
 import type { ServerContext, ServerSettings } from './context.js';
+import { EngineSupervisor, type EngineSupervisorOptions } from './engine-supervisor.js';
+import { notLiveMessage } from './submit.js';
 import { isolateRequestThread, type RequestThreadPlacement } from './request-thread.js';
 
 export interface StartServerOptions {
@@ -41,6 +42,8 @@ export interface StartServerOptions {
    */
   isolateRequestThread?: boolean;
   log?: (line: string) => void;
+  /** Restarts of a crashed engine: backoff, crash-loop limit and window (see EngineSupervisor). */
+  engineRestarts?: Pick<EngineSupervisorOptions, 'backoffMs' | 'crashLimit' | 'crashWindowMs'>;
   settings?: Partial<ServerSettings>;
   sweepIntervalMs?: number;
   extraRoutes?: AppOptions['extraRoutes'];
@@ -50,7 +53,7 @@ export interface RunningServer {
   /** e.g. http://127.0.0.1:41234 (no trailing slash). */
   url: string;
   port: number;
-  engine: EngineHost;
+  engine: EngineSupervisor;
   /** The application state (store, queues, ...), for embedding and tests. */
   ctx: ServerContext;
   close(): Promise<void>;
@@ -63,11 +66,15 @@ const CLOSE_GRACE_MS = 10_000;
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
-  const engine = await EngineHost.start({
-    models: opts.models,
-    kernels: opts.kernels,
-    niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
-    ...(opts.engineCpus ? { cpus: opts.engineCpus } : {}),
+  const engine = await EngineSupervisor.start({
+    engine: {
+      models: opts.models,
+      kernels: opts.kernels,
+      niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
+      ...(opts.engineCpus ? { cpus: opts.engineCpus } : {}),
+    },
+    ...opts.engineRestarts,
+    log,
   });
   log(`engine ready (OpenBLAS core ${engine.coreName}, ${engine.computeThreads} compute thread${engine.computeThreads === 1 ? '' : 's'}` +
     `${opts.engineCpus ? ` on CPUs ${opts.engineCpus.join(',')}` : ''})`);
@@ -86,6 +93,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     await engine.close();
     throw err;
   }
+  superviseModels(engine, app.ctx);
   let placement: RequestThreadPlacement | null = null;
   if (opts.engineCpus && opts.isolateRequestThread) {
     const placed = await isolateRequestThread(opts.engineCpus);
@@ -137,4 +145,31 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       return closing;
     },
   };
+}
+
+/**
+ * What an engine restart means for the models: requests queued against the state that died
+ * fail (their seq_ids stay used, so later requests run), and a model the supervisor could not
+ * rebuild is lost, exactly as after a restart of the whole server: its requests fail saying so
+ * and naming its last checkpoint.
+ */
+function superviseModels(engine: EngineSupervisor, ctx: ServerContext): void {
+  engine.setRecoveryHooks({
+    crashed: (message) => {
+      const failed = ctx.queues.failWaitingOrdered(message, 'server');
+      if (failed) ctx.log(`${failed} queued request(s) failed: the engine restarted under them`);
+    },
+    lost: (modelId, reason) => {
+      let model = ctx.store.getModel(modelId);
+      try {
+        if (model && (model.state === 'active' || model.state === 'creating')) ctx.store.setModelState(modelId, 'lost', reason);
+      } catch (err) {
+        ctx.log(`could not record that model ${modelId} lost its state: ${String(err)}`);
+      }
+      model = ctx.store.getModel(modelId);
+      const message = (model && notLiveMessage(ctx, model)) ?? `model ${modelId} lost its in-memory training state (${reason})`;
+      ctx.queues.close(modelId, message);
+      return message;
+    },
+  });
 }

@@ -45,7 +45,14 @@ export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
       method: 'GET',
       path: '/api/v1/healthz',
       auth: false,
-      handler: () => json({ status: 'ok' }),
+      // 503 while the engine cannot serve (restarting, or down after too many crashes). The
+      // engine's details come once there is something to tell: a crash since startup.
+      handler: () => {
+        const engine = ctx.engine.health?.();
+        if (!engine || engine.lastExit === null) return json({ status: 'ok' });
+        const { status, ...details } = engine;
+        return json({ status, engine: details }, status === 'restarting' || status === 'down' ? 503 : 200);
+      },
     },
     {
       method: 'GET',

@@ -28,6 +28,7 @@ import {
 } from '../context.js';
 import { BadRequestError, RequestFailure, UnauthorizedError } from '../errors.js';
 import { json, type RouteDef } from '../router.js';
+import type { StagedCheckpoint } from '../checkpoint-files.js';
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
 import { skipRefusedSeq, submitModelRequest } from '../submit.js';
 import { checkCheckpointName, formatCheckpointPath } from '../tinker-paths.js';
@@ -50,7 +51,7 @@ interface SaveSpec {
 function submitSave(ctx: ServerContext, s: SaveSpec) {
   const modelId = s.model.model_id;
   const tinkerPath = formatCheckpointPath({ runId: modelId, kind: s.kind, name: s.name });
-  let saved: CheckpointRow | null = null;
+  let saved: { row: CheckpointRow; files: StagedCheckpoint } | null = null;
   return submitModelRequest(ctx, {
     user: s.user,
     model: s.model,
@@ -61,7 +62,7 @@ function submitSave(ctx: ServerContext, s: SaveSpec) {
       if (!s.overwrite && ctx.store.getCheckpoint(modelId, s.kind, s.name)) {
         throw new RequestFailure(`checkpoint ${tinkerPath} already exists; pass overwrite=true or choose another name`);
       }
-      const { dir, sizeBytes } = await ctx.checkpoints.writeAtomically(
+      const files = await ctx.checkpoints.writeStaged(
         modelId,
         s.kind,
         s.name,
@@ -70,25 +71,40 @@ function submitSave(ctx: ServerContext, s: SaveSpec) {
         { overwrite: true },
       );
       const now = ctx.clock();
-      saved = {
+      const row: CheckpointRow = {
         run_id: modelId,
         kind: s.kind,
         name: s.name,
         owner: s.user,
-        path: dir,
-        size_bytes: sizeBytes,
+        path: files.dir,
+        size_bytes: files.sizeBytes,
         created_at: now,
         expires_at: s.ttlSeconds !== null ? now + s.ttlSeconds * 1000 : null,
         public: false,
         user_metadata: s.userMetadata,
       };
+      saved = { row, files };
       return s.result(tinkerPath);
     },
-    // The record and the result commit together: an acknowledged save is always listed.
-    finish: (requestId, result) => {
-      ctx.futures.complete(requestId, result, () => ctx.store.upsertCheckpoint(saved!));
+    // The record and the result commit together: an acknowledged save is always listed. If the
+    // commit fails (a full disk), the files go back to what the records describe and the future
+    // fails: no checkpoint is acknowledged, listed or on disk under that name that is not both.
+    finish: async (requestId, result) => {
+      const { row, files } = saved!;
+      try {
+        ctx.futures.complete(requestId, result, () => ctx.store.upsertCheckpoint(row));
+      } catch (err) {
+        await files.undo().catch((e) => ctx.log(`could not remove the unrecorded checkpoint ${row.path}: ${String(e)}`));
+        throw new RequestFailure(`checkpoint ${tinkerPath} could not be recorded (${errorText(err)}); it was not saved`, 'server');
+      }
+      await files.keep().catch((e) => ctx.log(`could not delete the replaced copy of ${row.path}: ${String(e)}`));
+      if (s.kind === 'weights') await ctx.engine.noteCheckpoint?.(modelId, row.path);
     },
   });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function defaultCheckpointName(ctx: ServerContext, seqId: number | null): string {
@@ -163,24 +179,31 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
             if (ctx.store.getSamplingSession(samplingSessionId)) {
               throw new RequestFailure(`sampling session ${samplingSessionId} already exists`);
             }
-            const { dir } = await ctx.ephemeral.writeAtomically(
+            const files = await ctx.ephemeral.writeStaged(
               model.model_id,
               'sampler_weights',
               `session-${body.sampling_session_seq_id}`,
               (tmp) => ctx.engine.saveSamplerWeights(model.model_id, tmp),
               { overwrite: true },
             );
-            ctx.store.insertSamplingSession({
-              sampling_session_id: samplingSessionId,
-              owner: user,
-              session_id: model.session_id,
-              seq_id: body.sampling_session_seq_id ?? null,
-              base_model: model.base_model,
-              model_path: null,
-              sampler_dir: dir,
-              ephemeral: true,
-              now: ctx.clock(),
-            });
+            const dir = files.dir;
+            try {
+              ctx.store.insertSamplingSession({
+                sampling_session_id: samplingSessionId,
+                owner: user,
+                session_id: model.session_id,
+                seq_id: body.sampling_session_seq_id ?? null,
+                base_model: model.base_model,
+                model_path: null,
+                sampler_dir: dir,
+                ephemeral: true,
+                now: ctx.clock(),
+              });
+            } catch (err) {
+              await files.undo().catch(() => {});
+              throw new RequestFailure(`sampling session ${samplingSessionId} could not be recorded (${errorText(err)})`, 'server');
+            }
+            await files.keep();
             const res: SaveWeightsForSamplerResponseInternal = {
               path: null,
               sampling_session_id: samplingSessionId,
