@@ -42,6 +42,8 @@ export interface StartServerOptions {
   isolateRequestThread?: boolean;
   log?: (line: string) => void;
   settings?: Partial<ServerSettings>;
+  /** What one request may cost: body sizes, JSON depth, tokens per request (see limits.ts). */
+  limits?: AppOptions['limits'];
   sweepIntervalMs?: number;
   extraRoutes?: AppOptions['extraRoutes'];
 }
@@ -78,6 +80,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       engine,
       apiKeys: opts.apiKeys,
       settings: opts.settings,
+      limits: opts.limits,
       sweepIntervalMs: opts.sweepIntervalMs,
       extraRoutes: opts.extraRoutes,
       log,

@@ -20,6 +20,7 @@ import {
 } from '../context.js';
 import type { EngineSampleSource } from '../engine-port.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
+import { checkSampleCost } from '../limits.js';
 import { requestHash, requestIdFor } from '../futures.js';
 import { parseCheckpointPath } from '../tinker-paths.js';
 import { json, type RouteDef } from '../router.js';
@@ -67,6 +68,7 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/asample',
+      bodyLimit: 'data',
       body: (v) => parse(sampleRequestSchema, v),
       handler: ({ user, body }) => {
         rejectUnsupported(body);
@@ -80,6 +82,9 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
         });
         const { source, queueKey } = resolveSource(ctx, user, body);
         const numSamples = body.num_samples ?? 1;
+        // Without max_tokens the engine samples up to the context length.
+        const context = ctx.models.find((m) => m.model_name === source.baseModel)?.max_context_length ?? 0;
+        checkSampleCost(numSamples, params.max_tokens ?? Math.max(0, context - prompt.length), ctx.limits, params.max_tokens === null);
         // Only sampling-session requests carry a seq_id that identifies them for dedup. The
         // SDK's unpickled sampling clients (subprocess sampling) number from k·10^9, beyond
         // what a JSON number keeps exactly: neighbours would collide, so those go undeduplicated.
