@@ -2,12 +2,14 @@
  * What one request may cost, over real HTTP against startServer: bodies over a route's limit
  * (declared, streamed, or inflated from a zstd bomb) are refused at once with a 413 naming the
  * limit while healthz keeps answering and memory stays flat; deeply nested JSON is a 400; a
- * request asking the engine for too many tokens is a 400.
+ * request asking the engine for too many tokens is a 400; and HTTP that node:http cannot parse
+ * gets the same JSON error body as everything else.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { zstdCompress } from '@tinker-ts/protocol';
@@ -199,4 +201,45 @@ test('a request asking the engine for more tokens than one request may is a 400 
   const fits = await sample({ num_samples: 4 });
   assert.equal(fits.status, 200);
   await client.result(fits.json.request_id);
+});
+
+/** Writes raw bytes on a fresh connection; everything the server sends back before closing. */
+function rawExchange(bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    const parts: Buffer[] = [];
+    socket.on('data', (c) => parts.push(c));
+    socket.on('end', () => resolve(Buffer.concat(parts).toString('latin1')));
+    socket.on('error', reject);
+    socket.end(bytes);
+  });
+}
+
+function jsonAnswer(raw: string): { status: number; body: any } {
+  const m = /^HTTP\/1\.1 (\d{3}) [^\r]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(raw);
+  assert.ok(m, `not an HTTP response: ${JSON.stringify(raw.slice(0, 200))}`);
+  assert.match(m[2]!, /content-type: application\/json/i);
+  return { status: Number(m[1]), body: JSON.parse(m[3]!) };
+}
+
+test('HTTP node cannot parse gets the JSON error shape', async () => {
+  const badLength = jsonAnswer(await rawExchange('POST /api/v1/create_session HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}'));
+  assert.equal(badLength.status, 400);
+  assert.equal(badLength.body.code, 'bad_request');
+  assert.match(badLength.body.error, /malformed HTTP request: .*Content-Length/i);
+
+  const garbage = jsonAnswer(await rawExchange('\x00\x01\x02 not http at all\r\n\r\n'));
+  assert.equal(garbage.status, 400);
+  assert.match(garbage.body.error, /malformed HTTP request/);
+
+  const huge = jsonAnswer(await rawExchange(`GET /api/v1/healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`));
+  assert.equal(huge.status, 431);
+  assert.match(huge.body.error, /request headers exceed the limit of \d+ bytes/);
+
+  // A Content-Length shorter than the body: the rest is read as a next request, which is
+  // malformed; the connection's last answer says so (the first may not get out before it).
+  const lying = await rawExchange('POST /api/v1/create_session HTTP/1.1\r\nHost: x\r\nX-API-Key: tml-limits\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}garbage after the body\r\n\r\n');
+  const last = jsonAnswer(lying.slice(lying.lastIndexOf('HTTP/1.1 ')));
+  assert.equal(last.status, 400);
+  assert.match(last.body.error, /malformed HTTP request/);
 });

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EngineHost } from '@tinker-ts/engine';
 import { createApp, type AppOptions } from './app.js';
+import { answerClientError } from './client-error.js';
 import type { ServerContext, ServerSettings } from './context.js';
 import { isolateRequestThread, type RequestThreadPlacement } from './request-thread.js';
 
@@ -104,6 +105,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   }
 
   const server = http.createServer(app.router.handle);
+  server.on('clientError', answerClientError);
   // Long polls last ~20 s; keep sockets open a little longer than that.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
