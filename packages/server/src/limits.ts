@@ -4,8 +4,7 @@
  * Bodies are checked by the router as they stream in; the compute caps by the training and
  * sampling routes before anything is queued. Each limit is refused with a 4xx naming it.
  */
-import type { Datum } from '@tinker-ts/protocol';
-import { modelInputLength } from '@tinker-ts/protocol';
+import { modelInputLength, type Datum } from '@tinker-ts/protocol';
 import { BadRequestError } from './errors.js';
 
 export interface RequestLimits {
