@@ -810,6 +810,8 @@ export function decodeForwardBackwardRequest(bytes: Uint8Array): ForwardBackward
       },
       model_id: modelId,
     };
+    // int32 on the wire may be negative; seq_ids never are, as on the JSON routes.
+    if (seqId < 0) throw new ValidationError(`expected integer >= 0, got number ${seqId}`, 'seq_id');
     // 0 is proto3's "unset": the SDK sends 0 for a request without seq_id.
     if (seqId !== 0) req.seq_id = seqId;
     if (forwardOnly) req.forward_only = true;

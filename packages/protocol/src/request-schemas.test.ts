@@ -8,8 +8,13 @@ import {
   forwardBackwardRequestSchema,
   loadWeightsRequestSchema,
   optimStepRequestSchema,
+  checkpointTtlRequestSchema,
+  copyWeightsRequestSchema,
+  createSamplingSessionRequestSchema,
+  REQUEST_LIMITS,
   REQUEST_SCHEMAS,
   sampleRequestSchema,
+  saveWeightsForSamplerRequestSchema,
   saveWeightsRequestSchema,
 } from './request-schemas.js';
 import { ValidationError } from './errors.js';
@@ -153,5 +158,41 @@ test('schema primitives: nullable, union, record, literal, reject unknown keys',
 test('every route has a schema that rejects a non-object body', () => {
   for (const [route, schema] of Object.entries(REQUEST_SCHEMAS)) {
     assert.throws(() => parse(schema as s.Schema<unknown>, "nope"), ValidationError, route);
+  }
+});
+
+test('client-numbered ids are non-negative safe integers on every route', () => {
+  const bad = [1e21, 2 ** 53, 1.5, -1, '3'];
+  const cases: Array<[string, (id: unknown) => unknown]> = [
+    ['model_seq_id', (id) => parse(createModelRequestSchema, { session_id: 's', model_seq_id: id, base_model: 'b' })],
+    ['sampling_session_seq_id', (id) => parse(createSamplingSessionRequestSchema, { session_id: 's', sampling_session_seq_id: id, base_model: 'b' })],
+    ['sampling_session_seq_id', (id) => parse(saveWeightsForSamplerRequestSchema, { model_id: 'm', sampling_session_seq_id: id })],
+    ['seq_id', (id) => parse(optimStepRequestSchema, { model_id: 'm', seq_id: id, adam_params: {} })],
+    ['model_seq_id', (id) => parse(copyWeightsRequestSchema, { session_id: 's', model_seq_id: id, source_path: 'p' })],
+    ['model_seq_id', (id) => parse(loadWeightsRequestSchema, { session_id: 's', model_seq_id: id, path: 'p', optimizer: false })],
+  ];
+  for (const [field, run] of cases) {
+    assert.ok(run(REQUEST_LIMITS.maxId), `${field} accepts the largest id`);
+    for (const id of bad) assert.equal(fieldOf(() => run(id)), field, `${field} = ${id}`);
+  }
+  // asample seq_ids of subprocess samplers go past 2^53, but not past 64 bits.
+  const sample = (seq: unknown) => parse(sampleRequestSchema, { sampling_session_id: 's', seq_id: seq, prompt: { chunks: [] }, sampling_params: {} });
+  assert.ok(sample(295131854000000000));
+  for (const id of [2 ** 65, -1, 0.5]) assert.equal(fieldOf(() => sample(id)), 'seq_id', `asample seq_id ${id}`);
+});
+
+test('ttl_seconds has one range on every route that takes it', () => {
+  const max = REQUEST_LIMITS.maxTtlSeconds;
+  const routes: Array<(ttl: unknown) => unknown> = [
+    (ttl) => parse(saveWeightsRequestSchema, { model_id: 'm', ttl_seconds: ttl }),
+    (ttl) => parse(saveWeightsForSamplerRequestSchema, { model_id: 'm', ttl_seconds: ttl }),
+    (ttl) => parse(copyWeightsRequestSchema, { session_id: 's', model_seq_id: 0, source_path: 'p', ttl_seconds: ttl }),
+    (ttl) => parse(checkpointTtlRequestSchema, { ttl_seconds: ttl }),
+  ];
+  for (const route of routes) {
+    assert.ok(route(1) && route(max) && route(null));
+    for (const ttl of [0, max + 1, 10_000_000_000_000, 2.5, [[1]]]) {
+      assert.throws(() => route(ttl), (err: unknown) => err instanceof ValidationError && err.field === 'ttl_seconds' && new RegExp(`<= ${max}`).test(err.message));
+    }
   }
 });

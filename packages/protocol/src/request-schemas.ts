@@ -40,13 +40,29 @@ export const REQUEST_LIMITS = Object.freeze({
   maxListItems: 1024,
   /** Samples per asample. */
   maxNumSamples: 1024,
+  /**
+   * Largest id a client numbers itself (seq_id, model_seq_id, sampling_session_seq_id, ...):
+   * a safe integer, so it round-trips through JSON and into ids like `<session>:train:<n>`.
+   */
+  maxId: Number.MAX_SAFE_INTEGER,
+  /**
+   * Largest asample seq_id. The official SDK's subprocess samplers number from k·10^9 and go
+   * past 2^53 (those requests are not deduplicated); anything an unsigned 64-bit int can hold.
+   */
+  maxSampleSeqId: 2 ** 64,
+  /** Longest ttl_seconds on every route that takes one: ten years. */
+  maxTtlSeconds: 10 * 365 * 24 * 3600,
 });
 
 const id = () => string({ minLength: 1, maxLength: REQUEST_LIMITS.maxIdLength, patternName: 'non-empty string' });
 const optionalNullable = <V>(s: Schema<V>) => optional(nullable(s));
 const metadata = () => optionalNullable(record(unknownValue(), { maxKeys: 1024 }));
 const stringMetadata = () => optionalNullable(record(string({ maxLength: 65_536 }), { maxKeys: 1024 }));
-const seqId = () => optionalNullable(int({ min: 0 }));
+/** An id the client numbers itself; one range on every route (see REQUEST_LIMITS.maxId). */
+const clientId = () => int({ min: 0, max: REQUEST_LIMITS.maxId });
+const seqId = () => optionalNullable(clientId());
+/** Seconds until a checkpoint expires; null or absent = never. */
+export const ttlSecondsSchema: Schema<number> = int({ min: 1, max: REQUEST_LIMITS.maxTtlSeconds });
 const typeTag = <L extends string>(tag: L) => optional(literal(tag));
 
 // ---------------------------------------------------------------- payload pieces
@@ -186,7 +202,7 @@ export const sessionHeartbeatRequestSchema: Schema<T.SessionHeartbeatRequest> = 
 
 export const createSamplingSessionRequestSchema: Schema<T.CreateSamplingSessionRequest> = object({
   session_id: id(),
-  sampling_session_seq_id: int({ min: 0 }),
+  sampling_session_seq_id: clientId(),
   base_model: optionalNullable(id()),
   model_path: optionalNullable(id()),
   type: typeTag('create_sampling_session'),
@@ -216,7 +232,7 @@ export const telemetrySendRequestSchema: Schema<T.TelemetrySendRequest> = object
 
 export const createModelRequestSchema: Schema<T.CreateModelRequest> = object({
   session_id: id(),
-  model_seq_id: int({ min: 0 }),
+  model_seq_id: clientId(),
   base_model: id(),
   user_metadata: metadata(),
   lora_config: optionalNullable(loraConfigSchema),
@@ -257,7 +273,7 @@ export const optimStepRequestSchema: Schema<T.OptimStepRequest> = object({
 
 // ---------------------------------------------------------------- weights
 
-const ttlSeconds = () => optionalNullable(int({ min: 1 }));
+const ttlSeconds = () => optionalNullable(ttlSecondsSchema);
 
 export const saveWeightsRequestSchema: Schema<T.SaveWeightsRequest> = object({
   model_id: id(),
@@ -272,7 +288,7 @@ export const saveWeightsRequestSchema: Schema<T.SaveWeightsRequest> = object({
 export const saveWeightsForSamplerRequestSchema: Schema<T.SaveWeightsForSamplerRequest> = object({
   model_id: id(),
   path: optionalNullable(id()),
-  sampling_session_seq_id: optionalNullable(int({ min: 0 })),
+  sampling_session_seq_id: optionalNullable(clientId()),
   seq_id: seqId(),
   ttl_seconds: ttlSeconds(),
   user_metadata: stringMetadata(),
@@ -284,7 +300,7 @@ export const loadWeightsRequestSchema: Schema<T.LoadWeightsRequest> = refine(
     model_id: optionalNullable(id()),
     seq_id: seqId(),
     session_id: optionalNullable(id()),
-    model_seq_id: optionalNullable(int({ min: 0 })),
+    model_seq_id: optionalNullable(clientId()),
     base_model: optionalNullable(id()),
     user_metadata: metadata(),
     path: id(),
@@ -313,7 +329,7 @@ export const weightsInfoRequestSchema: Schema<T.WeightsInfoRequest> = object({
 
 export const copyWeightsRequestSchema: Schema<T.CopyWeightsRequest> = object({
   session_id: id(),
-  model_seq_id: int({ min: 0 }),
+  model_seq_id: clientId(),
   source_path: id(),
   ttl_seconds: ttlSeconds(),
   weights_access_token: optionalNullable(string({ maxLength: 4096 })),
@@ -329,7 +345,7 @@ export const sampleRequestSchema: Schema<T.SampleRequest> = refine(
     base_model: optionalNullable(id()),
     model_path: optionalNullable(id()),
     sampling_session_id: optionalNullable(id()),
-    seq_id: seqId(),
+    seq_id: optionalNullable(int({ min: 0, max: REQUEST_LIMITS.maxSampleSeqId })),
     prompt_logprobs: optionalNullable(bool()),
     topk_prompt_logprobs: optional(int({ min: 0 }), 0),
     topk_sample_logprobs: optional(int({ min: 0 }), 0),
@@ -360,9 +376,9 @@ export const futuresRetrieveRequestSchema: Schema<T.FuturesRetrieveRequest> = ob
   target: object({
     type: optional(literal('sampling_session'), 'sampling_session'),
     sampling_session_id: id(),
-    cloned_sampler_id: optional(int({ min: 0 }), 0),
+    cloned_sampler_id: optional(clientId(), 0),
   }),
-  prev_cursor: optional(int({ min: 0 }), 0),
+  prev_cursor: optional(clientId(), 0),
   timeout: optionalNullable(number({ min: 0 })),
 });
 
@@ -373,7 +389,7 @@ export const cancelFutureRequestSchema: Schema<T.CancelFutureRequest> = object({
 // ---------------------------------------------------------------- REST
 
 export const checkpointTtlRequestSchema: Schema<T.CheckpointTtlRequest> = object({
-  ttl_seconds: nullable(int({ min: 1 })),
+  ttl_seconds: nullable(ttlSecondsSchema),
 });
 
 export const sessionProjectRequestSchema: Schema<{ project_id: string | null }> = object({

@@ -37,12 +37,35 @@ function dropContentSize(frame: Uint8Array): Uint8Array {
   return new Uint8Array([...frame.subarray(0, 4), newFhd, windowDescriptor, ...frame.subarray(fcsAt + 4)]);
 }
 
-test('a frame without a declared size is decompressed by a growing buffer, and still capped', async () => {
+test('a frame without a declared size is decompressed into a buffer its block headers bound, and still capped', async () => {
   const input = text('abc'.repeat(1_000_000)); // 3 MB, larger than the first 1 MiB guess
   const frame = dropContentSize(await zstdCompress(input));
   assert.equal(zstdFrames(frame)[0]!.contentSize, undefined);
   assert.deepEqual(await zstdDecompress(frame, 8 << 20), input);
   await assert.rejects(zstdDecompress(frame, 2 << 20), (err: unknown) => err instanceof ProtocolError && /exceeds/.test(err.message));
+});
+
+/** A frame without a declared size made of `blocks` RLE blocks of 128 KiB each: 4 bytes per block. */
+function rleBomb(blocks: number): Uint8Array {
+  const out = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 13 << 3];
+  for (let i = 0; i < blocks; i++) {
+    const header = ((128 * 1024) << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0);
+    out.push(header & 0xff, (header >> 8) & 0xff, (header >> 16) & 0xff, 0x61);
+  }
+  return new Uint8Array(out);
+}
+
+test('an RLE bomb without a declared size is refused from its block headers, without decompressing', async () => {
+  const bomb = rleBomb(8192); // 32 KiB that would regenerate 1 GiB
+  const t0 = performance.now();
+  // A cap just under what it regenerates: found from the headers, not by decompressing 1 GiB.
+  const cap = (1 << 30) - 1;
+  await assert.rejects(zstdDecompress(bomb, cap), (err: unknown) => err instanceof ProtocolError && new RegExp(`exceeds the ${cap}-byte limit`).test(err.message));
+  assert.ok(performance.now() - t0 < 200, `refused in ${(performance.now() - t0).toFixed(0)} ms`);
+  // Within the cap the same construction decodes exactly.
+  const small = await zstdDecompress(rleBomb(3), 4 << 20);
+  assert.equal(small.length, 3 * 128 * 1024);
+  assert.ok(small.every((b) => b === 0x61));
 });
 
 test('concatenated frames and skippable frames decode in order', async () => {

@@ -15,7 +15,7 @@ import type { EnginePort } from './engine-port.js';
 import { FutureRegistry } from './futures.js';
 import { ModelQueues } from './model-queue.js';
 import { Router, type RouteDef } from './router.js';
-import type { BodyLimits } from './body.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
 import { futureRoutes } from './routes/futures.js';
 import { modelRoutes } from './routes/models.js';
 import { restRoutes } from './routes/rest.js';
@@ -35,7 +35,8 @@ export interface AppOptions {
   /** key → user; absent = dev mode (any "tml-" key is its own user). */
   apiKeys?: Record<string, string>;
   settings?: Partial<ServerSettings>;
-  limits?: Partial<BodyLimits>;
+  /** What one request may cost; defaults in DEFAULT_REQUEST_LIMITS. */
+  limits?: Partial<RequestLimits>;
   /** How often expired checkpoints are deleted and idle sessions finished (default 60 s). */
   sweepIntervalMs?: number;
   log?: (line: string) => void;
@@ -104,12 +105,13 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ephemeral,
     models: await opts.engine.listModels(),
     settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+    limits: { ...DEFAULT_REQUEST_LIMITS, ...opts.limits },
     clock,
     log,
     authenticate,
   };
 
-  const router = new Router({ authenticate, limits: opts.limits, log });
+  const router = new Router({ authenticate, limits: ctx.limits, log });
   router.addAll([
     ...serviceRoutes(ctx),
     ...sessionRoutes(ctx),

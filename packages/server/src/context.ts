@@ -5,6 +5,7 @@
  */
 import type { CheckpointFiles } from './checkpoint-files.js';
 import type { EngineModelInfo, EnginePort } from './engine-port.js';
+import type { RequestLimits } from './limits.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import type { FutureRegistry } from './futures.js';
 import type { ModelQueues } from './model-queue.js';
@@ -68,6 +69,8 @@ export interface ServerContext {
   /** Base models the engine serves, fetched once at startup. */
   models: EngineModelInfo[];
   settings: ServerSettings;
+  /** What one request may cost (body sizes, JSON depth, tokens per request). */
+  limits: RequestLimits;
   clock: () => number;
   log: (line: string) => void;
   /** API key → user, as the router checks X-API-Key; also vouches for a `weights_access_token`. */

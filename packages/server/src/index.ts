@@ -7,6 +7,7 @@ export {
   UnsupportedMediaTypeError, RequestFailure, type FailureCategory,
 } from './errors.js';
 export { DEFAULT_SETTINGS, requireModel, requireSession, requireSamplingSession, requireReadableCheckpoint, type ServerContext, type ServerSettings } from './context.js';
+export { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
 export { createAuthenticator, devUserOf, DEV_KEY_PREFIX } from './auth.js';
 export { formatCheckpointPath, parseCheckpointPath, checkCheckpointName, type CheckpointAddress } from './tinker-paths.js';
 export { sweepExpiredCheckpoints } from './checkpoint-sweeper.js';

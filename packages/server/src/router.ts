@@ -7,7 +7,8 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { ProtocolError, ValidationError } from '@tinker-ts/protocol';
-import { readBody, type BodyLimits, DEFAULT_BODY_LIMITS } from './body.js';
+import { discardRest, readBody, type BodyLimit } from './body.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
 import {
   BadRequestError,
   HttpError,
@@ -66,6 +67,11 @@ export interface RouteDef<B = unknown> {
   /** If set, `Content-Type: application/x-protobuf` bodies are accepted and decoded by it. */
   protobuf?: ProtobufBodyParser<B>;
   /**
+   * 'data' for the routes that carry training data or prompts (forward, forward_backward,
+   * asample): they get the large body limits; every other route the small ones.
+   */
+  bodyLimit?: 'data';
+  /**
    * Called when the request is refused with a 4xx — by body validation or by the handler —
    * with the body as far as it was decoded (raw JSON, or the decoded protobuf body).
    */
@@ -83,7 +89,7 @@ interface CompiledRoute {
 
 export interface RouterOptions {
   authenticate: Authenticator;
-  limits?: Partial<BodyLimits>;
+  limits?: Partial<RequestLimits>;
   log?: (line: string) => void;
 }
 
@@ -115,13 +121,13 @@ function mediaTypeOf(header: string | undefined): string {
 
 export class Router {
   private readonly routes: CompiledRoute[] = [];
-  private readonly limits: BodyLimits;
+  private readonly limits: RequestLimits;
   private readonly authenticate: Authenticator;
   private readonly log: (line: string) => void;
 
   constructor(opts: RouterOptions) {
     this.authenticate = opts.authenticate;
-    this.limits = { ...DEFAULT_BODY_LIMITS, ...opts.limits };
+    this.limits = { ...DEFAULT_REQUEST_LIMITS, ...opts.limits };
     this.log = opts.log ?? (() => {});
   }
 
@@ -163,8 +169,8 @@ export class Router {
       reply = await this.run(req, controller.signal);
     } catch (err) {
       reply = this.errorReply(err, req);
-      // The rest of an over-limit body is never read; close instead of draining it.
-      if (err instanceof HttpError && err.status === 413) res.setHeader('Connection', 'close');
+      // The rest of a refused body (over a limit, too deep) is not read in full.
+      if (!req.complete) discardRest(req, res);
       if (err instanceof MethodNotAllowedError) res.setHeader('Allow', err.allowed.join(', '));
     }
     if (res.destroyed) return;
@@ -256,8 +262,8 @@ export class Router {
     let body: unknown = undefined;
     let bodyFormat: RequestContext<unknown>['bodyFormat'] = 'none';
     if (def.body || def.protobuf) {
-      const data = await readBody(req, this.limits);
       const mediaType = mediaTypeOf(req.headers['content-type']);
+      const data = await readBody(req, this.bodyLimit(def, mediaType !== PROTOBUF_CONTENT_TYPE));
       if (mediaType === PROTOBUF_CONTENT_TYPE) {
         if (!def.protobuf) {
           throw new UnsupportedMediaTypeError(`${url.pathname} takes a JSON body, not ${PROTOBUF_CONTENT_TYPE}`);
@@ -296,7 +302,7 @@ export class Router {
       }
     } else if (req.method !== 'GET' && req.method !== 'HEAD') {
       // Drain and ignore (e.g. an empty `{}` on a body-less POST).
-      await readBody(req, this.limits);
+      await readBody(req, this.bodyLimit(def, false));
     }
 
     const acceptHeader = (req.headers['accept'] ?? '').toString().toLowerCase();
@@ -310,6 +316,15 @@ export class Router {
       accepts: (mediaType: string) => acceptHeader.includes(mediaType.toLowerCase()),
       signal,
     });
+  }
+
+  private bodyLimit(def: RouteDef<any>, json: boolean): BodyLimit {
+    const data = def.bodyLimit === 'data';
+    return {
+      maxBytes: data ? this.limits.maxDataBodyBytes : this.limits.maxBodyBytes,
+      maxInflatedBytes: data ? this.limits.maxDataDecompressedBytes : this.limits.maxDecompressedBytes,
+      maxJsonDepth: json ? this.limits.maxJsonDepth : null,
+    };
   }
 
   private errorReply(err: unknown, req: IncomingMessage): Reply {

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppOptions } from './app.js';
+import { answerClientError } from './client-error.js';
 import type { ServerContext, ServerSettings } from './context.js';
 import { EngineSupervisor, type EngineSupervisorOptions } from './engine-supervisor.js';
 import { notLiveMessage } from './submit.js';
@@ -45,6 +46,8 @@ export interface StartServerOptions {
   /** Restarts of a crashed engine: backoff, crash-loop limit and window (see EngineSupervisor). */
   engineRestarts?: Pick<EngineSupervisorOptions, 'backoffMs' | 'crashLimit' | 'crashWindowMs'>;
   settings?: Partial<ServerSettings>;
+  /** What one request may cost: body sizes, JSON depth, tokens per request (see limits.ts). */
+  limits?: AppOptions['limits'];
   sweepIntervalMs?: number;
   extraRoutes?: AppOptions['extraRoutes'];
 }
@@ -85,6 +88,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       engine,
       apiKeys: opts.apiKeys,
       settings: opts.settings,
+      limits: opts.limits,
       sweepIntervalMs: opts.sweepIntervalMs,
       extraRoutes: opts.extraRoutes,
       log,
@@ -109,6 +113,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   }
 
   const server = http.createServer(app.router.handle);
+  server.on('clientError', answerClientError);
   // Long polls last ~20 s; keep sockets open a little longer than that.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

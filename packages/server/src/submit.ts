@@ -51,7 +51,7 @@ export function notLiveMessage(ctx: ServerContext, model: ModelRow): string | nu
 export function skipRefusedSeq(ctx: ServerContext, user: string, raw: unknown): void {
   if (typeof raw !== 'object' || raw === null) return;
   const { model_id: modelId, seq_id: seqId } = raw as Record<string, unknown>;
-  if (typeof modelId !== 'string' || typeof seqId !== 'number' || !Number.isInteger(seqId) || seqId < 0) return;
+  if (typeof modelId !== 'string' || typeof seqId !== 'number' || !Number.isSafeInteger(seqId) || seqId < 0) return;
   const model = ctx.store.getModel(modelId);
   if (!model || model.owner !== user) return;
   if (!ctx.futures.getBySeq(modelId, seqId)) ctx.queues.skip(modelId, seqId);

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TINY_MODEL } from '../testkit.js';
-import { parseCpuList } from './serve.js';
+import { parseCpuList, parseLimitOptions } from './serve.js';
 import { createUserObjects, startRestFixture, type RestFixture, type UserObjects } from '../routes/rest-testkit.js';
 
 // The whole tinker-ts program is the SDK's (client commands, and serve through this package).
@@ -165,6 +165,8 @@ test('bad arguments exit 2 with one clear line', async () => {
     [['serve', 'extra'], /unexpected argument "extra"/],
     [['serve', '--engine-cpus', 'one'], /--engine-cpus must be CPU numbers and ranges/],
     [['serve', '--engine-cpus', '3-1'], /--engine-cpus must be CPU numbers and ranges/],
+    [['serve', '--limit', 'maxBodyBytes'], /--limit must be NAME=N/],
+    [['serve', '--limit', 'max-body-bytes=0'], /positive integer/],
     [['version', 'x'], /unexpected argument/],
   ];
   const results = await Promise.all(cases.map(([args]) => cli(args)));
@@ -248,5 +250,12 @@ test('serve: prints its URL, honours --api-keys, records server.json, and stops 
   } finally {
     if (proc.exitCode === null) proc.kill('SIGKILL');
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve --limit takes request limits by their option name or in kebab case', () => {
+  assert.deepEqual(parseLimitOptions(['max-data-body-bytes=67108864', 'maxSampledTokens=1000']), { maxDataBodyBytes: 67108864, maxSampledTokens: 1000 });
+  for (const bad of ['maxBodyBytes', 'nope=1', 'max-body-bytes=-1', 'max-body-bytes=1.5', 'max-body-bytes=0']) {
+    assert.throws(() => parseLimitOptions([bad]), /--limit/, bad);
   }
 });

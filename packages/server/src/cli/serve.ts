@@ -12,6 +12,7 @@ import { UsageError, flagOption, intOption, listOption, stringOption, type Optio
 import { waitForDataDirRelease } from '../data-dir-lock.js';
 import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from '../server-file.js';
 import { parseCpuList as parseCpuListText } from '../request-thread.js';
+import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
 
 export const SERVE_OPTIONS: OptionSpecs = {
   host: {},
@@ -22,11 +23,12 @@ export const SERVE_OPTIONS: OptionSpecs = {
   'parent-pid': {},
   kernels: {},
   'engine-cpus': {},
+  limit: { repeat: true },
   quiet: { flag: true },
 };
 
 export const SERVE_USAGE =
-  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--engine-cpus LIST] [--parent-pid PID]';
+  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--engine-cpus LIST] [--limit NAME=N ...] [--parent-pid PID]';
 
 
 /**
@@ -89,6 +91,26 @@ export function parseCpuList(value: string): number[] {
   return cpus;
 }
 
+/**
+ * `--limit NAME=N`: one of the request limits (limits.ts), named as in startServer's options or
+ * in kebab case (`max-data-body-bytes=67108864`), set to a positive integer.
+ */
+export function parseLimitOptions(values: string[]): Partial<RequestLimits> {
+  const limits: Partial<RequestLimits> = {};
+  const names = Object.keys(DEFAULT_REQUEST_LIMITS) as (keyof RequestLimits)[];
+  for (const v of values) {
+    const m = /^([A-Za-z-]+)=(\d+)$/.exec(v.trim());
+    const name = m && (m[1]!.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) as keyof RequestLimits);
+    if (!m || !names.includes(name!)) {
+      throw new UsageError(`--limit must be NAME=N with NAME one of ${names.join(', ')}, got ${JSON.stringify(v)}`);
+    }
+    const n = Number(m[2]);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--limit ${m[1]} must be a positive integer, got ${m[2]}`);
+    limits[name!] = n;
+  }
+  return limits;
+}
+
 /** How long `serve` waits for a stopping server to release the data dir. */
 const DYING_SERVER_WAIT_MS = 15_000;
 
@@ -105,6 +127,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
   if (kernels !== undefined && kernels !== 'native' && kernels !== 'reference') throw new UsageError(`--kernels must be native or reference, got ${JSON.stringify(kernels)}`);
   const engineCpusText = stringOption(args, 'engine-cpus');
   const engineCpus = engineCpusText !== undefined ? parseCpuList(engineCpusText) : undefined;
+  const limits = parseLimitOptions(listOption(args, 'limit'));
   const quiet = flagOption(args, 'quiet');
   const log = (line: string) => {
     if (!quiet) process.stderr.write(`[tinker-ts ${new Date().toISOString()}] ${line}\n`);
@@ -134,6 +157,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     ...(apiKeys ? { apiKeys } : {}),
     ...(kernels ? { kernels: kernels as 'native' | 'reference' } : {}),
     ...(engineCpus ? { engineCpus, isolateRequestThread: true } : {}),
+    ...(Object.keys(limits).length ? { limits } : {}),
     log,
   });
   writeServerFile(dataDir, { pid: process.pid, url: server.url, dataDir, startedAt: new Date().toISOString() });

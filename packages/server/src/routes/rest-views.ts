@@ -18,8 +18,16 @@ export function stringMetadata(meta: Record<string, unknown> | null): Record<str
   return out;
 }
 
+/** The last instant Python's datetime (which the official SDK parses these into) can hold. */
+const LAST_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * A stored time as ISO 8601. Clamped to years 0000–9999, so a row written with an absurd
+ * expiry (before TTLs were bounded) is shown as "far future" instead of failing the listing.
+ */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  const t = Number.isFinite(ms) ? Math.min(Math.max(ms, 0), LAST_ISO_MS) : LAST_ISO_MS;
+  return new Date(t).toISOString();
 }
 
 export function checkpointView(row: CheckpointRow): Checkpoint {

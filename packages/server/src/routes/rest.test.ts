@@ -157,6 +157,31 @@ test('ttl sets and clears the expiry; an expired checkpoint disappears', async (
   assert.ok(!list.json.checkpoints.some((c: any) => c.tinker_path === extra.weightsPath));
 });
 
+test('a TTL beyond ten years is refused on every route, and a stored absurd expiry does not break listings', async () => {
+  const huge = 10_000_000_000_000;
+  const save = await alice.client.request('POST', 'save_weights', { model_id: alice.modelId, path: 'forever', seq_id: 100, ttl_seconds: huge });
+  assert.equal(save.status, 400);
+  assert.match(save.json.error, /ttl_seconds.*<= 315360000/);
+  const copy = await alice.client.request('POST', 'copy_weights', { session_id: alice.sessionId, model_seq_id: 9, source_path: alice.weightsPath, ttl_seconds: huge });
+  assert.equal(copy.status, 400);
+  assert.match(copy.json.error, /ttl_seconds/);
+  const put = await alice.client.request('PUT', `${checkpointRoute(alice.weightsPath)}/ttl`, { ttl_seconds: huge });
+  assert.equal(put.status, 400);
+  assert.match(put.json.error, /ttl_seconds/);
+
+  // A row written before TTLs were bounded (or by hand) still lists, as a far-future expiry.
+  const extra = await createUserObjects(fx.server.url, 'tml-alice', { weights: 'absurd', sampler: 'absurd-s' });
+  const runId = extra.modelId;
+  fx.server.ctx.store.setCheckpointExpiry(runId, 'weights', 'absurd', Date.now() + huge * 1000);
+  const runRoute = `training_runs/${encodeURIComponent(runId)}`;
+  for (const route of ['checkpoints', 'training_runs', runRoute, `${runRoute}/checkpoints`, checkpointRoute(extra.weightsPath)]) {
+    const res = await alice.client.request('GET', route);
+    assert.equal(res.status, 200, `${route}: ${JSON.stringify(res.json)}`);
+  }
+  const listed = (await alice.client.request('GET', `${runRoute}/checkpoints`)).json.checkpoints.find((c: any) => c.tinker_path === extra.weightsPath);
+  assert.equal(listed.expires_at, '9999-12-31T23:59:59.999Z');
+});
+
 test('archive: a signed link (redirect or JSON) downloads a tar of the checkpoint files', async () => {
   const route = checkpointRoute(alice.weightsPath);
   const redirect = await fetch(`${fx.server.url}/api/v1/${route}/archive`, {

@@ -11,6 +11,7 @@
  * form (`weights%2Fstep-10`) is accepted too.
  */
 import { pipeline } from 'node:stream/promises';
+import { checkpointTtlRequestSchema, parse } from '@tinker-ts/protocol';
 import { requireSamplingSession, requireSession, type ServerContext } from '../context.js';
 import { BadRequestError, HttpError, NotFoundError } from '../errors.js';
 import { json, type Reply, type RequestContext, type RouteDef } from '../router.js';
@@ -18,7 +19,7 @@ import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
 import { formatCheckpointPath, parseCheckpointPath } from '../tinker-paths.js';
 import { ARCHIVE_DOWNLOAD_PREFIX, ARCHIVE_LINK_TTL_MS, ArchiveSigner } from './rest-archive.js';
 import { listTree, tarSize, tarStream } from '@tinker-ts/protocol/tar';
-import { RestQueries, checkpointView, trainingRunView } from './rest-views.js';
+import { RestQueries, checkpointView, iso, trainingRunView } from './rest-views.js';
 
 /** A feature of the hosted service this server does not have (404: never retried by clients). */
 export class NotSupportedError extends HttpError {
@@ -28,8 +29,6 @@ export class NotSupportedError extends HttpError {
 }
 
 const MAX_PAGE = 1000;
-/** Longest TTL accepted: ten years. */
-const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 export interface Page {
   limit: number;
@@ -162,20 +161,11 @@ export function restRoutes(ctx: ServerContext): RouteDef<any>[] {
   };
 
   const setTtl = (user: string, a: CheckpointAddress, body: unknown): Reply => {
-    if (body === null || typeof body !== 'object' || Array.isArray(body) || !('ttl_seconds' in body)) {
-      throw new BadRequestError('body must be {"ttl_seconds": <positive integer> | null}', { field: 'ttl_seconds' });
-    }
-    const ttl = (body as { ttl_seconds: unknown }).ttl_seconds;
-    if (ttl !== null && (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl <= 0 || ttl > MAX_TTL_SECONDS)) {
-      throw new BadRequestError(
-        `ttl_seconds must be a positive integer of at most ${MAX_TTL_SECONDS} (ten years), or null to remove the expiry; got ${JSON.stringify(ttl)}`,
-        { field: 'ttl_seconds' },
-      );
-    }
+    const { ttl_seconds: ttl } = parse(checkpointTtlRequestSchema, body);
     findCheckpoint(user, a, true);
     const expiresAt = ttl === null ? null : ctx.clock() + ttl * 1000;
     ctx.store.setCheckpointExpiry(a.runId, a.kind, a.name, expiresAt);
-    return json({ tinker_path: a.tinkerPath, expires_at: expiresAt === null ? null : new Date(expiresAt).toISOString() });
+    return json({ tinker_path: a.tinkerPath, expires_at: expiresAt === null ? null : iso(expiresAt) });
   };
 
   /** `{checkpoint_id}/{action}` once the checkpoint is known. */

@@ -19,7 +19,8 @@ import {
   type ServerContext,
 } from '../context.js';
 import type { EngineSampleSource } from '../engine-port.js';
-import { BadRequestError, NotFoundError } from '../errors.js';
+import { BadRequestError, NotFoundError, RequestFailure } from '../errors.js';
+import { checkSampleCost } from '../limits.js';
 import { requestHash, requestIdFor } from '../futures.js';
 import { parseCheckpointPath } from '../tinker-paths.js';
 import { json, type RouteDef } from '../router.js';
@@ -34,32 +35,56 @@ function rejectUnsupported(body: SampleRequest): void {
   if ((body.prompt_alt_tokens_k ?? 0) > 0) unsupported('prompt_alt_tokens_k', 'send 0');
 }
 
-function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): { source: EngineSampleSource; queueKey: string } {
+interface ResolvedSource {
+  source: EngineSampleSource;
+  queueKey: string;
+  /**
+   * Throws (NotFoundError) once the caller may no longer read the weights: called on submission
+   * and again when the request runs, so unpublishing or deleting them revokes access at once,
+   * also through a sampling session opened while they were readable.
+   */
+  recheck: () => void;
+}
+
+function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): ResolvedSource {
   if (body.sampling_session_id != null) {
     const s = requireSamplingSession(ctx, user, body.sampling_session_id);
     if (body.seq_id == null) {
       throw new BadRequestError('seq_id is required with sampling_session_id', { field: 'seq_id' });
     }
-    if (s.model_path && !s.ephemeral) {
-      // Saved sampler weights can be deleted under a session; say so by their tinker:// path.
-      const p = parseCheckpointPath(s.model_path, 'model_path');
-      if (!ctx.store.getCheckpoint(p.runId, p.kind, p.name)) {
-        throw new NotFoundError(`sampler weights ${s.model_path} of sampling session ${s.sampling_session_id} were deleted`);
+    const modelPath = s.model_path;
+    const recheck = () => {
+      // Ephemeral sampler weights are the session owner's own; saved ones may be someone else's.
+      if (!modelPath || s.ephemeral) return;
+      const p = parseCheckpointPath(modelPath, 'model_path');
+      const row = ctx.store.getCheckpoint(p.runId, p.kind, p.name);
+      if (!row) throw new NotFoundError(`sampler weights ${modelPath} of sampling session ${s.sampling_session_id} were deleted`);
+      if ((row.owner !== user && !row.public) || (row.expires_at !== null && row.expires_at <= ctx.clock())) {
+        throw new NotFoundError(
+          `sampler weights ${modelPath} of sampling session ${s.sampling_session_id} are no longer readable (unpublished by their owner, or expired)`,
+        );
       }
-    }
+    };
+    recheck();
     return {
       source: { baseModel: s.base_model, ...(s.sampler_dir ? { samplerDir: s.sampler_dir } : {}) },
       queueKey: s.sampling_session_id,
+      recheck,
     };
   }
   if (body.model_path != null) {
-    const ckpt = requireReadableCheckpoint(ctx, user, body.model_path, 'sampler_weights', 'model_path');
+    const modelPath = body.model_path;
+    const ckpt = requireReadableCheckpoint(ctx, user, modelPath, 'sampler_weights', 'model_path');
     const run = ctx.store.getModel(ckpt.run_id);
-    if (!run) throw new BadRequestError(`model_path ${body.model_path} has no training run record`, { field: 'model_path' });
-    return { source: { baseModel: run.base_model, samplerDir: ckpt.path }, queueKey: `sampler:${body.model_path}` };
+    if (!run) throw new BadRequestError(`model_path ${modelPath} has no training run record`, { field: 'model_path' });
+    return {
+      source: { baseModel: run.base_model, samplerDir: ckpt.path },
+      queueKey: `sampler:${modelPath}`,
+      recheck: () => void requireReadableCheckpoint(ctx, user, modelPath, 'sampler_weights', 'model_path'),
+    };
   }
   const base = requireBaseModel(ctx, body.base_model!).model_name;
-  return { source: { baseModel: base }, queueKey: `base:${base}` };
+  return { source: { baseModel: base }, queueKey: `base:${base}`, recheck: () => {} };
 }
 
 export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
@@ -67,6 +92,7 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/asample',
+      bodyLimit: 'data',
       body: (v) => parse(sampleRequestSchema, v),
       handler: ({ user, body }) => {
         rejectUnsupported(body);
@@ -78,8 +104,11 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
             throw new BadRequestError(`token ids must be non-negative integers, got ${t}`, { field: `prompt.tokens[${i}]` });
           }
         });
-        const { source, queueKey } = resolveSource(ctx, user, body);
+        const { source, queueKey, recheck } = resolveSource(ctx, user, body);
         const numSamples = body.num_samples ?? 1;
+        // Without max_tokens the engine samples up to the context length.
+        const context = ctx.models.find((m) => m.model_name === source.baseModel)?.max_context_length ?? 0;
+        checkSampleCost(numSamples, params.max_tokens ?? Math.max(0, context - prompt.length), ctx.limits, params.max_tokens === null);
         // Only sampling-session requests carry a seq_id that identifies them for dedup. The
         // SDK's unpickled sampling clients (subprocess sampling) number from k·10^9, beyond
         // what a JSON number keeps exactly: neighbours would collide, so those go undeduplicated.
@@ -105,6 +134,11 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
             seqId: null,
             kind: 'sample',
             execute: async (): Promise<SampleResponse> => {
+              try {
+                recheck();
+              } catch (err) {
+                throw new RequestFailure((err as Error).message, 'user');
+              }
               const res = await ctx.engine.sample(source, {
                 prompt,
                 num_samples: numSamples,

@@ -15,6 +15,7 @@ import {
   type OptimStepResponse,
 } from '@tinker-ts/protocol';
 import { requireModel, type ServerContext } from '../context.js';
+import { checkTrainingCost } from '../limits.js';
 import { json, type RouteDef } from '../router.js';
 import { skipRefusedSeq, submitModelRequest } from '../submit.js';
 import { decodeForwardBackwardBody } from '../wire-codec.js';
@@ -31,6 +32,7 @@ function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
   const lossFn = step.input.loss_fn;
   const path = step.forwardOnly ? 'forward_input' : 'forward_backward_input';
   checkData(step.input.data, lossFn, `${path}.data`);
+  checkTrainingCost(step.input.data, ctx.limits, `${path}.data`);
   const config = checkLossFnConfig(lossFn, step.input.loss_fn_config ?? null, `${path}.loss_fn_config`);
   const kind = step.forwardOnly ? 'forward' : 'forward_backward';
   return submitModelRequest(ctx, {
@@ -57,6 +59,7 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/forward_backward',
+      bodyLimit: 'data',
       onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(forwardBackwardRequestSchema, v),
       protobuf: (bytes) => decodeForwardBackwardBody(bytes),
@@ -73,6 +76,7 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
     {
       method: 'POST',
       path: '/api/v1/forward',
+      bodyLimit: 'data',
       onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(forwardRequestSchema, v),
       handler: ({ user, body }) =>
