@@ -62,22 +62,6 @@ static Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-static Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
-  View<float> dout = f32(info, 0, "dout");
-  View<int32_t> ids = i32(info, 1, "ids");
-  View<float> dtable = f32(info, 2, "dtable");
-  const int64_t dim = count(info, 3, "dim");
-  const int64_t vocab = dim == 0 ? 0 : dtable.length / dim;
-  requireLength(dout, ids.length * dim, "dout");
-  requireIds(ids, vocab);
-  for (int64_t r = 0; r < ids.length; r++) {
-    float* dst = dtable.data + static_cast<int64_t>(ids.data[r]) * dim;
-    const float* src = dout.data + r * dim;
-    for (int64_t i = 0; i < dim; i++) dst[i] += src[i];
-  }
-  return info.Env().Undefined();
-}
-
 // torch.optim.AdamW (decoupled weight decay, bias-corrected moments), in f32 like torch.
 static Napi::Value AdamW(const Napi::CallbackInfo& info) {
   View<float> p = f32(info, 0, "param"), g = f32(info, 1, "grad"), m = f32(info, 2, "m"), v = f32(info, 3, "v");
@@ -135,7 +119,6 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("swigluForward", Napi::Function::New(env, guarded<SwigluForward>, "swigluForward"));
   exports.Set("swigluBackward", Napi::Function::New(env, guarded<SwigluBackward>, "swigluBackward"));
   exports.Set("embeddingForward", Napi::Function::New(env, guarded<EmbeddingForward>, "embeddingForward"));
-  exports.Set("embeddingBackward", Napi::Function::New(env, guarded<EmbeddingBackward>, "embeddingBackward"));
   exports.Set("adamw", Napi::Function::New(env, guarded<AdamW>, "adamw"));
   exports.Set("sumOfSquares", Napi::Function::New(env, guarded<SumOfSquares>, "sumOfSquares"));
   exports.Set("scale", Napi::Function::New(env, guarded<Scale>, "scale"));

@@ -287,21 +287,16 @@ test('swiglu forward and backward match the reference, including large |gate|', 
   assertClose(outs[1].du, outs[0].du, 1e-5, 1e-6, 'swiglu dup');
 });
 
-test('embedding gather and scatter-add match the reference, repeated ids accumulate', () => {
+test('embedding gather matches the reference, repeated ids included', () => {
   const vocab = 11, dim = 6;
   const table = randn(vocab * dim, 81);
   const ids = new Int32Array([3, 0, 10, 3, 3]);
-  const dout = randn(ids.length * dim, 82);
   const outs = [ref, nat].map((k: Kernels) => {
     const out = new Float32Array(ids.length * dim);
     k.embeddingForward(table, ids, out, dim);
-    const dtable = new Float32Array(vocab * dim).fill(1);
-    k.embeddingBackward(dout, ids, dtable, dim);
-    return { out, dtable };
+    return out;
   });
-  assert.deepEqual(outs[1].out, outs[0].out);
-  assertClose(outs[1].dtable, outs[0].dtable, 1e-6, 1e-6, 'embedding dtable');
-  assertClose([outs[1].dtable[3 * dim]], [1 + dout[0] + dout[3 * dim] + dout[4 * dim]], 1e-6, 1e-6, 'row 3');
+  assert.deepEqual(outs[1], outs[0]);
 });
 
 test('targetLogprobs with K>1 and padding targets matches the reference, forward and backward', () => {
@@ -429,7 +424,6 @@ test('native kernels throw RangeError/TypeError on bad buffers instead of readin
   assert.throws(() => nat.rmsNormForward(a, new Float32Array(3), new Float32Array(12), new Float32Array(3), 3, 4, 1e-6), RangeError);
   const ids = new Int32Array([0, 4]);
   assert.throws(() => nat.embeddingForward(new Float32Array(8), ids, new Float32Array(4), 2), RangeError);
-  assert.throws(() => nat.embeddingBackward(new Float32Array(4), new Int32Array([-1]), new Float32Array(8), 2), RangeError);
   assert.throws(() => nat.embeddingForward(new Float32Array(8), new Float32Array(2) as unknown as Int32Array, new Float32Array(4), 2), TypeError);
   assert.throws(() => nat.targetLogprobs(new Float32Array(10), 2, 5, new Int32Array([1, 5]), 1, new Float32Array(2), new Float32Array(2)), RangeError);
   assert.throws(() => nat.targetLogprobs(new Float32Array(10), 2, 5, new Int32Array([1]), 1, new Float32Array(2), new Float32Array(2)), RangeError);

@@ -62,8 +62,6 @@ export interface Kernels {
 
   /** out[r,:] = table[ids[r],:] */
   embeddingForward(table: Float32Array, ids: Int32Array, out: Float32Array, dim: number): void;
-  /** dtable[ids[r],:] += dout[r,:] (accumulate) */
-  embeddingBackward(dout: Float32Array, ids: Int32Array, dtable: Float32Array, dim: number): void;
 
   /**
    * Log-probabilities of K target ids per row: logprobs[r*K+j] = logits[r, targets[r*K+j]] - lse[r],

@@ -9,10 +9,14 @@ import { createAdapterState, randomModelWeights, smallModelConfig } from './init
 import { DecodeWorkspace } from './decode-workspace.js';
 import { Prng } from './prng.js';
 import { loraKey, LM_HEAD_KEY } from './lora.js';
-import {
-  allocBlock, allocScratch, attentionHalfBackward, attentionHalfForward, copyKvSequence, createKvCache, forwardWithCache,
-  kvCacheSequenceView, makeContext, mlpHalfBackward, mlpHalfForward, packSequences, runTrainingPass, type AdapterView,
-} from './model.js';
+import { runTrainingPass } from './model.js';
+import { packSequences } from './packed-batch.js';
+import { createKvCache } from './kv-cache.js';
+import { forwardWithCache } from './cached-forward.js';
+import { attentionHalfBackward, attentionHalfForward } from './layers/attention.js';
+import { allocBlock, allocScratch } from './layers/block-activations.js';
+import { mlpHalfBackward, mlpHalfForward } from './layers/mlp.js';
+import { makeContext, type AdapterView } from './layers/pass-context.js';
 
 const nativeBuilt = existsSync(nativeAddonPath);
 const kernelSets: { kernels: Kernels; skip: string | false }[] = [
@@ -228,12 +232,11 @@ for (const { kernels: k, skip } of kernelSets) {
         const prompt = randomTokens(rng, 6, cfg.vocabSize);
         const cont = [randomTokens(rng, 4, cfg.vocabSize), randomTokens(rng, 4, cfg.vocabSize)];
         const cache = createKvCache(cfg, 2, 16);
-        // Prefill sequence 0 alone through a view, then fork it into slot 1.
-        const prefill = forwardWithCache(k, model, view, kvCacheSequenceView(cache, 0), Int32Array.from(prompt), prompt.length, 'last')!;
-        copyKvSequence(cache, 0, 1);
+        // Prefill the prompt into both sequences, then decode each its own way.
+        const prefill = forwardWithCache(k, model, view, cache, Int32Array.from([...prompt, ...prompt]), prompt.length, 'last')!;
         assert.deepEqual([...cache.lengths], [6, 6]);
         const cachedLogprobs: number[][] = [[], []];
-        let last: Float32Array[] = [prefill, prefill];
+        let last: Float32Array[] = [prefill.slice(0, cfg.vocabSize), prefill.slice(cfg.vocabSize)];
         const workspace = new DecodeWorkspace(); // the steps reuse one set of buffers, as the sampler's do
         for (let step = 0; step < 4; step++) {
           for (let s = 0; s < 2; s++) {

@@ -37,7 +37,6 @@ export interface NativeAddon {
   swigluForward: Kernels['swigluForward'];
   swigluBackward: Kernels['swigluBackward'];
   embeddingForward: Kernels['embeddingForward'];
-  embeddingBackward: Kernels['embeddingBackward'];
   targetLogprobs: Kernels['targetLogprobs'];
   targetLogprobsBackward: Kernels['targetLogprobsBackward'];
   logSoftmaxRows: Kernels['logSoftmaxRows'];
@@ -153,7 +152,6 @@ export const nativeKernels: Kernels = {
   swigluForward: lazy('swigluForward'),
   swigluBackward: lazy('swigluBackward'),
   embeddingForward: lazy('embeddingForward'),
-  embeddingBackward: lazy('embeddingBackward'),
   targetLogprobs: lazy('targetLogprobs'),
   targetLogprobsBackward: lazy('targetLogprobsBackward'),
   logSoftmaxRows: lazy('logSoftmaxRows'),

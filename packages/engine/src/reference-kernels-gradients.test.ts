@@ -132,15 +132,3 @@ test('targetLogprobsBackward is the gradient of targetLogprobs (K>1, padding)', 
   checkGradient('targetLogprobs dlogits', logits, loss, dlogits);
 });
 
-test('embeddingBackward is the gradient of embeddingForward', () => {
-  const vocab = 5, dim = 3;
-  const table = randn(vocab * dim, 15), ids = new Int32Array([4, 1, 4, 0]), w = randn(ids.length * dim, 16);
-  const out = new Float32Array(ids.length * dim);
-  const loss = () => {
-    ref.embeddingForward(table, ids, out, dim);
-    return weightedSum(w, out);
-  };
-  const dtable = new Float32Array(vocab * dim);
-  ref.embeddingBackward(w, ids, dtable, dim);
-  checkGradient('embedding dtable', table, loss, dtable);
-});

@@ -327,17 +327,6 @@ export const referenceKernels: Kernels = {
     }
   },
 
-  embeddingBackward(dout, ids, dtable, dim) {
-    requireCount(dim, 'dim');
-    const vocab = dim === 0 ? 0 : Math.floor(dtable.length / dim);
-    requireLength(dout, ids.length * dim, 'dout');
-    for (let r = 0; r < ids.length; r++) {
-      const id = ids[r];
-      if (id < 0 || id >= vocab) throw new RangeError(`token id ${id} is outside the vocabulary of ${vocab}`);
-      for (let i = 0; i < dim; i++) dtable[id * dim + i] += dout[r * dim + i];
-    }
-  },
-
   targetLogprobs(logits, rows, vocab, targets, K, logprobs, lse) {
     requireTargetArgs(logits, rows, vocab, targets, K, logprobs, 'logprobs', lse);
     for (let r = 0; r < rows; r++) {

@@ -12,7 +12,8 @@ import { randomInt } from 'node:crypto';
 import { EngineUserError } from './errors.js';
 import type { Kernels } from './kernels.js';
 import { DecodeWorkspace } from './decode-workspace.js';
-import { createKvCache, forwardWithCache, type KvCache } from './model.js';
+import { forwardWithCache } from './cached-forward.js';
+import { createKvCache, type KvCache } from './kv-cache.js';
 import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
 import { Prng } from './prng.js';
 

@@ -9,7 +9,8 @@
 import type { Datum, ForwardBackwardOutput, TensorData } from '@tinker-ts/protocol';
 import type { Kernels } from './kernels.js';
 import type { AdapterState, LoadedModel } from './model-types.js';
-import { packSequences, runTrainingPass } from './model.js';
+import { runTrainingPass } from './model.js';
+import { packSequences } from './packed-batch.js';
 import { createTokenLoss, isLossName, LOSS_INPUT_KEYS, LOSS_NAMES, resolveLossConfig, type LossInputs, type LossName } from './losses.js';
 import { optimStep, type AdamParams } from './adamw.js';
 import { EngineUserError } from './errors.js';
