@@ -25,6 +25,8 @@ export type EnginePort = Pick<
   | 'readStateInfo'
   | 'saveSamplerWeights'
   | 'sample'
+  | 'releaseSamplerWeights'
+  | 'memoryInfo'
   | 'queueLength'
   | 'close'
 >;

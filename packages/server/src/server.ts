@@ -40,6 +40,11 @@ export interface StartServerOptions {
    * request-thread.ts.
    */
   isolateRequestThread?: boolean;
+  /**
+   * Memory the engine may keep sampler weights loaded in (bytes; default 256 MiB). Beyond it the
+   * least recently used are dropped and read from disk again on their next use.
+   */
+  samplerCacheBytes?: number;
   log?: (line: string) => void;
   settings?: Partial<ServerSettings>;
   sweepIntervalMs?: number;
@@ -68,6 +73,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     kernels: opts.kernels,
     niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
     ...(opts.engineCpus ? { cpus: opts.engineCpus } : {}),
+    ...(opts.samplerCacheBytes !== undefined ? { samplerCacheBytes: opts.samplerCacheBytes } : {}),
   });
   log(`engine ready (OpenBLAS core ${engine.coreName}, ${engine.computeThreads} compute thread${engine.computeThreads === 1 ? '' : 's'}` +
     `${opts.engineCpus ? ` on CPUs ${opts.engineCpus.join(',')}` : ''})`);
