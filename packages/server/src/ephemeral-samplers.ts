@@ -21,10 +21,13 @@ import type { ModelRow, SamplingSessionRow } from './store.js';
 export async function releaseEphemeralSamplers(ctx: ServerContext, rows: readonly SamplingSessionRow[]): Promise<number> {
   const now = ctx.clock();
   const dirs: string[] = [];
-  for (const row of rows) {
-    if (!row.ephemeral || ctx.queues.has(row.sampling_session_id)) continue;
-    if (ctx.store.releaseSamplingSession(row.sampling_session_id, now) && row.sampler_dir) dirs.push(row.sampler_dir);
-  }
+  // One commit for all of them: a long RL session ends with hundreds.
+  ctx.store.transaction(() => {
+    for (const row of rows) {
+      if (!row.ephemeral || ctx.queues.has(row.sampling_session_id)) continue;
+      if (ctx.store.releaseSamplingSession(row.sampling_session_id, now) && row.sampler_dir) dirs.push(row.sampler_dir);
+    }
+  });
   if (dirs.length === 0) return 0;
   const forget = ctx.engine.releaseSamplerWeights(dirs).catch((err) => ctx.log(`engine could not release sampler weights: ${String(err)}`));
   for (const dir of dirs) {
