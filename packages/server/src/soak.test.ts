@@ -27,13 +27,16 @@ test('RSS and the data dir plateau over an RL loop, and ephemeral weights go whe
   const growth = {
     server: secondHalfGrowth(r, (m) => m.serverRss),
     engine: secondHalfGrowth(r, (m) => m.engineRss),
-    ephemeral: secondHalfGrowth(r, (m) => m.ephemeral),
   };
   const figures = JSON.stringify({ growthMiB: Object.fromEntries(Object.entries(growth).map(([k, v]) => [k, +(v / MiB).toFixed(1)])), perRoundMiB: +(perRound / MiB).toFixed(1) });
-  assert.ok(growth.engine < 30 * MiB, `engine RSS grows: ${figures}`);
+  // One adapter kept per round would add ~100 MiB over the second half; the allocator's drift on
+  // a loaded machine has been up to ~20 MiB.
+  assert.ok(growth.engine < 45 * MiB, `engine RSS grows: ${figures}`);
   assert.ok(growth.server < 20 * MiB, `server RSS grows: ${figures}`);
-  assert.ok(growth.ephemeral < 5 * perRound, `ephemeral weights accumulate: ${figures}`);
-  assert.ok(Math.max(...r.slice(r.length / 2).map((m) => m.ephemeral)) < 15 * perRound, `ephemeral weights accumulate: ${figures}`);
+  // Weights expire by wall-clock time, so how many are on disk at once depends on the rounds'
+  // speed; kept for good, the second half would hold more than half of all saved.
+  const maxOnDisk = Math.max(...r.slice(r.length / 2).map((m) => m.ephemeral));
+  assert.ok(maxOnDisk < 0.5 * r.length * perRound, `ephemeral weights accumulate: ${figures}, at most ${(maxOnDisk / MiB).toFixed(1)} MiB`);
   assert.ok(r.every((m) => m.samplerCacheBytes <= 16 * MiB), 'the engine keeps sampler weights within its budget');
   assert.equal(report.afterEnd.ephemeral, 0, 'the session ended: its ephemeral weights are deleted');
   assert.deepEqual([report.afterEnd.engineAdapters, report.afterEnd.samplerCacheBytes], [0, 0], 'and the engine holds nothing of it');
