@@ -73,6 +73,7 @@ export async function forgetModelSamplers(ctx: ServerContext, model: ModelRow): 
  * limit (and once a minute), which keeps a commit off nearly every sample's request path.
  */
 export function noteEphemeralUse(ctx: ServerContext, s: SamplingSessionRow): void {
+  if (ctx.settings.ephemeralSamplerIdleMs <= 0) return; // no idle limit: nothing to record
   const now = ctx.clock();
   const every = Math.min(60_000, ctx.settings.ephemeralSamplerIdleMs / 10);
   if (now - s.last_used_at >= every) ctx.store.touchSamplingSession(s.sampling_session_id, now);
