@@ -11,7 +11,7 @@
  * the same figures are taken once more: ephemeral weights should then be gone.
  *
  * Usage: node dist/bench/soak-bench.js [--rounds 300] [--every 20] [--clients 1] [--churn]
- *   [--samples 2] [--rank 8] [--ephemeral-idle-s 30] [--sampler-cache-mb 256]
+ *   [--samples 2] [--rank 8] [--ephemeral-idle-s 10] [--sampler-cache-mb 256]
  * Linux only (/proc).
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -265,8 +265,8 @@ async function main(): Promise<void> {
     churn,
     samplesPerRound: flag('--samples', 2),
     loraRank: flag('--rank', 8),
-    settings: { ephemeralSamplerIdleMs: flag('--ephemeral-idle-s', 30) * 1000 },
-    sweepIntervalMs: 5_000,
+    settings: { ephemeralSamplerIdleMs: flag('--ephemeral-idle-s', 10) * 1000 },
+    sweepIntervalMs: 2_000,
     ...(process.argv.includes('--sampler-cache-mb') ? { samplerCacheBytes: flag('--sampler-cache-mb', 256) * MiB } : {}),
   };
   const every = flag('--every', 20);
