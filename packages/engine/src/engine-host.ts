@@ -11,14 +11,15 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Datum, ForwardBackwardOutput, SampleResponse, AdamParams } from '@tinker-ts/protocol';
-import type { AdapterInfo, Engine, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
+import type { AdapterInfo, Engine, EngineMemoryInfo, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
 import { EngineError, EngineUserError } from './errors.js';
 import type { SupportedModelInfo } from './model-registry.js';
 
 /** Names of the Engine methods callable through the host. */
 export type EngineMethod =
   | 'listModels' | 'hasModel' | 'createAdapter' | 'adapterInfo' | 'dropAdapter' | 'forwardBackward' | 'optimStep'
-  | 'saveState' | 'loadState' | 'readStateInfo' | 'saveSamplerWeights' | 'sample' | 'tokenizerFiles';
+  | 'saveState' | 'loadState' | 'readStateInfo' | 'saveSamplerWeights' | 'sample' | 'releaseSamplerWeights' | 'memoryInfo'
+  | 'tokenizerFiles';
 
 export interface SerializedError {
   name: string;
@@ -279,6 +280,8 @@ export class EngineHost {
   readStateInfo(dir: string): Promise<StateInfo> { return this.call('readStateInfo', dir); }
   saveSamplerWeights(adapterId: string, dir: string): Promise<void> { return this.call('saveSamplerWeights', adapterId, dir); }
   sample(source: SampleSource, req: SampleInput): Promise<SampleResponse> { return this.call('sample', source, req); }
+  releaseSamplerWeights(dirs: string[]): Promise<number> { return this.call('releaseSamplerWeights', dirs); }
+  memoryInfo(): Promise<EngineMemoryInfo> { return this.call('memoryInfo'); }
   tokenizerFiles(baseModel: string): Promise<{ tokenizerJson: string; tokenizerConfigJson: string | null }> { return this.call('tokenizerFiles', baseModel); }
 
   /** Stops the engine process; calls still pending are rejected. */

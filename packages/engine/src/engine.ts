@@ -20,6 +20,7 @@ import { nativeKernels } from './native-kernels.js';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
 import { referenceKernels } from './reference-kernels.js';
 import { runSampling } from './sampler.js';
+import { SamplerCache, type SamplerCacheInfo } from './sampler-cache.js';
 import { runForwardBackward, runOptimStep } from './training.js';
 
 export { EngineUserError } from './errors.js';
@@ -32,6 +33,8 @@ export interface EngineOptions {
   kernels?: 'native' | 'reference';
   /** Where log lines go (default: stderr). */
   log?: (line: string) => void;
+  /** Memory for sampler weights kept loaded between sample calls (bytes; default 256 MiB). */
+  samplerCacheBytes?: number;
 }
 
 /** Which parts of the model a LoRA adapter trains (wire field names). */
@@ -58,6 +61,12 @@ export interface AdapterInfo extends AdapterDescription {
 
 export interface StateInfo extends AdapterDescription {
   has_optimizer: boolean;
+}
+
+/** What the engine holds in memory beyond the base models. */
+export interface EngineMemoryInfo {
+  adapters: number;
+  samplerCache: SamplerCacheInfo;
 }
 
 function describeAdapter(baseModel: string, s: LoraSettings): AdapterDescription {
@@ -99,11 +108,12 @@ export class Engine {
   private readonly registry: ModelRegistry;
   private readonly adapters = new Map<string, Adapter>();
   /** PEFT adapters loaded for sampling, by directory (reloaded when the file changes). */
-  private readonly samplerCache = new Map<string, { mtimeMs: number; baseModel: string; params: LoraParams; settings: LoraSettings }>();
+  private readonly samplerCache: SamplerCache;
 
   constructor(opts: EngineOptions = {}) {
     this.kernels = opts.kernels === 'reference' ? referenceKernels : nativeKernels;
     this.registry = new ModelRegistry({ models: opts.models, log: opts.log });
+    this.samplerCache = new SamplerCache(opts.samplerCacheBytes);
   }
 
   listModels(): SupportedModelInfo[] {
@@ -269,13 +279,22 @@ export class Engine {
     } catch {
       throw new EngineUserError(`no sampler weights at ${dir}`);
     }
-    const hit = this.samplerCache.get(dir);
-    if (hit && hit.mtimeMs === mtimeMs && hit.baseModel === baseModel) return hit;
+    const hit = this.samplerCache.get(dir, mtimeMs, baseModel);
+    if (hit) return hit;
     const peft = readPeftAdapter(dir, this.registry.config(baseModel));
     if (peft.baseModel && peft.baseModel !== baseModel) throw new EngineUserError(`sampler weights at ${dir} are for ${peft.baseModel}, not ${baseModel}`);
     const entry = { mtimeMs, baseModel, params: peft.params, settings: peft.settings };
-    this.samplerCache.set(dir, entry);
+    this.samplerCache.put(dir, entry);
     return entry;
+  }
+
+  /** Forgets the sampler weights loaded from these directories (they are being deleted); returns how many were loaded. */
+  releaseSamplerWeights(dirs: string[]): number {
+    return dirs.filter((dir) => this.samplerCache.release(dir)).length;
+  }
+
+  memoryInfo(): EngineMemoryInfo {
+    return { adapters: this.adapters.size, samplerCache: this.samplerCache.info() };
   }
 
   tokenizerFiles(baseModel: string): { tokenizerJson: string; tokenizerConfigJson: string | null } {

@@ -9,6 +9,7 @@ import { createAuthenticator } from './auth.js';
 import { CheckpointFiles } from './checkpoint-files.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { startCheckpointSweeper } from './checkpoint-sweeper.js';
+import { removeOrphanEphemeralFiles, sweepEphemeralSamplers } from './ephemeral-samplers.js';
 import { startSessionReaper } from './session-reaper.js';
 import { DEFAULT_SETTINGS, type ServerContext, type ServerSettings } from './context.js';
 import type { EnginePort } from './engine-port.js';
@@ -123,6 +124,12 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...restRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
+
+  // Ephemeral sampler weights of sessions that ended (or went unused) while the server was down,
+  // and files no sampling session refers to any more (deleted records, interrupted saves).
+  const released = await sweepEphemeralSamplers(ctx);
+  const orphans = await removeOrphanEphemeralFiles(ctx);
+  if (released || orphans) log(`deleted ${released + orphans} ephemeral sampler weights left from before the restart`);
 
   const stopSweeper = startCheckpointSweeper(ctx, opts.sweepIntervalMs ?? 60_000);
   const stopReaper = startSessionReaper(ctx, opts.sweepIntervalMs ?? 60_000);

@@ -151,6 +151,35 @@ export class CheckpointFiles {
     await fsp.rm(dir, { recursive: true, force: true });
   }
 
+  /** Removes a run's directories if nothing is left in them (call only when the run writes no more). */
+  async pruneEmptyRun(runId: string): Promise<void> {
+    const runDir = path.join(this.root, runId);
+    for (const dir of [path.join(runDir, 'weights'), path.join(runDir, 'sampler_weights'), runDir]) {
+      await fsp.rmdir(dir).catch(() => {}); // missing or not empty: keep
+    }
+  }
+
+  /** Deletes every checkpoint directory (and leftover) not in `keep`, then the runs left empty. */
+  async removeAllExcept(keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    if (!fs.existsSync(this.root)) return 0;
+    for (const run of await fsp.readdir(this.root, { withFileTypes: true })) {
+      if (!run.isDirectory()) continue;
+      for (const kind of ['weights', 'sampler_weights']) {
+        const dir = path.join(this.root, run.name, kind);
+        if (!fs.existsSync(dir)) continue;
+        for (const entry of await fsp.readdir(dir)) {
+          const p = path.join(dir, entry);
+          if (keep.has(p)) continue;
+          await fsp.rm(p, { recursive: true, force: true });
+          removed++;
+        }
+      }
+      await this.pruneEmptyRun(run.name);
+    }
+    return removed;
+  }
+
   /** Deletes leftovers of writes interrupted by a crash. */
   async removeStaleTemporaries(): Promise<number> {
     let removed = 0;

@@ -33,6 +33,12 @@ export interface ServerSettings {
   /** Finished futures are kept (retrievable, and deduplicating resubmissions) this long. */
   futureRetentionMs: number;
   /**
+   * Ephemeral sampler weights (save_weights_for_sampler without a path) unused — neither saved
+   * nor sampled from — for this long are deleted, as they are when their session ends; their
+   * sampling session then answers 404. 0 = only when the session ends.
+   */
+  ephemeralSamplerIdleMs: number;
+  /**
    * fsync the database on every commit (SQLite synchronous=FULL) so acknowledged futures and
    * checkpoint records also survive a power loss. Off by default: with WAL and synchronous=NORMAL
    * a crashed or killed server process loses nothing it acknowledged, and each commit skips
@@ -53,6 +59,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   compressForwardBackward: false,
   sessionIdleTimeoutMs: 30 * 60_000,
   futureRetentionMs: 7 * 24 * 3600_000,
+  ephemeralSamplerIdleMs: 10 * 60_000,
   syncEveryCommit: false,
   walCheckpointIntervalMs: 1000,
 });

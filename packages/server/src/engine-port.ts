@@ -33,6 +33,8 @@ type EngineMethods = Pick<
   | 'readStateInfo'
   | 'saveSamplerWeights'
   | 'sample'
+  | 'releaseSamplerWeights'
+  | 'memoryInfo'
   | 'queueLength'
   | 'close'
 >;

@@ -295,6 +295,9 @@ export class EngineSupervisor implements EnginePort {
   readStateInfo(dir: string) { return this.call(null, (h) => h.readStateInfo(dir)); }
   saveSamplerWeights(adapterId: string, dir: string) { return this.call(adapterId, (h) => h.saveSamplerWeights(adapterId, dir)); }
   sample(source: EngineSampleSource, req: EngineSampleRequest) { return this.call(null, (h) => h.sample(source, req)); }
+  /** A new engine process holds no sampler weights, so a release during a restart has nothing left to drop. */
+  releaseSamplerWeights(dirs: string[]) { return this.call(null, (h) => h.releaseSamplerWeights(dirs)); }
+  memoryInfo() { return this.call(null, (h) => h.memoryInfo()); }
 
   /** Stops supervising and stops the engine process; calls still pending are rejected. */
   async close(): Promise<void> {

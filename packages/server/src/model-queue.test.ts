@@ -127,3 +127,18 @@ test('a cancelled request fails and keeps its seq slot so later requests still r
   await futures.waitUntilFinished(three, 1000);
   assert.deepEqual(order, ['one', 'three']);
 });
+
+test('an unordered queue (a sampling target) is removed once it has nothing left to run', async () => {
+  const { futures, queues, add } = setup();
+  queues.open('sampler', { ordered: false });
+  const first = add('sampler', null, 's1');
+  const second = add('sampler', null, 's2');
+  await futures.waitUntilFinished(first, 1000);
+  assert.equal(queues.has('sampler'), true, 's2 is still queued');
+  assert.equal((await futures.waitUntilFinished(second, 1000))?.state, 'done');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(queues.has('sampler'), false);
+  // Opened again for the next sample, it works as before.
+  queues.open('sampler', { ordered: false });
+  assert.equal((await futures.waitUntilFinished(add('sampler', null, 's3'), 1000))?.state, 'done');
+});

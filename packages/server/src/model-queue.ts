@@ -257,7 +257,9 @@ export class ModelQueues {
     if (q.running) return;
     const req = this.takeNext(q);
     if (!req) {
-      if (q.closedReason) this.queues.delete(q.key);
+      // An unordered queue (a sampling target) holds no state between requests: one per
+      // sampling session ever used would otherwise stay in memory for good.
+      if (q.closedReason || !q.ordered) this.queues.delete(q.key);
       this.notifyIdle();
       return;
     }

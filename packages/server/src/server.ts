@@ -42,6 +42,11 @@ export interface StartServerOptions {
    * request-thread.ts.
    */
   isolateRequestThread?: boolean;
+  /**
+   * Memory the engine may keep sampler weights loaded in (bytes; default 256 MiB). Beyond it the
+   * least recently used are dropped and read from disk again on their next use.
+   */
+  samplerCacheBytes?: number;
   log?: (line: string) => void;
   /** Restarts of a crashed engine: backoff, crash-loop limit and window (see EngineSupervisor). */
   engineRestarts?: Pick<EngineSupervisorOptions, 'backoffMs' | 'crashLimit' | 'crashWindowMs'>;
@@ -75,6 +80,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       kernels: opts.kernels,
       niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
       ...(opts.engineCpus ? { cpus: opts.engineCpus } : {}),
+      ...(opts.samplerCacheBytes !== undefined ? { samplerCacheBytes: opts.samplerCacheBytes } : {}),
     },
     ...opts.engineRestarts,
     log,

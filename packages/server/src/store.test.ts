@@ -127,3 +127,35 @@ test('model rows are cached write-through, frozen, and roll back with their tran
   assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.state_reason], ['lost', 'restart']);
   store.close();
 });
+
+test('rows of models that no longer hold an adapter leave the cache and are read from the database', () => {
+  const store = new Store(':memory:');
+  store.insertModel({
+    model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: null,
+    train_mlp: true, train_attn: true, train_unembed: false, user_metadata: null, state: 'active', now: 1,
+  });
+  store.setModelState('m', 'unloaded', 'by user');
+  assert.equal(store.getModel('m')!.state_reason, 'by user');
+  // Written behind the store's back: a cached row would not see it.
+  store.db.prepare(`UPDATE models SET state_reason = 'changed' WHERE model_id = 'm'`).run();
+  assert.equal(store.getModel('m')!.state_reason, 'changed');
+  store.close();
+});
+
+test('a data dir from before ephemeral sampler lifetimes gets their columns on open', () => {
+  const file = tempDb();
+  const old = new Database(file);
+  old.exec(`CREATE TABLE sampling_sessions (sampling_session_id TEXT PRIMARY KEY, owner TEXT NOT NULL, session_id TEXT, seq_id INTEGER,
+    base_model TEXT NOT NULL, model_path TEXT, sampler_dir TEXT, ephemeral INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL)`);
+  old.exec(`INSERT INTO sampling_sessions VALUES ('s:sample:0', 'u', 's', 0, 'b', NULL, '/d', 1, 5)`);
+  old.close();
+  const store = new Store(file);
+  const row = store.getSamplingSession('s:sample:0')!;
+  assert.deepEqual([row.last_used_at, row.released_at], [5, null]);
+  // Its session row is gone: its weights are due.
+  assert.deepEqual(store.ephemeralSamplersToRelease(0).map((r) => r.sampling_session_id), ['s:sample:0']);
+  assert.equal(store.releaseSamplingSession('s:sample:0', 9), true);
+  assert.deepEqual(store.liveEphemeralDirs(), []);
+  store.close();
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});

@@ -105,6 +105,10 @@ export interface SamplingSessionRow {
   /** Whether sampler_dir belongs to this session alone (deleted with it). */
   ephemeral: boolean;
   created_at: number;
+  /** Last save or sample (ephemeral weights unused for long are deleted); may lag by a minute. */
+  last_used_at: number;
+  /** When its ephemeral weights were deleted (the session then answers 404), else null. */
+  released_at: number | null;
 }
 
 const SCHEMA = `
@@ -190,12 +194,18 @@ CREATE TABLE IF NOT EXISTS sampling_sessions (
   model_path TEXT,
   sampler_dir TEXT,
   ephemeral INTEGER NOT NULL DEFAULT 0,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  released_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS sampling_sessions_session ON sampling_sessions(session_id);
 `;
 
 type Raw = Record<string, unknown>;
+
+function isLive(m: Pick<ModelRow, 'state'>): boolean {
+  return m.state === 'creating' || m.state === 'active';
+}
 
 function parseJson<T>(text: unknown): T | null {
   return typeof text === 'string' ? (JSON.parse(text) as T) : null;
@@ -266,6 +276,8 @@ function toSamplingSession(r: Raw): SamplingSessionRow {
     sampler_dir: (r.sampler_dir as string | null) ?? null,
     ephemeral: r.ephemeral === 1,
     created_at: r.created_at as number,
+    last_used_at: (r.last_used_at as number | null) ?? (r.created_at as number),
+    released_at: (r.released_at as number | null) ?? null,
   };
 }
 
@@ -284,6 +296,14 @@ export interface NewFuture {
 function addMissingColumns(db: Database.Database): void {
   const have = new Set((db.prepare(`PRAGMA table_info(futures)`).all() as Array<{ name: string }>).map((c) => c.name));
   if (!have.has('result_bytes')) db.exec(`ALTER TABLE futures ADD COLUMN result_bytes BLOB`);
+  const sampling = new Set((db.prepare(`PRAGMA table_info(sampling_sessions)`).all() as Array<{ name: string }>).map((c) => c.name));
+  if (!sampling.has('last_used_at')) {
+    db.exec(`ALTER TABLE sampling_sessions ADD COLUMN last_used_at INTEGER`);
+    db.exec(`UPDATE sampling_sessions SET last_used_at = created_at`);
+  }
+  if (!sampling.has('released_at')) db.exec(`ALTER TABLE sampling_sessions ADD COLUMN released_at INTEGER`);
+  db.exec(`CREATE INDEX IF NOT EXISTS sampling_sessions_ephemeral ON sampling_sessions(last_used_at)
+           WHERE ephemeral = 1 AND released_at IS NULL`);
 }
 
 function prepareStatements(db: Database.Database) {
@@ -360,8 +380,21 @@ function prepareStatements(db: Database.Database) {
     setCheckpointExpiry: db.prepare(`UPDATE checkpoints SET expires_at = ? WHERE run_id = ? AND kind = ? AND name = ?`),
 
     insertSamplingSession: db.prepare(
-      `INSERT INTO sampling_sessions (sampling_session_id, owner, session_id, seq_id, base_model, model_path, sampler_dir, ephemeral, created_at)
-       VALUES (@sampling_session_id, @owner, @session_id, @seq_id, @base_model, @model_path, @sampler_dir, @ephemeral, @now)`,
+      `INSERT INTO sampling_sessions (sampling_session_id, owner, session_id, seq_id, base_model, model_path, sampler_dir, ephemeral,
+         created_at, last_used_at)
+       VALUES (@sampling_session_id, @owner, @session_id, @seq_id, @base_model, @model_path, @sampler_dir, @ephemeral, @now, @now)`,
+    ),
+    touchSamplingSession: db.prepare(`UPDATE sampling_sessions SET last_used_at = ? WHERE sampling_session_id = ?`),
+    releaseSamplingSession: db.prepare(
+      `UPDATE sampling_sessions SET released_at = ? WHERE sampling_session_id = ? AND released_at IS NULL`,
+    ),
+    ephemeralToRelease: db.prepare(
+      `SELECT ss.* FROM sampling_sessions ss LEFT JOIN sessions s ON s.session_id = ss.session_id
+       WHERE ss.ephemeral = 1 AND ss.released_at IS NULL
+         AND (ss.last_used_at < @idleBefore OR s.session_id IS NULL OR s.finished_at IS NOT NULL)`,
+    ),
+    liveEphemeralDirs: db.prepare(
+      `SELECT sampler_dir FROM sampling_sessions WHERE ephemeral = 1 AND released_at IS NULL AND sampler_dir IS NOT NULL`,
     ),
     getSamplingSession: db.prepare(`SELECT * FROM sampling_sessions WHERE sampling_session_id = ?`),
     samplingSessionsOfSession: db.prepare(
@@ -375,9 +408,10 @@ export class Store {
   readonly db: Database.Database;
   private readonly stmts: Statements;
   /**
-   * Model rows by id, written through on every change: every model request reads its model row
-   * (ownership, state), and only this Store writes the table. Rows are frozen so no caller can
-   * change a cached row behind the database's back.
+   * Rows of live models (creating or active) by id, written through on every change: every model
+   * request reads its model row (ownership, state), and only this Store writes the table. Rows
+   * are frozen so no caller can change a cached row behind the database's back. An unloaded,
+   * failed or lost model leaves the cache, so it stays the size of what the engine holds.
    */
   private readonly modelCache = new Map<string, Readonly<ModelRow>>();
   /** Undo steps for in-memory state changed inside the open transaction, run if it rolls back. */
@@ -424,10 +458,11 @@ export class Store {
     if (this.db.inTransaction) this.rollbackSteps.push(undo);
   }
 
-  /** Caches a model row, undone with the transaction if it rolls back. */
+  /** Caches a model row (or drops it, once not live), undone with the transaction if it rolls back. */
   private cacheModel(modelId: string, row: ModelRow): void {
     const previous = this.modelCache.get(modelId);
-    this.modelCache.set(modelId, Object.freeze(row));
+    if (isLive(row)) this.modelCache.set(modelId, Object.freeze(row));
+    else this.modelCache.delete(modelId);
     this.onRollback(() => {
       if (previous) this.modelCache.set(modelId, previous);
       else this.modelCache.delete(modelId);
@@ -498,7 +533,7 @@ export class Store {
     const r = this.stmts.getModel.get(modelId) as Raw | undefined;
     if (!r) return null;
     const row = Object.freeze(toModel(r));
-    this.modelCache.set(modelId, row);
+    if (isLive(row)) this.modelCache.set(modelId, row);
     return row;
   }
 
@@ -619,7 +654,7 @@ export class Store {
 
   // ------------------------------------------------------------------ sampling sessions
 
-  insertSamplingSession(s: Omit<SamplingSessionRow, 'created_at'> & { now: number }): void {
+  insertSamplingSession(s: Omit<SamplingSessionRow, 'created_at' | 'last_used_at' | 'released_at'> & { now: number }): void {
     this.stmts.insertSamplingSession.run({ ...s, ephemeral: s.ephemeral ? 1 : 0 });
   }
 
@@ -630,5 +665,24 @@ export class Store {
 
   samplingSessionsOfSession(sessionId: string): SamplingSessionRow[] {
     return (this.stmts.samplingSessionsOfSession.all(sessionId) as Raw[]).map(toSamplingSession);
+  }
+
+  touchSamplingSession(id: string, now: number): void {
+    this.stmts.touchSamplingSession.run(now, id);
+  }
+
+  /** Records that a sampling session's ephemeral weights were deleted; false if they already were. */
+  releaseSamplingSession(id: string, now: number): boolean {
+    return this.stmts.releaseSamplingSession.run(now, id).changes === 1;
+  }
+
+  /** Ephemeral sampler weights still on disk whose session ended, or unused since `idleBefore`. */
+  ephemeralSamplersToRelease(idleBefore: number): SamplingSessionRow[] {
+    return (this.stmts.ephemeralToRelease.all({ idleBefore }) as Raw[]).map(toSamplingSession);
+  }
+
+  /** Directories of every ephemeral sampler weights not yet released. */
+  liveEphemeralDirs(): string[] {
+    return (this.stmts.liveEphemeralDirs.all() as Array<{ sampler_dir: string }>).map((r) => r.sampler_dir);
   }
 }

@@ -291,6 +291,8 @@ function timedEngine(engine: EngineHost, calls: EngineCall[]): EnginePort {
     readStateInfo: (dir) => engine.readStateInfo(dir),
     saveSamplerWeights: (id, dir) => engine.saveSamplerWeights(id, dir),
     sample: (source, req) => timed(`p${req.prompt[0]! - 1000}-${req.prompt[1]! - 1}`, () => engine.sample(source, req)),
+    releaseSamplerWeights: (dirs) => engine.releaseSamplerWeights(dirs),
+    memoryInfo: () => engine.memoryInfo(),
     get queueLength() {
       return engine.queueLength;
     },

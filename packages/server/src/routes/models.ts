@@ -16,6 +16,7 @@ import {
 } from '@tinker-ts/protocol';
 import { requireBaseModel, requireModel, requireSession, type ServerContext } from '../context.js';
 import type { EngineLoraSettings } from '../engine-port.js';
+import { forgetModelSamplers } from '../ephemeral-samplers.js';
 import { BadRequestError } from '../errors.js';
 import { requestHash, requestIdFor } from '../futures.js';
 import { json, type RouteDef } from '../router.js';
@@ -151,6 +152,7 @@ export function unloadModel(ctx: ServerContext, model: ModelRow, reason: string)
     payload: { model_id: model.model_id },
     execute: async () => {
       await ctx.engine.dropAdapter(model.model_id);
+      await forgetModelSamplers(ctx, model).catch((err) => ctx.log(`could not release sampler weights of ${model.model_id}: ${String(err)}`));
       ctx.store.setModelState(model.model_id, 'unloaded', reason);
       ctx.queues.close(model.model_id, `model ${model.model_id} was unloaded (${reason}); create a new training client`);
       return result;

@@ -19,6 +19,7 @@ import {
   type ServerContext,
 } from '../context.js';
 import type { EngineSampleSource } from '../engine-port.js';
+import { noteEphemeralUse } from '../ephemeral-samplers.js';
 import { BadRequestError, NotFoundError, RequestFailure } from '../errors.js';
 import { checkSampleCost } from '../limits.js';
 import { requestHash, requestIdFor } from '../futures.js';
@@ -51,6 +52,15 @@ function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): R
     const s = requireSamplingSession(ctx, user, body.sampling_session_id);
     if (body.seq_id == null) {
       throw new BadRequestError('seq_id is required with sampling_session_id', { field: 'seq_id' });
+    }
+    if (s.ephemeral) {
+      if (s.released_at !== null) {
+        throw new NotFoundError(
+          `the sampler weights of sampling session ${s.sampling_session_id} were deleted: ephemeral sampler weights last until ` +
+            'their session ends or they go unused for a while; save new ones with save_weights_for_sampler',
+        );
+      }
+      noteEphemeralUse(ctx, s);
     }
     const modelPath = s.model_path;
     const recheck = () => {

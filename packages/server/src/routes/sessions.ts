@@ -12,6 +12,7 @@ import {
   type CreateSessionResponse,
 } from '@tinker-ts/protocol';
 import { requireBaseModel, requireReadableCheckpoint, requireSession, type ServerContext } from '../context.js';
+import { releaseSessionSamplers } from '../ephemeral-samplers.js';
 import { BadRequestError } from '../errors.js';
 import { json, type RouteDef } from '../router.js';
 import { unloadModel } from './models.js';
@@ -20,12 +21,16 @@ export function samplingSessionIdOf(sessionId: string, seq: number): string {
   return `${sessionId}:sample:${seq}`;
 }
 
-/** Marks a session finished and frees its models once their queued work is done. */
+/**
+ * Marks a session finished and frees its models once their queued work is done, and its
+ * ephemeral sampler weights (those with samples still queued at the next sweep).
+ */
 export function finishSession(ctx: ServerContext, sessionId: string, reason: string): void {
   ctx.store.finishSession(sessionId, ctx.clock());
   for (const model of ctx.store.modelsOfSession(sessionId)) {
     if (model.state === 'active' || model.state === 'creating') unloadModel(ctx, model, reason);
   }
+  void releaseSessionSamplers(ctx, sessionId).catch((err) => ctx.log(`could not release sampler weights of session ${sessionId}: ${String(err)}`));
 }
 
 export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
