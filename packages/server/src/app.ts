@@ -15,7 +15,7 @@ import { DEFAULT_SETTINGS, type ServerContext, type ServerSettings } from './con
 import type { EnginePort } from './engine-port.js';
 import { FutureRegistry } from './futures.js';
 import { ModelQueues } from './model-queue.js';
-import { Router, type RouteDef } from './router.js';
+import { Router, type Route } from './router.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
 import { futureRoutes } from './routes/futures.js';
 import { modelRoutes } from './routes/models.js';
@@ -43,7 +43,7 @@ export interface AppOptions {
   log?: (line: string) => void;
   clock?: () => number;
   /** More routes on the same router (e.g. the REST surface), built from the context. */
-  extraRoutes?: Array<(ctx: ServerContext) => RouteDef<any>[]>;
+  extraRoutes?: Array<(ctx: ServerContext) => Route[]>;
 }
 
 export interface App {

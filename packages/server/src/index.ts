@@ -1,6 +1,6 @@
 export { startServer, type StartServerOptions, type RunningServer } from './server.js';
 export { createApp, DATABASE_FILE, RESTART_MESSAGE, type App, type AppOptions } from './app.js';
-export { Router, json, bytes, PROTOBUF_CONTENT_TYPE, type RouteDef, type RequestContext, type Reply, type HttpMethod, type Authenticator } from './router.js';
+export { Router, json, bytes, defineRoute, PROTOBUF_CONTENT_TYPE, type Route, type RouteDef, type RequestContext, type Reply, type HttpMethod, type Authenticator } from './router.js';
 export { Store, type SessionRow, type ModelRow, type FutureRow, type CheckpointRow, type SamplingSessionRow, type CheckpointKind, type ModelState, type FutureState } from './store.js';
 export {
   HttpError, BadRequestError, UnauthorizedError, NotFoundError, MethodNotAllowedError, PayloadTooLargeError,
@@ -17,8 +17,8 @@ export { CheckpointFiles } from './checkpoint-files.js';
 export { FutureRegistry, requestHash, requestIdFor, type QueueStatus } from './futures.js';
 export { ModelQueues, classifyFailure, type QueuedRequest } from './model-queue.js';
 export { submitModelRequest, skipRefusedSeq, notLiveMessage } from './submit.js';
-export { unloadModel, modelIdOf, createModel } from './routes/models.js';
-export { finishSession, samplingSessionIdOf } from './routes/sessions.js';
+export { unloadModel, modelIdOf, createModel } from './domain/models.js';
+export { finishSession, samplingSessionIdOf } from './domain/sessions.js';
 export { clientConfig } from './routes/service.js';
 export { reapIdleSessions } from './session-reaper.js';
 export { lockDataDir, DataDirInUseError, LOCK_FILE as DATA_DIR_LOCK_FILE, type DataDirLock } from './data-dir-lock.js';

@@ -79,11 +79,22 @@ export interface RouteDef<B = unknown> {
   handler(ctx: RequestContext<B>): Promise<Reply> | Reply;
 }
 
+/** A route as the router keeps it: its body type is known only to its own parser and handler. */
+export type Route = RouteDef<unknown>;
+
+/**
+ * Declares a route: its body type is what its parsers return, and the handler sees exactly that
+ * type (the schema at the route is the handler's type).
+ */
+export function defineRoute<B>(def: RouteDef<B>): Route {
+  return def as RouteDef<unknown>;
+}
+
 /** Maps an X-API-Key to its user, or null if the key is not accepted. */
 export type Authenticator = (apiKey: string | undefined) => string | null;
 
 interface CompiledRoute {
-  def: RouteDef<any>;
+  def: Route;
   segments: Array<{ literal: string } | { param: string }>;
 }
 
@@ -93,7 +104,7 @@ export interface RouterOptions {
   log?: (line: string) => void;
 }
 
-function compile(def: RouteDef<any>): CompiledRoute {
+function compile(def: Route): CompiledRoute {
   const segments = def.path
     .split('/')
     .filter((s) => s.length > 0)
@@ -132,11 +143,11 @@ export class Router {
   }
 
   add<B>(def: RouteDef<B>): this {
-    this.routes.push(compile(def));
+    this.routes.push(compile(def as Route));
     return this;
   }
 
-  addAll(defs: RouteDef<any>[]): this {
+  addAll(defs: readonly Route[]): this {
     for (const d of defs) this.add(d);
     return this;
   }
@@ -251,7 +262,7 @@ export class Router {
 
   private async parseAndHandle(
     req: IncomingMessage,
-    def: RouteDef<any>,
+    def: Route,
     url: URL,
     user: string,
     params: Record<string, string>,
@@ -318,7 +329,7 @@ export class Router {
     });
   }
 
-  private bodyLimit(def: RouteDef<any>, json: boolean): BodyLimit {
+  private bodyLimit(def: Route, json: boolean): BodyLimit {
     const data = def.bodyLimit === 'data';
     return {
       maxBytes: data ? this.limits.maxDataBodyBytes : this.limits.maxBodyBytes,

@@ -3,7 +3,7 @@
  * `sessionIdleTimeoutMs`), unloading their models after any queued work.
  */
 import type { ServerContext } from './context.js';
-import { finishSession } from './routes/sessions.js';
+import { finishSession } from './domain/sessions.js';
 
 export function reapIdleSessions(ctx: ServerContext): number {
   const timeout = ctx.settings.sessionIdleTimeoutMs;

@@ -8,6 +8,7 @@ import type { UntypedAPIFuture } from '@tinker-ts/protocol';
 import type { ServerContext } from './context.js';
 import { requestHash, requestIdFor } from './futures.js';
 import type { QueuedRequest } from './model-queue.js';
+import type { Route } from './router.js';
 import type { ModelRow } from './store.js';
 
 export interface ModelRequest {
@@ -48,6 +49,11 @@ export function notLiveMessage(ctx: ServerContext, model: ModelRow): string | nu
  * model do not wait for it forever — clients number requests at call time and never resend a
  * refused seq_id.
  */
+/** The routes of a model's numbered requests, as one group: each refused one still uses up its seq_id. */
+export function numberedModelRoutes(ctx: ServerContext, routes: readonly Route[]): Route[] {
+  return routes.map((route) => ({ ...route, onRefused: (user: string, raw: unknown) => skipRefusedSeq(ctx, user, raw) }));
+}
+
 export function skipRefusedSeq(ctx: ServerContext, user: string, raw: unknown): void {
   if (typeof raw !== 'object' || raw === null) return;
   const { model_id: modelId, seq_id: seqId } = raw as Record<string, unknown>;

@@ -18,7 +18,7 @@ import {
 } from '@tinker-ts/protocol';
 import type { ServerContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
-import { bytes, json, PROTOBUF_CONTENT_TYPE, type Reply, type RouteDef } from '../router.js';
+import { bytes, json, PROTOBUF_CONTENT_TYPE, type Reply, type Route, defineRoute } from '../router.js';
 import type { FutureRow } from '../store.js';
 import { decodeResultProtobuf } from '../wire-codec.js';
 
@@ -53,9 +53,9 @@ function plainView(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-export function futureRoutes(ctx: ServerContext): RouteDef<any>[] {
+export function futureRoutes(ctx: ServerContext): Route[] {
   return [
-    {
+    defineRoute({
       method: 'POST',
       path: '/api/v1/retrieve_future',
       body: (v) => parse(futureRetrieveRequestSchema, v),
@@ -83,8 +83,8 @@ export function futureRoutes(ctx: ServerContext): RouteDef<any>[] {
         };
         return json(tryAgain);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/cancel_future',
       body: (v) => parse(cancelFutureRequestSchema, v),
@@ -94,6 +94,6 @@ export function futureRoutes(ctx: ServerContext): RouteDef<any>[] {
           (row.state === 'pending') && ctx.queues.cancel(row.request_id, `request ${row.request_id} was cancelled by the client`);
         return json({ request_id: row.request_id, cancelled });
       },
-    },
+    }),
   ];
 }

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { checkpointTtlRequestSchema, parse } from '@tinker-ts/protocol';
 import { requireSamplingSession, requireSession, type ServerContext } from '../context.js';
 import { BadRequestError, HttpError, NotFoundError } from '../errors.js';
-import { json, type Reply, type RequestContext, type RouteDef } from '../router.js';
+import { json, type Reply, type RequestContext, type Route } from '../router.js';
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
 import { formatCheckpointPath, parseCheckpointPath } from '../tinker-paths.js';
 import { ARCHIVE_DOWNLOAD_PREFIX, ARCHIVE_LINK_TTL_MS, ArchiveSigner } from './rest-archive.js';
@@ -97,7 +97,7 @@ function checkRunId(runId: string): string {
   return runId;
 }
 
-export function restRoutes(ctx: ServerContext): RouteDef<any>[] {
+export function restRoutes(ctx: ServerContext): Route[] {
   const q = new RestQueries(ctx.store);
   const signer = new ArchiveSigner();
 
@@ -204,7 +204,7 @@ export function restRoutes(ctx: ServerContext): RouteDef<any>[] {
   const anyBody = (v: unknown) => v;
   const CK = '/api/v1/training_runs/{run_id}/checkpoints';
 
-  const routes: RouteDef<any>[] = [
+  const routes: Route[] = [
     {
       method: 'GET',
       path: '/api/v1/training_runs',
@@ -242,7 +242,7 @@ export function restRoutes(ctx: ServerContext): RouteDef<any>[] {
       body: anyBody,
       handler: ({ user, params }) => deleteCheckpoint(user, addressOf(checkRunId(params.run_id!), params.checkpoint_id!)),
     },
-    ...(['GET', 'POST', 'PUT', 'DELETE'] as const).flatMap((method): RouteDef<any>[] => [
+    ...(['GET', 'POST', 'PUT', 'DELETE'] as const).flatMap((method): Route[] => [
       { method, path: `${CK}/{a}/{b}`, ...(method === 'GET' ? {} : { body: anyBody }), handler: twoSegments(method) },
       { method, path: `${CK}/{kind}/{name}/{action}`, ...(method === 'GET' ? {} : { body: anyBody }), handler: threeSegments(method) },
     ]),
@@ -346,7 +346,7 @@ export function restRoutes(ctx: ServerContext): RouteDef<any>[] {
       },
     },
     ...(['GET', 'POST'] as const).map(
-      (method): RouteDef<any> => ({
+      (method): Route => ({
         method,
         path: '/api/v1/billing/usage/events',
         ...(method === 'POST' ? { body: anyBody } : {}),

@@ -24,7 +24,7 @@ import { BadRequestError, NotFoundError, RequestFailure } from '../errors.js';
 import { checkSampleCost } from '../limits.js';
 import { requestHash, requestIdFor } from '../futures.js';
 import { parseCheckpointPath } from '../tinker-paths.js';
-import { json, type RouteDef } from '../router.js';
+import { json, type Route, defineRoute } from '../router.js';
 
 /** Rejects newer request features this server does not implement, naming each. */
 function rejectUnsupported(body: SampleRequest): void {
@@ -97,9 +97,9 @@ function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): R
   return { source: { baseModel: base }, queueKey: `base:${base}`, recheck: () => {} };
 }
 
-export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
+export function samplingRoutes(ctx: ServerContext): Route[] {
   return [
-    {
+    defineRoute({
       method: 'POST',
       path: '/api/v1/asample',
       bodyLimit: 'data',
@@ -172,6 +172,6 @@ export function samplingRoutes(ctx: ServerContext): RouteDef<any>[] {
         const future: UntypedAPIFuture = { request_id: row.request_id, sample_sequence_ids: ack.sample_sequence_ids ?? sampleSequenceIds };
         return json(future);
       },
-    },
+    }),
   ];
 }

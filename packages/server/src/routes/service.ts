@@ -14,7 +14,7 @@ import {
 } from '@tinker-ts/protocol';
 import type { ServerContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
-import { json, type RouteDef } from '../router.js';
+import { json, type Route, defineRoute } from '../router.js';
 
 export function clientConfig(ctx: ServerContext): ClientConfigResponse {
   return {
@@ -39,9 +39,9 @@ function capabilities(ctx: ServerContext): GetServerCapabilitiesResponse {
   };
 }
 
-export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
+export function serviceRoutes(ctx: ServerContext): Route[] {
   return [
-    {
+    defineRoute({
       method: 'GET',
       path: '/api/v1/healthz',
       auth: false,
@@ -53,31 +53,31 @@ export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
         const { status, ...details } = engine;
         return json({ status, engine: details }, status === 'restarting' || status === 'down' ? 503 : 200);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       path: '/api/v1/get_server_capabilities',
       handler: () => json(capabilities(ctx)),
-    },
+    }),
     // Some clients POST these two; answering both costs nothing.
-    {
+    defineRoute({
       method: 'POST',
       path: '/api/v1/get_server_capabilities',
       body: (v) => v,
       handler: () => json(capabilities(ctx)),
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/client/config',
       body: (v) => parse(clientConfigRequestSchema, v),
       handler: () => json(clientConfig(ctx)),
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       path: '/api/v1/client/config',
       handler: () => json(clientConfig(ctx)),
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/client/dynamic_config',
       body: (v) => parse(clientDynamicConfigRequestSchema, v),
@@ -86,8 +86,8 @@ export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
         const body: ClientDynamicConfigResponse = { ...DYNAMIC_CONFIG_DEFAULTS, sample_cancel_enabled: true };
         return json(body);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/auth/token',
       handler: () => {
@@ -95,13 +95,13 @@ export function serviceRoutes(ctx: ServerContext): RouteDef<any>[] {
           'JWT auth is not enabled on this server (client/config pjwt_auth_enabled is false); send the API key as X-API-Key',
         );
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/telemetry',
       // Accepted and dropped: any JSON body is fine.
       body: (v) => v,
       handler: () => json({ status: 'accepted' }),
-    },
+    }),
   ];
 }

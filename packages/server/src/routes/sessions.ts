@@ -12,30 +12,13 @@ import {
   type CreateSessionResponse,
 } from '@tinker-ts/protocol';
 import { requireBaseModel, requireReadableCheckpoint, requireSession, type ServerContext } from '../context.js';
-import { releaseSessionSamplers } from '../ephemeral-samplers.js';
 import { BadRequestError } from '../errors.js';
-import { json, type RouteDef } from '../router.js';
-import { unloadModel } from './models.js';
+import { json, type Route, defineRoute } from '../router.js';
+import { finishSession, samplingSessionIdOf } from '../domain/sessions.js';
 
-export function samplingSessionIdOf(sessionId: string, seq: number): string {
-  return `${sessionId}:sample:${seq}`;
-}
-
-/**
- * Marks a session finished and frees its models once their queued work is done, and its
- * ephemeral sampler weights (those with samples still queued at the next sweep).
- */
-export function finishSession(ctx: ServerContext, sessionId: string, reason: string): void {
-  ctx.store.finishSession(sessionId, ctx.clock());
-  for (const model of ctx.store.modelsOfSession(sessionId)) {
-    if (model.state === 'active' || model.state === 'creating') unloadModel(ctx, model, reason);
-  }
-  void releaseSessionSamplers(ctx, sessionId).catch((err) => ctx.log(`could not release sampler weights of session ${sessionId}: ${String(err)}`));
-}
-
-export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
+export function sessionRoutes(ctx: ServerContext): Route[] {
   return [
-    {
+    defineRoute({
       method: 'POST',
       path: '/api/v1/create_session',
       body: (v) => parse(createSessionRequestSchema, v),
@@ -62,8 +45,8 @@ export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
         };
         return json(res);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/session_heartbeat',
       body: (v) => parse(sessionHeartbeatRequestSchema, v),
@@ -72,8 +55,8 @@ export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
         ctx.store.touchSession(body.session_id, ctx.clock());
         return json({ type: 'session_heartbeat' });
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/sessions/{session_id}/finish',
       body: (v) => v,
@@ -82,8 +65,8 @@ export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
         finishSession(ctx, params.session_id!, 'its session was finished');
         return json({ session_id: params.session_id, status: 'finished' });
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/create_sampling_session',
       body: (v) => parse(createSamplingSessionRequestSchema, v),
@@ -134,6 +117,6 @@ export function sessionRoutes(ctx: ServerContext): RouteDef<any>[] {
         const res: CreateSamplingSessionResponse = { type: 'create_sampling_session', sampling_session_id: id };
         return json(res);
       },
-    },
+    }),
   ];
 }

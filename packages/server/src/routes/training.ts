@@ -16,8 +16,8 @@ import {
 } from '@tinker-ts/protocol';
 import { requireModel, type ServerContext } from '../context.js';
 import { checkTrainingCost } from '../limits.js';
-import { json, type RouteDef } from '../router.js';
-import { skipRefusedSeq, submitModelRequest } from '../submit.js';
+import { json, type Route, defineRoute } from '../router.js';
+import { numberedModelRoutes, submitModelRequest } from '../submit.js';
 import { decodeForwardBackwardBody } from '../wire-codec.js';
 
 interface TrainingStep {
@@ -54,13 +54,12 @@ function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
   });
 }
 
-export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
-  return [
-    {
+export function trainingRoutes(ctx: ServerContext): Route[] {
+  return numberedModelRoutes(ctx, [
+    defineRoute({
       method: 'POST',
       path: '/api/v1/forward_backward',
       bodyLimit: 'data',
-      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(forwardBackwardRequestSchema, v),
       protobuf: (bytes) => decodeForwardBackwardBody(bytes),
       handler: ({ user, body }) =>
@@ -72,12 +71,11 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
             forwardOnly: body.forward_only === true,
           }),
         ),
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/forward',
       bodyLimit: 'data',
-      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(forwardRequestSchema, v),
       handler: ({ user, body }) =>
         json(
@@ -88,11 +86,10 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
             forwardOnly: true,
           }),
         ),
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/optim_step',
-      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
       body: (v) => parse(optimStepRequestSchema, v),
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
@@ -110,6 +107,6 @@ export function trainingRoutes(ctx: ServerContext): RouteDef<any>[] {
         });
         return json(future);
       },
-    },
-  ];
+    }),
+  ]);
 }

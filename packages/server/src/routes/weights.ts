@@ -27,13 +27,13 @@ import {
   type ServerContext,
 } from '../context.js';
 import { BadRequestError, RequestFailure, UnauthorizedError } from '../errors.js';
-import { json, type RouteDef } from '../router.js';
+import { json, type Route, defineRoute } from '../router.js';
 import type { StagedCheckpoint } from '../checkpoint-files.js';
 import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
-import { skipRefusedSeq, submitModelRequest } from '../submit.js';
+import { numberedModelRoutes, submitModelRequest } from '../submit.js';
 import { checkCheckpointName, formatCheckpointPath } from '../tinker-paths.js';
-import { createModel, modelIdOf } from './models.js';
-import { samplingSessionIdOf } from './sessions.js';
+import { createModel, modelIdOf } from '../domain/models.js';
+import { samplingSessionIdOf } from '../domain/sessions.js';
 
 interface SaveSpec {
   user: string;
@@ -112,187 +112,186 @@ function defaultCheckpointName(ctx: ServerContext, seqId: number | null): string
   return seqId !== null ? `ckpt-${stamp}-seq${seqId}` : `ckpt-${stamp}`;
 }
 
-export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
+export function weightsRoutes(ctx: ServerContext): Route[] {
   return [
-    {
-      method: 'POST',
-      path: '/api/v1/save_weights',
-      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
-      body: (v) => parse(saveWeightsRequestSchema, v),
-      handler: ({ user, body }) => {
-        const model = requireModel(ctx, user, body.model_id);
-        const seqId = body.seq_id ?? null;
-        const name = checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path');
-        const future = submitSave(ctx, {
-          user,
-          model,
-          kind: 'weights',
-          name,
-          overwrite: body.overwrite === true,
-          ttlSeconds: body.ttl_seconds ?? null,
-          userMetadata: body.user_metadata ?? null,
-          seqId,
-          payload: body,
-          result: (path): SaveWeightsResponse => ({ path, type: 'save_weights' }),
-        });
-        return json(future);
-      },
-    },
-    {
-      method: 'POST',
-      path: '/api/v1/save_weights_for_sampler',
-      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
-      body: (v) => parse(saveWeightsForSamplerRequestSchema, v),
-      handler: ({ user, body }) => {
-        const model = requireModel(ctx, user, body.model_id);
-        const seqId = body.seq_id ?? null;
-        if (body.path != null) {
-          const name = checkCheckpointName(body.path, 'path');
+    ...numberedModelRoutes(ctx, [
+      defineRoute({
+        method: 'POST',
+        path: '/api/v1/save_weights',
+        body: (v) => parse(saveWeightsRequestSchema, v),
+        handler: ({ user, body }) => {
+          const model = requireModel(ctx, user, body.model_id);
+          const seqId = body.seq_id ?? null;
+          const name = checkCheckpointName(body.path ?? defaultCheckpointName(ctx, seqId), 'path');
           const future = submitSave(ctx, {
             user,
             model,
-            kind: 'sampler_weights',
+            kind: 'weights',
             name,
-            overwrite: true,
+            overwrite: body.overwrite === true,
             ttlSeconds: body.ttl_seconds ?? null,
             userMetadata: body.user_metadata ?? null,
             seqId,
             payload: body,
-            result: (path): SaveWeightsForSamplerResponseInternal => ({ path, type: 'save_weights_for_sampler' }),
+            result: (path): SaveWeightsResponse => ({ path, type: 'save_weights' }),
           });
           return json(future);
-        }
-        if (body.sampling_session_seq_id == null) {
-          throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
-            field: 'path',
-          });
-        }
-        // Ephemeral: a snapshot of the adapter behind a new sampling session, not a listed checkpoint.
-        const samplingSessionId = samplingSessionIdOf(model.session_id, body.sampling_session_seq_id);
-        const future = submitModelRequest(ctx, {
-          user,
-          model,
-          kind: 'save_weights_for_sampler',
-          seqId,
-          payload: body,
-          execute: async () => {
-            if (ctx.store.getSamplingSession(samplingSessionId)) {
-              throw new RequestFailure(`sampling session ${samplingSessionId} already exists`);
-            }
-            const files = await ctx.ephemeral.writeStaged(
-              model.model_id,
-              'sampler_weights',
-              `session-${body.sampling_session_seq_id}`,
-              (tmp) => ctx.engine.saveSamplerWeights(model.model_id, tmp),
-              { overwrite: true },
-            );
-            const dir = files.dir;
-            try {
-              ctx.store.insertSamplingSession({
+        },
+      }),
+      defineRoute({
+        method: 'POST',
+        path: '/api/v1/save_weights_for_sampler',
+        body: (v) => parse(saveWeightsForSamplerRequestSchema, v),
+        handler: ({ user, body }) => {
+          const model = requireModel(ctx, user, body.model_id);
+          const seqId = body.seq_id ?? null;
+          if (body.path != null) {
+            const name = checkCheckpointName(body.path, 'path');
+            const future = submitSave(ctx, {
+              user,
+              model,
+              kind: 'sampler_weights',
+              name,
+              overwrite: true,
+              ttlSeconds: body.ttl_seconds ?? null,
+              userMetadata: body.user_metadata ?? null,
+              seqId,
+              payload: body,
+              result: (path): SaveWeightsForSamplerResponseInternal => ({ path, type: 'save_weights_for_sampler' }),
+            });
+            return json(future);
+          }
+          if (body.sampling_session_seq_id == null) {
+            throw new BadRequestError('save_weights_for_sampler needs a path (a checkpoint name) or a sampling_session_seq_id', {
+              field: 'path',
+            });
+          }
+          // Ephemeral: a snapshot of the adapter behind a new sampling session, not a listed checkpoint.
+          const samplingSessionId = samplingSessionIdOf(model.session_id, body.sampling_session_seq_id);
+          const future = submitModelRequest(ctx, {
+            user,
+            model,
+            kind: 'save_weights_for_sampler',
+            seqId,
+            payload: body,
+            execute: async () => {
+              if (ctx.store.getSamplingSession(samplingSessionId)) {
+                throw new RequestFailure(`sampling session ${samplingSessionId} already exists`);
+              }
+              const files = await ctx.ephemeral.writeStaged(
+                model.model_id,
+                'sampler_weights',
+                `session-${body.sampling_session_seq_id}`,
+                (tmp) => ctx.engine.saveSamplerWeights(model.model_id, tmp),
+                { overwrite: true },
+              );
+              const dir = files.dir;
+              try {
+                ctx.store.insertSamplingSession({
+                  sampling_session_id: samplingSessionId,
+                  owner: user,
+                  session_id: model.session_id,
+                  seq_id: body.sampling_session_seq_id ?? null,
+                  base_model: model.base_model,
+                  model_path: null,
+                  sampler_dir: dir,
+                  ephemeral: true,
+                  now: ctx.clock(),
+                });
+              } catch (err) {
+                await files.undo().catch(() => {});
+                throw new RequestFailure(`sampling session ${samplingSessionId} could not be recorded (${errorText(err)})`, 'server');
+              }
+              await files.keep();
+              const res: SaveWeightsForSamplerResponseInternal = {
+                path: null,
                 sampling_session_id: samplingSessionId,
-                owner: user,
-                session_id: model.session_id,
-                seq_id: body.sampling_session_seq_id ?? null,
-                base_model: model.base_model,
-                model_path: null,
-                sampler_dir: dir,
-                ephemeral: true,
-                now: ctx.clock(),
-              });
-            } catch (err) {
-              await files.undo().catch(() => {});
-              throw new RequestFailure(`sampling session ${samplingSessionId} could not be recorded (${errorText(err)})`, 'server');
-            }
-            await files.keep();
-            const res: SaveWeightsForSamplerResponseInternal = {
-              path: null,
-              sampling_session_id: samplingSessionId,
-              type: 'save_weights_for_sampler',
-            };
-            return res;
-          },
-        });
-        return json(future);
-      },
-    },
-    {
-      method: 'POST',
-      path: '/api/v1/load_weights',
-      onRefused: (user, raw) => skipRefusedSeq(ctx, user, raw),
-      body: (v) => parse(loadWeightsRequestSchema, v),
-      handler: ({ user, body }) => {
-        const reader = checkpointReader(ctx, user, body.weights_access_token);
-        const ckpt = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
-        const source = ctx.store.getModel(ckpt.run_id);
-        if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
-        const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
+                type: 'save_weights_for_sampler',
+              };
+              return res;
+            },
+          });
+          return json(future);
+        },
+      }),
+      defineRoute({
+        method: 'POST',
+        path: '/api/v1/load_weights',
+        body: (v) => parse(loadWeightsRequestSchema, v),
+        handler: ({ user, body }) => {
+          const reader = checkpointReader(ctx, user, body.weights_access_token);
+          const ckpt = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
+          const source = ctx.store.getModel(ckpt.run_id);
+          if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
+          const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
 
-        if (body.session_id != null) {
-          // Create-via-load: this load is the new model's creation (its seq_id 0).
-          requireSession(ctx, user, body.session_id);
-          const baseModel = body.base_model ?? source.base_model;
-          requireBaseModel(ctx, baseModel);
-          if (baseModel !== source.base_model) {
+          if (body.session_id != null) {
+            // Create-via-load: this load is the new model's creation (its seq_id 0).
+            requireSession(ctx, user, body.session_id);
+            const baseModel = body.base_model ?? source.base_model;
+            requireBaseModel(ctx, baseModel);
+            if (baseModel !== source.base_model) {
+              throw new BadRequestError(
+                `base_model ${baseModel} is not compatible with ${body.path}, which was trained on ${source.base_model}`,
+                { field: 'base_model' },
+              );
+            }
+            const future = createModel(ctx, {
+              user,
+              sessionId: body.session_id,
+              modelSeqId: body.model_seq_id!,
+              baseModel,
+              lora: source,
+              userMetadata: body.user_metadata ?? null,
+              kind: 'load_weights',
+              payload: body,
+              afterCreate: async (model) => {
+                const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
+                await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
+              },
+              result,
+            });
+            return json(future);
+          }
+
+          const model = requireModel(ctx, user, body.model_id!);
+          const seqId = body.seq_id ?? null;
+          const existing = seqId !== null ? ctx.futures.getBySeq(model.model_id, seqId) : null;
+          if (!existing) {
+            const maxSeq = ctx.store.maxSeq(model.model_id) ?? 0;
+            if (maxSeq > 0 || (seqId !== null && seqId !== 1)) {
+              throw new BadRequestError(
+                `load_weights is only allowed as a model's first request (seq_id 1); model ${model.model_id} already ` +
+                  `${maxSeq > 0 ? `has requests up to seq_id ${maxSeq}` : `expects seq_id 1, got ${seqId}`}. ` +
+                  'Create a new training client from the checkpoint instead.',
+                { field: 'seq_id' },
+              );
+            }
+          }
+          if (source.lora_rank !== model.lora_rank || source.base_model !== model.base_model) {
             throw new BadRequestError(
-              `base_model ${baseModel} is not compatible with ${body.path}, which was trained on ${source.base_model}`,
-              { field: 'base_model' },
+              `checkpoint ${body.path} (base ${source.base_model}, LoRA rank ${source.lora_rank}) does not fit model ` +
+                `${model.model_id} (base ${model.base_model}, LoRA rank ${model.lora_rank})`,
+              { field: 'path' },
             );
           }
-          const future = createModel(ctx, {
+          const future = submitModelRequest(ctx, {
             user,
-            sessionId: body.session_id,
-            modelSeqId: body.model_seq_id!,
-            baseModel,
-            lora: source,
-            userMetadata: body.user_metadata ?? null,
+            model,
             kind: 'load_weights',
+            seqId: seqId ?? 1,
             payload: body,
-            afterCreate: async (model) => {
+            execute: async () => {
               const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
               await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
+              return result(model.model_id);
             },
-            result,
           });
           return json(future);
-        }
-
-        const model = requireModel(ctx, user, body.model_id!);
-        const seqId = body.seq_id ?? null;
-        const existing = seqId !== null ? ctx.futures.getBySeq(model.model_id, seqId) : null;
-        if (!existing) {
-          const maxSeq = ctx.store.maxSeq(model.model_id) ?? 0;
-          if (maxSeq > 0 || (seqId !== null && seqId !== 1)) {
-            throw new BadRequestError(
-              `load_weights is only allowed as a model's first request (seq_id 1); model ${model.model_id} already ` +
-                `${maxSeq > 0 ? `has requests up to seq_id ${maxSeq}` : `expects seq_id 1, got ${seqId}`}. ` +
-                'Create a new training client from the checkpoint instead.',
-              { field: 'seq_id' },
-            );
-          }
-        }
-        if (source.lora_rank !== model.lora_rank || source.base_model !== model.base_model) {
-          throw new BadRequestError(
-            `checkpoint ${body.path} (base ${source.base_model}, LoRA rank ${source.lora_rank}) does not fit model ` +
-              `${model.model_id} (base ${model.base_model}, LoRA rank ${model.lora_rank})`,
-            { field: 'path' },
-          );
-        }
-        const future = submitModelRequest(ctx, {
-          user,
-          model,
-          kind: 'load_weights',
-          seqId: seqId ?? 1,
-          payload: body,
-          execute: async () => {
-            const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
-            await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
-            return result(model.model_id);
-          },
-        });
-        return json(future);
-      },
-    },
-    {
+        },
+      }),
+    ]),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/weights_info',
       body: (v) => parse(weightsInfoRequestSchema, v),
@@ -310,8 +309,8 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
         };
         return json(res);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/v1/copy_weights',
       body: (v) => parse(copyWeightsRequestSchema, v),
@@ -365,7 +364,7 @@ export function weightsRoutes(ctx: ServerContext): RouteDef<any>[] {
         });
         return json({ tinker_path: tinkerPath } satisfies CopyWeightsResponse);
       },
-    },
+    }),
   ];
 }
 
