@@ -4,7 +4,34 @@
  * aliases, repeatable options and flags. Anything not declared, a value missing or given to a
  * flag, or an option given twice is a UsageError (exit code 2).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
+
+/** The `version` of the package.json at `url` (a CLI's own), or 'unknown'. */
+export function packageVersionAt(url: URL): string {
+  try {
+    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Runs a CLI's `main` as the program: its exit code, and no waiting on stray timers afterwards
+ * (the engine process and sockets are closed by then).
+ */
+export function runProgram(main: (argv: string[]) => Promise<number>, argv: string[]): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+      setImmediate(() => process.exit(code));
+    },
+    (err) => {
+      process.stderr.write(`error: ${String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
 
 /** Bad command-line arguments: printed as one line, exit code 2. */
 export class UsageError extends Error {

@@ -160,7 +160,17 @@ export class CheckpointFiles {
   }
 
   /** Deletes every checkpoint directory (and leftover) not in `keep`, then the runs left empty. */
-  async removeAllExcept(keep: ReadonlySet<string>): Promise<number> {
+  removeAllExcept(keep: ReadonlySet<string>): Promise<number> {
+    return this.removeEntries((_entry, p) => !keep.has(p), true);
+  }
+
+  /** Deletes leftovers of writes interrupted by a crash. */
+  removeStaleTemporaries(): Promise<number> {
+    return this.removeEntries((entry) => entry.startsWith(TMP_PREFIX) || entry.startsWith(TRASH_PREFIX), false);
+  }
+
+  /** Deletes the entries of every run's checkpoint folders that `doomed` picks; returns how many. */
+  private async removeEntries(doomed: (entry: string, fullPath: string) => boolean, pruneRuns: boolean): Promise<number> {
     let removed = 0;
     if (!fs.existsSync(this.root)) return 0;
     for (const run of await fsp.readdir(this.root, { withFileTypes: true })) {
@@ -170,32 +180,12 @@ export class CheckpointFiles {
         if (!fs.existsSync(dir)) continue;
         for (const entry of await fsp.readdir(dir)) {
           const p = path.join(dir, entry);
-          if (keep.has(p)) continue;
+          if (!doomed(entry, p)) continue;
           await fsp.rm(p, { recursive: true, force: true });
           removed++;
         }
       }
-      await this.pruneEmptyRun(run.name);
-    }
-    return removed;
-  }
-
-  /** Deletes leftovers of writes interrupted by a crash. */
-  async removeStaleTemporaries(): Promise<number> {
-    let removed = 0;
-    if (!fs.existsSync(this.root)) return 0;
-    for (const run of await fsp.readdir(this.root, { withFileTypes: true })) {
-      if (!run.isDirectory()) continue;
-      for (const kind of ['weights', 'sampler_weights']) {
-        const dir = path.join(this.root, run.name, kind);
-        if (!fs.existsSync(dir)) continue;
-        for (const entry of await fsp.readdir(dir)) {
-          if (entry.startsWith(TMP_PREFIX) || entry.startsWith(TRASH_PREFIX)) {
-            await fsp.rm(path.join(dir, entry), { recursive: true, force: true });
-            removed++;
-          }
-        }
-      }
+      if (pruneRuns) await this.pruneEmptyRun(run.name);
     }
     return removed;
   }

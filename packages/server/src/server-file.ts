@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { answersHealthz } from '@tinker-ts/protocol/healthz';
 
 export const SERVER_FILE = 'server.json';
 /** What `tinker-ts serve` prints on stdout, followed by its URL, once it accepts requests. */
@@ -66,21 +67,11 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-export async function healthy(url: string, timeoutMs = 2000): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/api/v1/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
 /** The server recorded for `dataDir`, if its process is alive and it answers healthz. */
 export async function liveServer(dataDir: string): Promise<ServerFile | null> {
   const info = readServerFile(dataDir);
   if (!info || !pidAlive(info.pid)) return null;
-  return (await healthy(info.url)) ? info : null;
+  return (await answersHealthz(info.url, 2000)) ? info : null;
 }
 
 /**

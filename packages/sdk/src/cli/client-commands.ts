@@ -15,7 +15,8 @@ import type { Checkpoint, TrainingRun } from '../types.js';
 import { extractTar } from '@tinker-ts/protocol/tar';
 import { UsageError, expectPositionals, flagOption, intOption, stringOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { formatBytes, formatTime, keyValues, table } from './output.js';
-import { findLocalServer, healthy } from './local-server.js';
+import { answersHealthz } from '@tinker-ts/protocol/healthz';
+import { findLocalServer } from './local-server.js';
 
 /** A failure to report as one line with exit code 1 (not a usage error). */
 export class CommandError extends Error {}
@@ -55,7 +56,7 @@ async function connect(args: ParsedArgs): Promise<Connection> {
   if (!apiKey) throw new UsageError('no API key: pass --api-key or set TINKER_API_KEY');
   if (!apiKey.startsWith('tml-') && !apiKey.startsWith('eyJ')) throw new UsageError('the API key must start with "tml-" (or be a JWT starting with "eyJ")');
   const base = baseURL.replace(/\/+$/, '');
-  if (!(await healthy(base, 5000))) {
+  if (!(await answersHealthz(base, 5000))) {
     throw new CommandError(`cannot reach the Tinker server at ${base} (no answer from ${base}/api/v1/healthz); is it running?`);
   }
   // Warnings while the command runs are the user's business; once it is done, shutting the

@@ -14,14 +14,3 @@ export async function findLocalServer(): Promise<LocalServer | string> {
   if (typeof mod === 'string') return `no local server can run without @tinker-ts/server (${mod})`;
   return (await mod.findLocalServer({ dataDir })) ?? `none is running for ${dataDir}`;
 }
-
-/** The server answers healthz within `timeoutMs`. */
-export async function healthy(url: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/api/v1/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}

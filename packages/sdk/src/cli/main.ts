@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
-import { UsageError, parseArgs, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
+import { UsageError, packageVersionAt, parseArgs, runProgram, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
 
 /** The server package's `serve` command: loaded only for `tinker-ts serve` (an optional peer of the SDK). */
@@ -32,12 +32,7 @@ async function loadServe(): Promise<ServeModule | string> {
 }
 
 export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
+  return packageVersionAt(new URL('../../package.json', import.meta.url));
 }
 
 export async function usage(): Promise<string> {
@@ -93,19 +88,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Runs the CLI as a program: exit code from main, and no waiting on stray timers afterwards. */
+/** Runs the CLI as a program (bin/tinker-ts.js). */
 export function runCli(argv: string[]): void {
-  main(argv).then(
-    (code) => {
-      process.exitCode = code;
-      // The engine process and sockets are closed by then; do not wait on stray timers.
-      setImmediate(() => process.exit(code));
-    },
-    (err) => {
-      process.stderr.write(`error: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  runProgram(main, argv);
 }
 
 // Run when executed directly (not when imported by tests or by bin/tinker-ts.js).

@@ -9,16 +9,11 @@
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
-import { UsageError, parseArgs } from '@tinker-ts/protocol/cli-args';
+import { UsageError, packageVersionAt, parseArgs, runProgram } from '@tinker-ts/protocol/cli-args';
 import { SERVE_OPTIONS, SERVE_USAGE, serveCommand } from './serve.js';
 
 export function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
-  }
+  return packageVersionAt(new URL('../../package.json', import.meta.url));
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -39,18 +34,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Runs the server as a program: exit code from main, and no waiting on stray timers afterwards. */
+/** Runs the server as a program (bin/tinker-ts-server.js). */
 export function runServerCli(argv: string[]): void {
-  main(argv).then(
-    (code) => {
-      process.exitCode = code;
-      setImmediate(() => process.exit(code));
-    },
-    (err) => {
-      process.stderr.write(`error: ${String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  runProgram(main, argv);
 }
 
 // Run when executed directly (not when imported by tests or by bin/tinker-ts-server.js).
