@@ -85,8 +85,8 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
   // Recovery: whatever was in flight when the last process died can never complete, and
   // adapters only ever lived in that process's memory.
   const now = clock();
-  const failed = store.failUnfinishedFutures(RESTART_MESSAGE, now);
-  const lost = store.loseLiveModels(`the server restarted at ${new Date(now).toISOString()}`);
+  const failed = store.futures.failUnfinished(RESTART_MESSAGE, now);
+  const lost = store.models.loseLive(`the server restarted at ${new Date(now).toISOString()}`);
   if (failed || lost) log(`recovered data dir: ${failed} unfinished request(s) failed, ${lost} model(s) lost their in-memory state`);
 
   const checkpoints = new CheckpointFiles(path.join(opts.dataDir, 'checkpoints'));

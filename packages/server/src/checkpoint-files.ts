@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { CheckpointKind } from './store.js';
+import type { CheckpointKind } from './store/rows.js';
 
 const TMP_PREFIX = '.tmp-';
 const TRASH_PREFIX = '.trash-';

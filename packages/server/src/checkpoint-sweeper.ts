@@ -9,8 +9,8 @@ import { sweepEphemeralSamplers } from './ephemeral-samplers.js';
 
 export async function sweepExpiredCheckpoints(ctx: ServerContext): Promise<number> {
   let removed = 0;
-  for (const row of ctx.store.expiredCheckpoints(ctx.clock())) {
-    ctx.store.deleteCheckpoint(row.run_id, row.kind, row.name);
+  for (const row of ctx.store.checkpoints.expired(ctx.clock())) {
+    ctx.store.checkpoints.delete(row.run_id, row.kind, row.name);
     try {
       await ctx.checkpoints.remove(row.path);
       if (row.kind === 'sampler_weights') await ctx.engine.releaseSamplerWeights([row.path]);
@@ -34,7 +34,7 @@ export function startCheckpointSweeper(ctx: ServerContext, intervalMs: number): 
         return sweepEphemeralSamplers(ctx);
       })
       .then(() => {
-        ctx.store.deleteFinishedFuturesBefore(ctx.clock() - ctx.settings.futureRetentionMs);
+        ctx.store.futures.deleteFinishedBefore(ctx.clock() - ctx.settings.futureRetentionMs);
       })
       .catch((err) => ctx.log(`checkpoint sweep failed: ${String(err)}`))
       .finally(() => {

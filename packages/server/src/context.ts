@@ -10,7 +10,8 @@ import { BadRequestError, NotFoundError } from './errors.js';
 import type { FutureRegistry } from './futures.js';
 import type { ModelQueues } from './model-queue.js';
 import type { Authenticator } from './router.js';
-import type { CheckpointKind, CheckpointRow, ModelRow, SamplingSessionRow, SessionRow, Store } from './store.js';
+import type { Store } from './store.js';
+import type { CheckpointKind, CheckpointRow, ModelRow, SamplingSessionRow, SessionRow } from './store/rows.js';
 import { parseCheckpointPath } from './tinker-paths.js';
 
 export interface ServerSettings {
@@ -85,19 +86,19 @@ export interface ServerContext {
 }
 
 export function requireSession(ctx: ServerContext, user: string, sessionId: string): SessionRow {
-  const s = ctx.store.getSession(sessionId);
+  const s = ctx.store.sessions.get(sessionId);
   if (!s || s.owner !== user) throw new NotFoundError(`session ${sessionId} not found`);
   return s;
 }
 
 export function requireModel(ctx: ServerContext, user: string, modelId: string): ModelRow {
-  const m = ctx.store.getModel(modelId);
+  const m = ctx.store.models.get(modelId);
   if (!m || m.owner !== user) throw new NotFoundError(`model ${modelId} not found`);
   return m;
 }
 
 export function requireSamplingSession(ctx: ServerContext, user: string, id: string): SamplingSessionRow {
-  const s = ctx.store.getSamplingSession(id);
+  const s = ctx.store.samplingSessions.get(id);
   if (!s || s.owner !== user) throw new NotFoundError(`sampling session ${id} not found`);
   return s;
 }
@@ -129,7 +130,7 @@ export function requireReadableCheckpoint(
     const want = kind === 'weights' ? 'tinker://<run_id>/weights/<name> (a save_state checkpoint)' : 'tinker://<run_id>/sampler_weights/<name> (a save_weights_for_sampler checkpoint)';
     throw new BadRequestError(`${field} must be ${want}, got ${tinkerPath}`, { field });
   }
-  const row = ctx.store.getCheckpoint(parsed.runId, parsed.kind, parsed.name);
+  const row = ctx.store.checkpoints.get(parsed.runId, parsed.kind, parsed.name);
   if (!row || (row.owner !== user && !row.public) || (row.expires_at !== null && row.expires_at <= ctx.clock())) {
     throw new NotFoundError(`checkpoint ${tinkerPath} not found`);
   }

@@ -83,13 +83,13 @@ test('with the data dir on a full tmpfs, futures finish, a save fails cleanly, a
     const deadline = Date.now() + 15_000;
     while (server.ctx.futures.unwrittenCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(server.ctx.futures.unwrittenCount, 0);
-    assert.equal(server.ctx.store.getFuture(fb)!.state, 'done');
+    assert.equal(server.ctx.store.futures.get(fb)!.state, 'done');
     assert.deepEqual((await client.forwardBackwardResult(fb)).metrics, out.metrics);
-    assert.equal(server.ctx.store.getFuture(save)!.state, 'failed');
+    assert.equal(server.ctx.store.futures.get(save)!.state, 'failed');
 
     // Space again: the model saves.
     const again = await client.result((await client.post('save_weights', { model_id: modelId, path: 'with-room', seq_id: 4 })).request_id);
-    assert.ok(server.ctx.store.getCheckpoint(modelId, 'weights', 'with-room'), again.path);
+    assert.ok(server.ctx.store.checkpoints.get(modelId, 'weights', 'with-room'), again.path);
   } finally {
     await server.close();
     execFileSync('umount', [mountPoint], { stdio: 'ignore' });

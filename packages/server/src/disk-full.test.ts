@@ -56,7 +56,7 @@ test('outcomes refused by a full disk are served from memory, saves fail cleanly
     const modelId = await client.createModel(sessionId, 0);
     const kept = await client.result((await client.post('save_weights', { model_id: modelId, path: 'kept', seq_id: 1 })).request_id);
     const keptDir = path.join(dataDir, 'checkpoints', modelId, 'weights', 'kept');
-    const keptRow = store.getCheckpoint(modelId, 'weights', 'kept');
+    const keptRow = store.checkpoints.get(modelId, 'weights', 'kept');
     const keptState = fs.readFileSync(path.join(keptDir, 'training_state.json'), 'utf8');
 
     // Acknowledged while there is room, held back behind seq_id 2, finished once the disk is full.
@@ -89,8 +89,8 @@ test('outcomes refused by a full disk are served from memory, saves fail cleanly
     assert.equal(fs.existsSync(path.join(dataDir, 'checkpoints', modelId, 'weights', 'fresh')), false);
     assert.deepEqual(fs.readdirSync(path.join(dataDir, 'checkpoints', modelId, 'weights')), ['kept']);
     assert.equal(fs.readFileSync(path.join(keptDir, 'training_state.json'), 'utf8'), keptState, 'the replaced checkpoint is back');
-    assert.deepEqual(store.getCheckpoint(modelId, 'weights', 'kept'), keptRow);
-    assert.equal(store.getCheckpoint(modelId, 'weights', 'fresh'), null);
+    assert.deepEqual(store.checkpoints.get(modelId, 'weights', 'kept'), keptRow);
+    assert.equal(store.checkpoints.get(modelId, 'weights', 'fresh'), null);
     assert.ok(lines.some((l) => /could not record the outcome of .*database or disk is full/.test(l)), lines.join('\n'));
 
     // Room again: every outcome reaches the database, unchanged.
@@ -98,13 +98,13 @@ test('outcomes refused by a full disk are served from memory, saves fail cleanly
     const deadline = Date.now() + 15_000;
     while (server.ctx.futures.unwrittenCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal(server.ctx.futures.unwrittenCount, 0);
-    assert.equal(store.getFuture(fb)!.state, 'done');
+    assert.equal(store.futures.get(fb)!.state, 'done');
     assert.deepEqual((await client.forwardBackwardResult(fb)).metrics, out.metrics);
-    assert.deepEqual([store.getFuture(overwrite)!.state, store.getFuture(overwrite)!.category], ['failed', 'server']);
+    assert.deepEqual([store.futures.get(overwrite)!.state, store.futures.get(overwrite)!.category], ['failed', 'server']);
 
     // And the model goes on: a save now succeeds and the old checkpoint still loads.
     const after = await client.result((await client.post('save_weights', { model_id: modelId, path: 'after', seq_id: 6 })).request_id);
-    assert.ok(store.getCheckpoint(modelId, 'weights', 'after'));
+    assert.ok(store.checkpoints.get(modelId, 'weights', 'after'));
     const load = await client.post('load_weights', { session_id: sessionId, model_seq_id: 1, path: kept.path, optimizer: true });
     await client.result(load.request_id);
     assert.ok(after.path);

@@ -104,14 +104,14 @@ test('ephemeral sampler weights unused for the idle limit are deleted; ones in u
     const modelId = await client.createModel(sessionId);
     const idle = await saveEphemeral(client, modelId, 1, 0);
     const used = await saveEphemeral(client, modelId, 2, 1);
-    const idleRow = server.ctx.store.getSamplingSession(idle)!;
+    const idleRow = server.ctx.store.samplingSessions.get(idle)!;
     for (let i = 0; i < 12; i++) {
       await sampledTokens(client, used, i);
       await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(fs.existsSync(idleRow.sampler_dir!), false, 'unused for longer than the limit');
     assert.equal((await sampleThrough(client, idle, 0)).status, 404);
-    assert.ok(fs.existsSync(server.ctx.store.getSamplingSession(used)!.sampler_dir!), 'sampled every 0.2 s: kept');
+    assert.ok(fs.existsSync(server.ctx.store.samplingSessions.get(used)!.sampler_dir!), 'sampled every 0.2 s: kept');
   });
 });
 
@@ -122,10 +122,10 @@ test('at startup, ephemeral files of ended sessions and files without a sampling
   await withServer({ dataDir: dir, port: 0 }, async (server, client) => {
     const live = await client.createSession();
     const ended = await client.createSession();
-    liveDir = server.ctx.store.getSamplingSession(await saveEphemeral(client, await client.createModel(live), 1, 0))!.sampler_dir!;
-    endedDir = server.ctx.store.getSamplingSession(await saveEphemeral(client, await client.createModel(ended), 1, 0))!.sampler_dir!;
+    liveDir = server.ctx.store.samplingSessions.get(await saveEphemeral(client, await client.createModel(live), 1, 0))!.sampler_dir!;
+    endedDir = server.ctx.store.samplingSessions.get(await saveEphemeral(client, await client.createModel(ended), 1, 0))!.sampler_dir!;
     // As if the server had died before its sweep: the session ended, the files stayed.
-    server.ctx.store.finishSession(ended, Date.now());
+    server.ctx.store.sessions.finish(ended, Date.now());
   });
   const orphan = path.join(dir, 'ephemeral', 'gone:train:0', 'sampler_weights', 'session-3');
   fs.mkdirSync(orphan, { recursive: true });

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { ServerContext } from './context.js';
-import type { ModelRow, SamplingSessionRow } from './store.js';
+import type { ModelRow, SamplingSessionRow } from './store/rows.js';
 
 /**
  * Deletes the given ephemeral weights. Ones with requests still queued are left for the next
@@ -25,7 +25,7 @@ export async function releaseEphemeralSamplers(ctx: ServerContext, rows: readonl
   ctx.store.transaction(() => {
     for (const row of rows) {
       if (!row.ephemeral || ctx.queues.has(row.sampling_session_id)) continue;
-      if (ctx.store.releaseSamplingSession(row.sampling_session_id, now) && row.sampler_dir) dirs.push(row.sampler_dir);
+      if (ctx.store.samplingSessions.release(row.sampling_session_id, now) && row.sampler_dir) dirs.push(row.sampler_dir);
     }
   });
   if (dirs.length === 0) return 0;
@@ -39,7 +39,7 @@ export async function releaseEphemeralSamplers(ctx: ServerContext, rows: readonl
   }
   // A run's directories go with its last weights, unless the model may still save more.
   for (const runId of new Set(dirs.map((d) => path.relative(ctx.ephemeral.root, d).split(path.sep)[0]!))) {
-    const model = ctx.store.getModel(runId);
+    const model = ctx.store.models.get(runId);
     if (!model || (model.state !== 'active' && model.state !== 'creating')) await ctx.ephemeral.pruneEmptyRun(runId);
   }
   await forget;
@@ -48,21 +48,21 @@ export async function releaseEphemeralSamplers(ctx: ServerContext, rows: readonl
 
 /** A session ended: its ephemeral weights go now (queued ones at the next sweep). */
 export function releaseSessionSamplers(ctx: ServerContext, sessionId: string): Promise<number> {
-  const rows = ctx.store.samplingSessionsOfSession(sessionId).filter((s) => s.ephemeral && s.released_at === null);
+  const rows = ctx.store.samplingSessions.ofSession(sessionId).filter((s) => s.ephemeral && s.released_at === null);
   return releaseEphemeralSamplers(ctx, rows);
 }
 
 /** The periodic sweep: weights of ended sessions, and weights unused for longer than the idle limit. */
 export function sweepEphemeralSamplers(ctx: ServerContext): Promise<number> {
   const idle = ctx.settings.ephemeralSamplerIdleMs;
-  return releaseEphemeralSamplers(ctx, ctx.store.ephemeralSamplersToRelease(idle > 0 ? ctx.clock() - idle : 0));
+  return releaseEphemeralSamplers(ctx, ctx.store.samplingSessions.ephemeralToRelease(idle > 0 ? ctx.clock() - idle : 0));
 }
 
 /** A model was unloaded: the engine drops its copies of the model's ephemeral weights (the files stay). */
 export async function forgetModelSamplers(ctx: ServerContext, model: ModelRow): Promise<void> {
   const prefix = path.join(ctx.ephemeral.root, model.model_id) + path.sep;
-  const dirs = ctx.store
-    .samplingSessionsOfSession(model.session_id)
+  const dirs = ctx.store.samplingSessions
+    .ofSession(model.session_id)
     .filter((s) => s.ephemeral && s.released_at === null && s.sampler_dir?.startsWith(prefix))
     .map((s) => s.sampler_dir!);
   if (dirs.length > 0) await ctx.engine.releaseSamplerWeights(dirs);
@@ -76,11 +76,11 @@ export function noteEphemeralUse(ctx: ServerContext, s: SamplingSessionRow): voi
   if (ctx.settings.ephemeralSamplerIdleMs <= 0) return; // no idle limit: nothing to record
   const now = ctx.clock();
   const every = Math.min(60_000, ctx.settings.ephemeralSamplerIdleMs / 10);
-  if (now - s.last_used_at >= every) ctx.store.touchSamplingSession(s.sampling_session_id, now);
+  if (now - s.last_used_at >= every) ctx.store.samplingSessions.touch(s.sampling_session_id, now);
 }
 
 /** At startup: deletes ephemeral weights on disk that no live sampling session refers to. */
 export async function removeOrphanEphemeralFiles(ctx: ServerContext): Promise<number> {
-  const live = new Set(ctx.store.liveEphemeralDirs());
+  const live = new Set(ctx.store.samplingSessions.liveEphemeralDirs());
   return ctx.ephemeral.removeAllExcept(live);
 }

@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestError } from './errors.js';
 import { FutureRegistry } from './futures.js';
-import { Store, type NewFuture } from './store.js';
+import { Store } from './store.js';
+import { type NewFuture } from './store/rows.js';
 
 function setup() {
   let t = 100;
@@ -43,7 +44,7 @@ test('a running future is running in memory and pending in SQLite; finishing wri
   const polled = await poll;
   assert.equal(polled!.state, 'done');
   // What the long poll got is what the database now returns.
-  const stored = store.getFuture('m:1')!;
+  const stored = store.futures.get('m:1')!;
   assert.deepEqual([stored.state, stored.result_json, stored.finished_at], [polled!.state, polled!.result_json, polled!.finished_at]);
   assert.deepEqual(JSON.parse(futures.get('m:1')!.result_json!), { metrics: { x: 1 } });
 });
@@ -56,7 +57,7 @@ test('protobuf results reach the long poll as the bytes the database stores', as
   const polled = (await poll)!;
   assert.ok(polled.result_bytes && polled.result_bytes.byteLength > 0);
   assert.equal(polled.result_json, null);
-  assert.deepEqual([...store.getFuture('m:1')!.result_bytes!], [...polled.result_bytes]);
+  assert.deepEqual([...store.futures.get('m:1')!.result_bytes!], [...polled.result_bytes]);
 });
 
 test('a resubmission returns the original future; a different payload under the same seq_id is refused', () => {

@@ -8,7 +8,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { QueueState } from '@tinker-ts/protocol';
 import { BadRequestError, type FailureCategory } from './errors.js';
-import type { FutureRow, NewFuture, Store } from './store.js';
+import type { Store } from './store.js';
+import type { FutureRow, NewFuture } from './store/rows.js';
 import { encodeResultProtobuf, PROTOBUF_RESULT_KINDS } from './wire-codec.js';
 
 /** Why a future has not finished yet, for `try_again` answers. */
@@ -104,7 +105,7 @@ export class FutureRegistry {
       );
     }
     const now = this.clock();
-    this.store.insertFuture(f, now);
+    this.store.futures.insert(f, now);
     const row: FutureRow = {
       request_id: f.request_id,
       owner: f.owner,
@@ -129,13 +130,13 @@ export class FutureRegistry {
   }
 
   get(requestId: string): FutureRow | null {
-    return this.live.get(requestId) ?? this.unwritten.get(requestId) ?? this.store.getFuture(requestId);
+    return this.live.get(requestId) ?? this.unwritten.get(requestId) ?? this.store.futures.get(requestId);
   }
 
   /** The future submitted under (queue, seq_id), if any. */
   getBySeq(queueKey: string, seqId: number): FutureRow | null {
     const key = seqKey(queueKey, seqId);
-    return this.liveBySeq.get(key) ?? this.unwrittenBySeq.get(key) ?? this.store.getFutureBySeq(queueKey, seqId);
+    return this.liveBySeq.get(key) ?? this.unwrittenBySeq.get(key) ?? this.store.futures.getBySeq(queueKey, seqId);
   }
 
   /** Finished futures whose row is not yet in the database. */
@@ -166,7 +167,7 @@ export class FutureRegistry {
     const bytes = PROTOBUF_RESULT_KINDS.has(kind) ? encodeResultProtobuf(kind, result) : null;
     const json = bytes ? null : JSON.stringify(result ?? null);
     const now = this.clock();
-    const write = () => this.store.completeFuture(requestId, bytes ? { bytes } : { json: json! }, now);
+    const write = () => this.store.futures.complete(requestId, bytes ? { bytes } : { json: json! }, now);
     const finished = (r: FutureRow): FutureRow => ({ ...r, state: 'done', result_json: json, result_bytes: bytes, finished_at: now });
     if (extra) {
       const done = this.store.transaction(() => {
@@ -184,7 +185,7 @@ export class FutureRegistry {
     const now = this.clock();
     return this.record(
       requestId,
-      () => this.store.failFuture(requestId, message, category, now),
+      () => this.store.futures.fail(requestId, message, category, now),
       (r) => ({ ...r, state: 'failed', error: message, category, finished_at: now }),
     );
   }
@@ -222,9 +223,9 @@ export class FutureRegistry {
       try {
         if (row.state === 'done') {
           const result = row.result_bytes ? { bytes: row.result_bytes } : { json: row.result_json ?? 'null' };
-          this.store.completeFuture(row.request_id, result, row.finished_at!);
+          this.store.futures.complete(row.request_id, result, row.finished_at!);
         } else {
-          this.store.failFuture(row.request_id, row.error ?? 'request failed', row.category ?? 'unknown', row.finished_at!);
+          this.store.futures.fail(row.request_id, row.error ?? 'request failed', row.category ?? 'unknown', row.finished_at!);
         }
       } catch {
         break;

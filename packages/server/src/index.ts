@@ -1,7 +1,8 @@
 export { startServer, type StartServerOptions, type RunningServer } from './server.js';
 export { createApp, DATABASE_FILE, RESTART_MESSAGE, type App, type AppOptions } from './app.js';
 export { Router, json, bytes, defineRoute, PROTOBUF_CONTENT_TYPE, type Route, type RouteDef, type RequestContext, type Reply, type HttpMethod, type Authenticator } from './router.js';
-export { Store, type SessionRow, type ModelRow, type FutureRow, type CheckpointRow, type SamplingSessionRow, type CheckpointKind, type ModelState, type FutureState } from './store.js';
+export { Store } from './store.js';
+export type { SessionRow, ModelRow, FutureRow, CheckpointRow, SamplingSessionRow, CheckpointKind, ModelState, FutureState } from './store/rows.js';
 export {
   HttpError, BadRequestError, UnauthorizedError, NotFoundError, MethodNotAllowedError, PayloadTooLargeError,
   UnsupportedMediaTypeError, RequestFailure, type FailureCategory,

@@ -28,13 +28,13 @@ test('published checkpoints are readable by anyone, private ones by their owner 
     assert.equal(denied.status, 404);
 
     const a = parseCheckpointPath(saved.path, 'path');
-    server.ctx.store.setCheckpointPublic(a.runId, a.kind, a.name, true);
+    server.ctx.store.checkpoints.setPublic(a.runId, a.kind, a.name, true);
 
     assert.equal((await bob.post('weights_info', { tinker_path: saved.path })).lora_rank, 4);
     const load = await bob.post('load_weights', { session_id: bobSession, model_seq_id: 0, path: saved.path, optimizer: false });
     const loaded = await bob.result(load.request_id);
     assert.equal(loaded.model_id, `${bobSession}:train:0`);
-    assert.equal(server.ctx.store.getModel(loaded.model_id)!.owner, server.ctx.store.getSession(bobSession)!.owner);
+    assert.equal(server.ctx.store.models.get(loaded.model_id)!.owner, server.ctx.store.sessions.get(bobSession)!.owner);
 
     const copy = await bob.post('copy_weights', { session_id: bobSession, model_seq_id: 1, source_path: saved.path });
     assert.equal(copy.tinker_path, `tinker://${bobSession}:train:1/weights/shared`);

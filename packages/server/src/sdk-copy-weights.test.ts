@@ -61,7 +61,7 @@ test('copied sampler weights sample what the originals sample', async () => {
   const b = await (await sc.createSamplingClient({ modelPath: copy })).sample({ prompt: [3, 1, 4, 1], samplingParams: params });
   assert.deepEqual(b.sequences[0]!.tokens, a.sequences[0]!.tokens);
   const { runId, kind, name } = parseTinkerPath(copy);
-  const row = server.ctx.store.getCheckpoint(runId, kind, name);
+  const row = server.ctx.store.checkpoints.get(runId, kind, name);
   assert.ok(row?.expires_at, 'the TTL was not stored');
   assert.ok(Math.abs(row.expires_at - row.created_at - 3_600_000) < 1_000);
 });

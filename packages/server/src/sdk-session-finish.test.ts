@@ -23,17 +23,17 @@ test('close() finishes the session and unloads its models', async () => {
   server = await startServer({ dataDir, port: 0, settings: { longPollMs: 2_000 } });
   const sc = new ServiceClient({ baseURL: server.url, apiKey: E2E_API_KEY });
   const tc = await sc.createLoraTrainingClient({ baseModel: E2E_MODEL, rank: 4, seed: 1 });
-  const model = server.ctx.store.getModel(tc.modelId);
+  const model = server.ctx.store.models.get(tc.modelId);
   assert.ok(model, 'the server has no record of the model');
   const sessionId = model.session_id;
-  assert.equal(server.ctx.store.getSession(sessionId)?.finished_at, null);
+  assert.equal(server.ctx.store.sessions.get(sessionId)?.finished_at, null);
 
   const t0 = Date.now();
   await sc.close();
   assert.ok(Date.now() - t0 < 3_000, `close() took ${Date.now() - t0} ms`);
-  assert.ok(server.ctx.store.getSession(sessionId)?.finished_at, 'the session was not finished');
-  for (let i = 0; i < 100 && server.ctx.store.getModel(tc.modelId)?.state === 'active'; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.notEqual(server.ctx.store.getModel(tc.modelId)?.state, 'active');
+  assert.ok(server.ctx.store.sessions.get(sessionId)?.finished_at, 'the session was not finished');
+  for (let i = 0; i < 100 && server.ctx.store.models.get(tc.modelId)?.state === 'active'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.notEqual(server.ctx.store.models.get(tc.modelId)?.state, 'active');
   // A second close() is harmless.
   await sc.close();
 });

@@ -171,13 +171,13 @@ function superviseModels(engine: EngineSupervisor, ctx: ServerContext): void {
       if (failed) ctx.log(`${failed} queued request(s) failed: the engine restarted under them`);
     },
     lost: (modelId, reason) => {
-      let model = ctx.store.getModel(modelId);
+      let model = ctx.store.models.get(modelId);
       try {
-        if (model && (model.state === 'active' || model.state === 'creating')) ctx.store.setModelState(modelId, 'lost', reason);
+        if (model && (model.state === 'active' || model.state === 'creating')) ctx.store.models.setState(modelId, 'lost', reason);
       } catch (err) {
         ctx.log(`could not record that model ${modelId} lost its state: ${String(err)}`);
       }
-      model = ctx.store.getModel(modelId);
+      model = ctx.store.models.get(modelId);
       const message = (model && notLiveMessage(ctx, model)) ?? `model ${modelId} lost its in-memory training state (${reason})`;
       ctx.queues.close(modelId, message);
       return message;

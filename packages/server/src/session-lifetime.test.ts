@@ -41,13 +41,13 @@ test('finished and abandoned sessions release their models; heartbeats keep them
     const abandoned = await client.createSession();
     const abandonedModel = await client.createModel(abandoned, 0);
     const deadline = Date.now() + 15_000;
-    while (server.ctx.store.getModel(abandonedModel)!.state !== 'unloaded' && Date.now() < deadline) {
+    while (server.ctx.store.models.get(abandonedModel)!.state !== 'unloaded' && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
     clearInterval(beat);
-    assert.equal(server.ctx.store.getModel(abandonedModel)!.state, 'unloaded');
-    assert.match(server.ctx.store.getModel(abandonedModel)!.state_reason!, /no heartbeat/);
-    assert.equal(server.ctx.store.getModel(keptModel)!.state, 'active');
+    assert.equal(server.ctx.store.models.get(abandonedModel)!.state, 'unloaded');
+    assert.match(server.ctx.store.models.get(abandonedModel)!.state_reason!, /no heartbeat/);
+    assert.equal(server.ctx.store.models.get(keptModel)!.state, 'active');
     const alive = await client.forwardBackwardProto(forward(keptModel, 1));
     await client.forwardBackwardResult(alive.json.request_id);
   } finally {

@@ -8,7 +8,7 @@ import { finishSession } from './domain/sessions.js';
 export function reapIdleSessions(ctx: ServerContext): number {
   const timeout = ctx.settings.sessionIdleTimeoutMs;
   if (timeout <= 0) return 0;
-  const idle = ctx.store.idleSessions(ctx.clock() - timeout);
+  const idle = ctx.store.sessions.idle(ctx.clock() - timeout);
   for (const s of idle) {
     finishSession(ctx, s.session_id, `its session sent no heartbeat or request for ${Math.round(timeout / 1000)} s`);
   }

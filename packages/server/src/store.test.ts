@@ -28,28 +28,28 @@ test('the database uses WAL, with synchronous=FULL only when every commit must b
 test('recovery fails unfinished futures and loses live models, keeping finished results', () => {
   const store = new Store(':memory:');
   const base = { owner: 'u', model_id: 'm', queue_key: 'm', kind: 'forward', request_hash: 'h' };
-  store.insertFuture({ ...base, request_id: 'done', seq_id: 1 }, 1);
-  store.completeFuture('done', { bytes: new Uint8Array([1, 2, 3]) }, 2);
-  store.insertFuture({ ...base, request_id: 'queued', seq_id: 2 }, 1);
+  store.futures.insert({ ...base, request_id: 'done', seq_id: 1 }, 1);
+  store.futures.complete('done', { bytes: new Uint8Array([1, 2, 3]) }, 2);
+  store.futures.insert({ ...base, request_id: 'queued', seq_id: 2 }, 1);
   // A running future is pending in SQLite (running is recorded in memory only).
-  store.insertFuture({ ...base, request_id: 'running', seq_id: 3 }, 1);
-  store.insertModel({
+  store.futures.insert({ ...base, request_id: 'running', seq_id: 3 }, 1);
+  store.models.insert({
     model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: null,
     train_mlp: true, train_attn: true, train_unembed: false, user_metadata: null, state: 'active', now: 1,
   });
-  assert.equal(store.failUnfinishedFutures('restarted', 5), 2);
-  assert.equal(store.loseLiveModels('restarted at 5'), 1);
-  assert.deepEqual([...store.getFuture('done')!.result_bytes!], [1, 2, 3]);
-  assert.equal(store.getFuture('done')!.state, 'done');
+  assert.equal(store.futures.failUnfinished('restarted', 5), 2);
+  assert.equal(store.models.loseLive('restarted at 5'), 1);
+  assert.deepEqual([...store.futures.get('done')!.result_bytes!], [1, 2, 3]);
+  assert.equal(store.futures.get('done')!.state, 'done');
   for (const id of ['queued', 'running']) {
-    const f = store.getFuture(id)!;
+    const f = store.futures.get(id)!;
     assert.deepEqual([f.state, f.category, f.error], ['failed', 'server', 'restarted']);
   }
-  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.state_reason], ['lost', 'restarted at 5']);
+  assert.deepEqual([store.models.get('m')!.state, store.models.get('m')!.state_reason], ['lost', 'restarted at 5']);
   // A finished future cannot be completed or failed again.
-  assert.equal(store.completeFuture('queued', { json: '1' }, 6), false);
-  assert.equal(store.deleteFinishedFuturesBefore(3), 1);
-  assert.equal(store.getFuture('done'), null);
+  assert.equal(store.futures.complete('queued', { json: '1' }, 6), false);
+  assert.equal(store.futures.deleteFinishedBefore(3), 1);
+  assert.equal(store.futures.get('done'), null);
 });
 
 test('a data dir from before result_bytes existed gets the column on open', () => {
@@ -60,8 +60,8 @@ test('a data dir from before result_bytes existed gets the column on open', () =
     created_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, ack_json TEXT)`);
   old.close();
   const store = new Store(file);
-  store.insertFuture({ request_id: 'r', owner: 'u', model_id: null, queue_key: null, seq_id: null, kind: 'sample', request_hash: 'h' }, 1);
-  assert.equal(store.completeFuture('r', { bytes: new Uint8Array([9]) }, 2), true);
+  store.futures.insert({ request_id: 'r', owner: 'u', model_id: null, queue_key: null, seq_id: null, kind: 'sample', request_hash: 'h' }, 1);
+  assert.equal(store.futures.complete('r', { bytes: new Uint8Array([9]) }, 2), true);
   store.close();
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });
@@ -72,9 +72,9 @@ test('model rows are cached write-through, frozen, and roll back with their tran
     model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: 7,
     train_mlp: true, train_attn: false, train_unembed: false, user_metadata: { a: 1 }, state: 'creating' as const, now: 10,
   };
-  store.insertModel(model);
+  store.models.insert(model);
   const fromDb = () => store.db.prepare(`SELECT state, state_reason, last_request_time FROM models WHERE model_id = 'm'`).get();
-  const cached = store.getModel('m')!;
+  const cached = store.models.get('m')!;
   assert.ok(Object.isFrozen(cached));
   assert.throws(() => {
     (cached as { state: string }).state = 'active';
@@ -84,61 +84,61 @@ test('model rows are cached write-through, frozen, and roll back with their tran
     ['creating', 7, false, { a: 1 }, 10, 10],
   );
 
-  store.setModelState('m', 'active');
-  store.touchModel('m', 20);
-  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.last_request_time], ['active', 20]);
+  store.models.setState('m', 'active');
+  store.models.touch('m', 20);
+  assert.deepEqual([store.models.get('m')!.state, store.models.get('m')!.last_request_time], ['active', 20]);
   assert.deepEqual(fromDb(), { state: 'active', state_reason: null, last_request_time: 20 });
 
   // A transaction that throws leaves neither the database nor the cache changed.
   assert.throws(() =>
     store.transaction(() => {
-      store.touchModel('m', 30);
-      store.setModelState('m', 'unloaded', 'by user');
-      assert.equal(store.getModel('m')!.state, 'unloaded');
+      store.models.touch('m', 30);
+      store.models.setState('m', 'unloaded', 'by user');
+      assert.equal(store.models.get('m')!.state, 'unloaded');
       throw new Error('abort');
     }),
   );
-  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.last_request_time], ['active', 20]);
+  assert.deepEqual([store.models.get('m')!.state, store.models.get('m')!.last_request_time], ['active', 20]);
   assert.deepEqual(fromDb(), { state: 'active', state_reason: null, last_request_time: 20 });
 
   // A model inserted in a rolled-back transaction is not served from memory either.
   assert.throws(() =>
     store.transaction(() => {
-      store.insertModel({ ...model, model_id: 'n' });
+      store.models.insert({ ...model, model_id: 'n' });
       throw new Error('abort');
     }),
   );
-  assert.equal(store.getModel('n'), null);
+  assert.equal(store.models.get('n'), null);
 
   // An inner transaction that fails rolls back only its own steps.
   store.transaction(() => {
-    store.touchModel('m', 40);
+    store.models.touch('m', 40);
     assert.throws(() =>
       store.transaction(() => {
-        store.setModelState('m', 'failed', 'inner');
+        store.models.setState('m', 'failed', 'inner');
         throw new Error('inner');
       }),
     );
   });
-  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.last_request_time], ['active', 40]);
+  assert.deepEqual([store.models.get('m')!.state, store.models.get('m')!.last_request_time], ['active', 40]);
   assert.deepEqual(fromDb(), { state: 'active', state_reason: null, last_request_time: 40 });
 
-  assert.equal(store.loseLiveModels('restart'), 1);
-  assert.deepEqual([store.getModel('m')!.state, store.getModel('m')!.state_reason], ['lost', 'restart']);
+  assert.equal(store.models.loseLive('restart'), 1);
+  assert.deepEqual([store.models.get('m')!.state, store.models.get('m')!.state_reason], ['lost', 'restart']);
   store.close();
 });
 
 test('rows of models that no longer hold an adapter leave the cache and are read from the database', () => {
   const store = new Store(':memory:');
-  store.insertModel({
+  store.models.insert({
     model_id: 'm', owner: 'u', session_id: 's', model_seq_id: 0, base_model: 'b', lora_rank: 4, lora_seed: null,
     train_mlp: true, train_attn: true, train_unembed: false, user_metadata: null, state: 'active', now: 1,
   });
-  store.setModelState('m', 'unloaded', 'by user');
-  assert.equal(store.getModel('m')!.state_reason, 'by user');
+  store.models.setState('m', 'unloaded', 'by user');
+  assert.equal(store.models.get('m')!.state_reason, 'by user');
   // Written behind the store's back: a cached row would not see it.
   store.db.prepare(`UPDATE models SET state_reason = 'changed' WHERE model_id = 'm'`).run();
-  assert.equal(store.getModel('m')!.state_reason, 'changed');
+  assert.equal(store.models.get('m')!.state_reason, 'changed');
   store.close();
 });
 
@@ -150,12 +150,12 @@ test('a data dir from before ephemeral sampler lifetimes gets their columns on o
   old.exec(`INSERT INTO sampling_sessions VALUES ('s:sample:0', 'u', 's', 0, 'b', NULL, '/d', 1, 5)`);
   old.close();
   const store = new Store(file);
-  const row = store.getSamplingSession('s:sample:0')!;
+  const row = store.samplingSessions.get('s:sample:0')!;
   assert.deepEqual([row.last_used_at, row.released_at], [5, null]);
   // Its session row is gone: its weights are due.
-  assert.deepEqual(store.ephemeralSamplersToRelease(0).map((r) => r.sampling_session_id), ['s:sample:0']);
-  assert.equal(store.releaseSamplingSession('s:sample:0', 9), true);
-  assert.deepEqual(store.liveEphemeralDirs(), []);
+  assert.deepEqual(store.samplingSessions.ephemeralToRelease(0).map((r) => r.sampling_session_id), ['s:sample:0']);
+  assert.equal(store.samplingSessions.release('s:sample:0', 9), true);
+  assert.deepEqual(store.samplingSessions.liveEphemeralDirs(), []);
   store.close();
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });

@@ -9,7 +9,7 @@ import type { ServerContext } from './context.js';
 import { requestHash, requestIdFor } from './futures.js';
 import type { QueuedRequest } from './model-queue.js';
 import type { Route } from './router.js';
-import type { ModelRow } from './store.js';
+import type { ModelRow } from './store/rows.js';
 
 export interface ModelRequest {
   user: string;
@@ -29,7 +29,7 @@ export function notLiveMessage(ctx: ServerContext, model: ModelRow): string | nu
     case 'creating':
       return null;
     case 'lost': {
-      const last = ctx.store.lastCheckpointOfRun(model.model_id, 'weights');
+      const last = ctx.store.checkpoints.lastOfRun(model.model_id, 'weights');
       const advice = last
         ? `its last checkpoint is tinker://${model.model_id}/weights/${last.name}: create a new training client from it ` +
           '(create_training_client_from_state_with_optimizer, or load_weights with optimizer=true as the first request of a new model)'
@@ -58,7 +58,7 @@ export function skipRefusedSeq(ctx: ServerContext, user: string, raw: unknown): 
   if (typeof raw !== 'object' || raw === null) return;
   const { model_id: modelId, seq_id: seqId } = raw as Record<string, unknown>;
   if (typeof modelId !== 'string' || typeof seqId !== 'number' || !Number.isSafeInteger(seqId) || seqId < 0) return;
-  const model = ctx.store.getModel(modelId);
+  const model = ctx.store.models.get(modelId);
   if (!model || model.owner !== user) return;
   if (!ctx.futures.getBySeq(modelId, seqId)) ctx.queues.skip(modelId, seqId);
 }
@@ -79,7 +79,7 @@ export function submitModelRequest(ctx: ServerContext, req: ModelRequest): Untyp
       kind: req.kind,
       request_hash: requestHash(req.kind, req.payload),
     });
-    if (r.created) ctx.store.touchModel(modelId, ctx.clock());
+    if (r.created) ctx.store.models.touch(modelId, ctx.clock());
     return r;
   });
   if (created) {

@@ -5,7 +5,7 @@
  */
 import { checkCheckpointName as checkName, formatTinkerPath, parseTinkerPath, ValidationError } from '@tinker-ts/protocol';
 import { BadRequestError } from './errors.js';
-import type { CheckpointKind } from './store.js';
+import type { CheckpointKind } from './store/rows.js';
 
 export interface CheckpointAddress {
   runId: string;

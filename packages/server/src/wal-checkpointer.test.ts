@@ -20,7 +20,7 @@ function tempFile(): string {
 function writeMany(store: Store, n: number, prefix = 's'): void {
   const pad = 'x'.repeat(3000);
   for (let i = 0; i < n; i++) {
-    store.insertSession({ session_id: `${prefix}${i}`, owner: 'u', tags: [pad], user_metadata: null, sdk_version: null, project_id: null, now: i });
+    store.sessions.insert({ session_id: `${prefix}${i}`, owner: 'u', tags: [pad], user_metadata: null, sdk_version: null, project_id: null, now: i });
   }
 }
 
@@ -55,7 +55,7 @@ test('commits leave the WAL alone; the background thread copies it into the data
   assert.equal(ticking.fellBack, false);
   store.close();
   const reopened = new Store(file);
-  assert.equal(reopened.getSession('s2999')?.owner, 'u');
+  assert.equal(reopened.sessions.get('s2999')?.owner, 'u');
   reopened.close();
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });

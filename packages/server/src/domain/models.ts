@@ -11,7 +11,7 @@ import type { EngineLoraSettings } from '../engine-port.js';
 import { forgetModelSamplers } from '../ephemeral-samplers.js';
 import { BadRequestError } from '../errors.js';
 import { requestHash, requestIdFor } from '../futures.js';
-import type { LoraSettingsRow, ModelRow } from '../store.js';
+import type { LoraSettingsRow, ModelRow } from '../store/rows.js';
 import { submitModelRequest } from '../submit.js';
 
 /** Largest LoRA rank accepted (the official service offers up to 128 on small models). */
@@ -54,7 +54,7 @@ export interface NewModel {
  */
 export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
   const modelId = modelIdOf(m.sessionId, m.modelSeqId);
-  const existingModel = ctx.store.getModel(modelId);
+  const existingModel = ctx.store.models.get(modelId);
   if (existingModel && existingModel.owner !== m.user) {
     throw new BadRequestError(`model id ${modelId} is taken`);
   }
@@ -71,7 +71,7 @@ export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
     });
     if (r.created) {
       if (existingModel) throw new BadRequestError(`model_seq_id ${m.modelSeqId} of session ${m.sessionId} is already used`);
-      ctx.store.insertModel({
+      ctx.store.models.insert({
         model_id: modelId,
         owner: m.user,
         session_id: m.sessionId,
@@ -98,15 +98,15 @@ export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
       execute: async () => {
         try {
           await ctx.engine.createAdapter(modelId, m.baseModel, engineLoraOf(m.lora));
-          if (m.afterCreate) await m.afterCreate(ctx.store.getModel(modelId)!);
+          if (m.afterCreate) await m.afterCreate(ctx.store.models.get(modelId)!);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
-          ctx.store.setModelState(modelId, 'failed', message);
+          ctx.store.models.setState(modelId, 'failed', message);
           ctx.queues.close(modelId, `model ${modelId} could not be created: ${message}`);
           await ctx.engine.dropAdapter(modelId).catch(() => {});
           throw err;
         }
-        ctx.store.setModelState(modelId, 'active');
+        ctx.store.models.setState(modelId, 'active');
         return m.result(modelId);
       },
     });
@@ -131,7 +131,7 @@ export function unloadModel(ctx: ServerContext, model: ModelRow, reason: string)
       kind: 'unload_model',
       request_hash: requestHash('unload_model', { model_id: model.model_id }),
     });
-    if (model.state === 'lost') ctx.store.setModelState(model.model_id, 'unloaded', reason);
+    if (model.state === 'lost') ctx.store.models.setState(model.model_id, 'unloaded', reason);
     ctx.futures.complete(requestId, result);
     return { request_id: requestId, model_id: model.model_id };
   }
@@ -144,7 +144,7 @@ export function unloadModel(ctx: ServerContext, model: ModelRow, reason: string)
     execute: async () => {
       await ctx.engine.dropAdapter(model.model_id);
       await forgetModelSamplers(ctx, model).catch((err) => ctx.log(`could not release sampler weights of ${model.model_id}: ${String(err)}`));
-      ctx.store.setModelState(model.model_id, 'unloaded', reason);
+      ctx.store.models.setState(model.model_id, 'unloaded', reason);
       ctx.queues.close(model.model_id, `model ${model.model_id} was unloaded (${reason}); create a new training client`);
       return result;
     },

@@ -15,8 +15,8 @@ export function samplingSessionIdOf(sessionId: string, seq: number): string {
  * ephemeral sampler weights (those with samples still queued at the next sweep).
  */
 export function finishSession(ctx: ServerContext, sessionId: string, reason: string): void {
-  ctx.store.finishSession(sessionId, ctx.clock());
-  for (const model of ctx.store.modelsOfSession(sessionId)) {
+  ctx.store.sessions.finish(sessionId, ctx.clock());
+  for (const model of ctx.store.models.ofSession(sessionId)) {
     if (model.state === 'active' || model.state === 'creating') unloadModel(ctx, model, reason);
   }
   void releaseSessionSamplers(ctx, sessionId).catch((err) => ctx.log(`could not release sampler weights of session ${sessionId}: ${String(err)}`));

@@ -19,7 +19,7 @@ import {
 import type { ServerContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { bytes, json, PROTOBUF_CONTENT_TYPE, type Reply, type Route, defineRoute } from '../router.js';
-import type { FutureRow } from '../store.js';
+import type { FutureRow } from '../store/rows.js';
 import { decodeResultProtobuf } from '../wire-codec.js';
 
 function requireFuture(ctx: ServerContext, user: string, requestId: string): FutureRow {

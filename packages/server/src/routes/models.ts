@@ -15,7 +15,7 @@ import { requireBaseModel, requireModel, requireSession, type ServerContext } fr
 import { MAX_LORA_RANK, createModel, unloadModel } from '../domain/models.js';
 import { BadRequestError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
-import type { LoraSettingsRow } from '../store.js';
+import type { LoraSettingsRow } from '../store/rows.js';
 
 export function modelRoutes(ctx: ServerContext): Route[] {
   return [

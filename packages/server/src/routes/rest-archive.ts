@@ -5,7 +5,7 @@
  * key but cannot be forged, widened to another checkpoint, or used after it expires.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CheckpointKind } from '../store.js';
+import type { CheckpointKind } from '../store/rows.js';
 
 export const ARCHIVE_DOWNLOAD_PREFIX = '/api/v1/checkpoint_archives/';
 /** Same lifetime the official SDK assumes when the server sends no Expires header. */

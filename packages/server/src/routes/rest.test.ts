@@ -172,7 +172,7 @@ test('a TTL beyond ten years is refused on every route, and a stored absurd expi
   // A row written before TTLs were bounded (or by hand) still lists, as a far-future expiry.
   const extra = await createUserObjects(fx.server.url, 'tml-alice', { weights: 'absurd', sampler: 'absurd-s' });
   const runId = extra.modelId;
-  fx.server.ctx.store.setCheckpointExpiry(runId, 'weights', 'absurd', Date.now() + huge * 1000);
+  fx.server.ctx.store.checkpoints.setExpiry(runId, 'weights', 'absurd', Date.now() + huge * 1000);
   const runRoute = `training_runs/${encodeURIComponent(runId)}`;
   for (const route of ['checkpoints', 'training_runs', runRoute, `${runRoute}/checkpoints`, checkpointRoute(extra.weightsPath)]) {
     const res = await alice.client.request('GET', route);

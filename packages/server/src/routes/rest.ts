@@ -15,11 +15,12 @@ import { checkpointTtlRequestSchema, parse } from '@tinker-ts/protocol';
 import { requireSamplingSession, requireSession, type ServerContext } from '../context.js';
 import { BadRequestError, HttpError, NotFoundError } from '../errors.js';
 import { json, type Reply, type RequestContext, type Route } from '../router.js';
-import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
+import type { CheckpointKind, CheckpointRow, ModelRow } from '../store/rows.js';
 import { formatCheckpointPath, parseCheckpointPath } from '../tinker-paths.js';
 import { ARCHIVE_DOWNLOAD_PREFIX, ARCHIVE_LINK_TTL_MS, ArchiveSigner } from './rest-archive.js';
 import { listTree, tarSize, tarStream } from '@tinker-ts/protocol/tar';
-import { RestQueries, checkpointView, iso, trainingRunView } from './rest-views.js';
+import { RestQueries } from '../store/rest-queries.js';
+import { checkpointView, iso, trainingRunView } from './rest-views.js';
 
 /** A feature of the hosted service this server does not have (404: never retried by clients). */
 export class NotSupportedError extends HttpError {
@@ -104,7 +105,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
   /** A run the user may read: their own, or (scope accessible) one holding a published checkpoint. */
   const readableRun = (user: string, runId: string, scope: 'owned' | 'accessible'): { model: ModelRow; owner: boolean } => {
     checkRunId(runId);
-    const model = ctx.store.getModel(runId);
+    const model = ctx.store.models.get(runId);
     if (model && model.owner === user) return { model, owner: true };
     if (model && scope === 'accessible' && q.hasPublicCheckpoint(runId, ctx.clock())) return { model, owner: false };
     throw new NotFoundError(`training run ${runId} not found`);
@@ -112,7 +113,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
 
   /** A live checkpoint; `write` = the caller must own it. Others' private checkpoints are 404. */
   const findCheckpoint = (user: string, a: CheckpointAddress, write: boolean): CheckpointRow => {
-    const row = ctx.store.getCheckpoint(a.runId, a.kind, a.name);
+    const row = ctx.store.checkpoints.get(a.runId, a.kind, a.name);
     const live = row && (row.expires_at === null || row.expires_at > ctx.clock());
     if (!row || !live || (row.owner !== user && (write || !row.public))) {
       throw new NotFoundError(`checkpoint ${a.tinkerPath} not found`);
@@ -130,7 +131,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
   const deleteCheckpoint = async (user: string, a: CheckpointAddress): Promise<Reply> => {
     const row = findCheckpoint(user, a, true);
     // Record first: from now on it is neither listed nor loadable, even if removing files fails.
-    ctx.store.deleteCheckpoint(row.run_id, row.kind, row.name);
+    ctx.store.checkpoints.delete(row.run_id, row.kind, row.name);
     try {
       await ctx.checkpoints.remove(row.path);
     } catch (err) {
@@ -156,7 +157,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
 
   const setPublic = (user: string, a: CheckpointAddress, isPublic: boolean): Reply => {
     findCheckpoint(user, a, true);
-    ctx.store.setCheckpointPublic(a.runId, a.kind, a.name, isPublic);
+    ctx.store.checkpoints.setPublic(a.runId, a.kind, a.name, isPublic);
     return json({ tinker_path: a.tinkerPath, public: isPublic });
   };
 
@@ -164,7 +165,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
     const { ttl_seconds: ttl } = parse(checkpointTtlRequestSchema, body);
     findCheckpoint(user, a, true);
     const expiresAt = ttl === null ? null : ctx.clock() + ttl * 1000;
-    ctx.store.setCheckpointExpiry(a.runId, a.kind, a.name, expiresAt);
+    ctx.store.checkpoints.setExpiry(a.runId, a.kind, a.name, expiresAt);
     return json({ tinker_path: a.tinkerPath, expires_at: expiresAt === null ? null : iso(expiresAt) });
   };
 
@@ -213,7 +214,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
         accessScopeOf(query);
         const projectId = query.get('project_id') || null;
         const { ids, total } = q.runsOfOwner(user, projectId, page.limit, page.offset);
-        const runs = ids.map((id) => ctx.store.getModel(id)).filter((m): m is ModelRow => m !== null);
+        const runs = ids.map((id) => ctx.store.models.get(id)).filter((m): m is ModelRow => m !== null);
         return json({
           training_runs: runs.map((m) => trainingRunView(ctx, q, m, false)),
           cursor: { offset: page.offset, limit: page.limit, total_count: total },
@@ -255,7 +256,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
         const grant = signer.verify(params.token!, ctx.clock());
         if ('invalid' in grant) throw new NotFoundError(grant.invalid);
         const tinkerPath = formatCheckpointPath(grant);
-        const row = ctx.store.getCheckpoint(grant.runId, grant.kind, grant.name);
+        const row = ctx.store.checkpoints.get(grant.runId, grant.kind, grant.name);
         const live = row && (row.expires_at === null || row.expires_at > ctx.clock());
         if (!row || !live || (row.owner !== grant.user && !row.public)) throw new NotFoundError(`checkpoint ${tinkerPath} not found`);
         let entries;
@@ -292,7 +293,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
       handler: ({ user, query }) => {
         const page = pageOf(query, 20);
         accessScopeOf(query);
-        const { rows, total } = ctx.store.listSessions(user, page.limit, page.offset);
+        const { rows, total } = ctx.store.sessions.list(user, page.limit, page.offset);
         return json({ sessions: rows.map((s) => s.session_id), cursor: { offset: page.offset, limit: page.limit, total_count: total } });
       },
     },
@@ -303,8 +304,8 @@ export function restRoutes(ctx: ServerContext): Route[] {
         accessScopeOf(query);
         const s = requireSession(ctx, user, params.session_id!);
         return json({
-          training_run_ids: ctx.store.modelsOfSession(s.session_id).map((m) => m.model_id),
-          sampler_ids: ctx.store.samplingSessionsOfSession(s.session_id).map((x) => x.sampling_session_id),
+          training_run_ids: ctx.store.models.ofSession(s.session_id).map((m) => m.model_id),
+          sampler_ids: ctx.store.samplingSessions.ofSession(s.session_id).map((x) => x.sampling_session_id),
         });
       },
     },

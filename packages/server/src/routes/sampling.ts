@@ -67,7 +67,7 @@ function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): R
       // Ephemeral sampler weights are the session owner's own; saved ones may be someone else's.
       if (!modelPath || s.ephemeral) return;
       const p = parseCheckpointPath(modelPath, 'model_path');
-      const row = ctx.store.getCheckpoint(p.runId, p.kind, p.name);
+      const row = ctx.store.checkpoints.get(p.runId, p.kind, p.name);
       if (!row) throw new NotFoundError(`sampler weights ${modelPath} of sampling session ${s.sampling_session_id} were deleted`);
       if ((row.owner !== user && !row.public) || (row.expires_at !== null && row.expires_at <= ctx.clock())) {
         throw new NotFoundError(
@@ -85,7 +85,7 @@ function resolveSource(ctx: ServerContext, user: string, body: SampleRequest): R
   if (body.model_path != null) {
     const modelPath = body.model_path;
     const ckpt = requireReadableCheckpoint(ctx, user, modelPath, 'sampler_weights', 'model_path');
-    const run = ctx.store.getModel(ckpt.run_id);
+    const run = ctx.store.models.get(ckpt.run_id);
     if (!run) throw new BadRequestError(`model_path ${modelPath} has no training run record`, { field: 'model_path' });
     return {
       source: { baseModel: run.base_model, samplerDir: ckpt.path },

@@ -24,7 +24,7 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(createSessionRequestSchema, v),
       handler: ({ user, body }) => {
         const sessionId = randomUUID();
-        ctx.store.insertSession({
+        ctx.store.sessions.insert({
           session_id: sessionId,
           owner: user,
           tags: body.tags,
@@ -52,7 +52,7 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(sessionHeartbeatRequestSchema, v),
       handler: ({ user, body }) => {
         requireSession(ctx, user, body.session_id);
-        ctx.store.touchSession(body.session_id, ctx.clock());
+        ctx.store.sessions.touch(body.session_id, ctx.clock());
         return json({ type: 'session_heartbeat' });
       },
     }),
@@ -77,7 +77,7 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
         const modelPath = body.model_path ?? null;
         if (modelPath !== null) {
           const ckpt = requireReadableCheckpoint(ctx, user, modelPath, 'sampler_weights', 'model_path');
-          const run = ctx.store.getModel(ckpt.run_id);
+          const run = ctx.store.models.get(ckpt.run_id);
           if (!run) throw new BadRequestError(`model_path ${modelPath} has no training run record`, { field: 'model_path' });
           baseModel = run.base_model;
           if (body.base_model != null && body.base_model !== baseModel) {
@@ -93,7 +93,7 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
           throw new BadRequestError('one of base_model or model_path is required', { field: 'base_model' });
         }
         const id = samplingSessionIdOf(body.session_id, body.sampling_session_seq_id);
-        const existing = ctx.store.getSamplingSession(id);
+        const existing = ctx.store.samplingSessions.get(id);
         if (existing) {
           if (existing.base_model !== baseModel || existing.model_path !== modelPath) {
             throw new BadRequestError(
@@ -102,7 +102,7 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
             );
           }
         } else {
-          ctx.store.insertSamplingSession({
+          ctx.store.samplingSessions.insert({
             sampling_session_id: id,
             owner: user,
             session_id: body.session_id,

@@ -29,7 +29,7 @@ import {
 import { BadRequestError, RequestFailure, UnauthorizedError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
 import type { StagedCheckpoint } from '../checkpoint-files.js';
-import type { CheckpointKind, CheckpointRow, ModelRow } from '../store.js';
+import type { CheckpointKind, CheckpointRow, ModelRow } from '../store/rows.js';
 import { numberedModelRoutes, submitModelRequest } from '../submit.js';
 import { checkCheckpointName, formatCheckpointPath } from '../tinker-paths.js';
 import { createModel, modelIdOf } from '../domain/models.js';
@@ -59,7 +59,7 @@ function submitSave(ctx: ServerContext, s: SaveSpec) {
     seqId: s.seqId,
     payload: s.payload,
     execute: async () => {
-      if (!s.overwrite && ctx.store.getCheckpoint(modelId, s.kind, s.name)) {
+      if (!s.overwrite && ctx.store.checkpoints.get(modelId, s.kind, s.name)) {
         throw new RequestFailure(`checkpoint ${tinkerPath} already exists; pass overwrite=true or choose another name`);
       }
       const files = await ctx.checkpoints.writeStaged(
@@ -92,7 +92,7 @@ function submitSave(ctx: ServerContext, s: SaveSpec) {
     finish: async (requestId, result) => {
       const { row, files } = saved!;
       try {
-        ctx.futures.complete(requestId, result, () => ctx.store.upsertCheckpoint(row));
+        ctx.futures.complete(requestId, result, () => ctx.store.checkpoints.upsert(row));
       } catch (err) {
         await files.undo().catch((e) => ctx.log(`could not remove the unrecorded checkpoint ${row.path}: ${String(e)}`));
         throw new RequestFailure(`checkpoint ${tinkerPath} could not be recorded (${errorText(err)}); it was not saved`, 'server');
@@ -175,7 +175,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
             seqId,
             payload: body,
             execute: async () => {
-              if (ctx.store.getSamplingSession(samplingSessionId)) {
+              if (ctx.store.samplingSessions.get(samplingSessionId)) {
                 throw new RequestFailure(`sampling session ${samplingSessionId} already exists`);
               }
               const files = await ctx.ephemeral.writeStaged(
@@ -187,7 +187,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               );
               const dir = files.dir;
               try {
-                ctx.store.insertSamplingSession({
+                ctx.store.samplingSessions.insert({
                   sampling_session_id: samplingSessionId,
                   owner: user,
                   session_id: model.session_id,
@@ -221,7 +221,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
         handler: ({ user, body }) => {
           const reader = checkpointReader(ctx, user, body.weights_access_token);
           const ckpt = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
-          const source = ctx.store.getModel(ckpt.run_id);
+          const source = ctx.store.models.get(ckpt.run_id);
           if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
           const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
 
@@ -258,7 +258,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
           const seqId = body.seq_id ?? null;
           const existing = seqId !== null ? ctx.futures.getBySeq(model.model_id, seqId) : null;
           if (!existing) {
-            const maxSeq = ctx.store.maxSeq(model.model_id) ?? 0;
+            const maxSeq = ctx.store.futures.maxSeq(model.model_id) ?? 0;
             if (maxSeq > 0 || (seqId !== null && seqId !== 1)) {
               throw new BadRequestError(
                 `load_weights is only allowed as a model's first request (seq_id 1); model ${model.model_id} already ` +
@@ -297,7 +297,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(weightsInfoRequestSchema, v),
       handler: ({ user, body }) => {
         const ckpt = requireReadableCheckpoint(ctx, user, body.tinker_path, null, 'tinker_path');
-        const run = ctx.store.getModel(ckpt.run_id);
+        const run = ctx.store.models.get(ckpt.run_id);
         if (!run) throw new BadRequestError(`checkpoint ${body.tinker_path} has no training run record`, { field: 'tinker_path' });
         const res: WeightsInfoResponse = {
           base_model: run.base_model,
@@ -317,13 +317,13 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
       handler: async ({ user, body }) => {
         requireSession(ctx, user, body.session_id);
         const ckpt = requireReadableCheckpoint(ctx, user, body.source_path, null, 'source_path');
-        const source = ctx.store.getModel(ckpt.run_id);
+        const source = ctx.store.models.get(ckpt.run_id);
         if (!source) throw new BadRequestError(`checkpoint ${body.source_path} has no training run record`, { field: 'source_path' });
         const runId = modelIdOf(body.session_id, body.model_seq_id);
         const tinkerPath = formatCheckpointPath({ runId, kind: ckpt.kind, name: ckpt.name });
-        const existingRun = ctx.store.getModel(runId);
+        const existingRun = ctx.store.models.get(runId);
         if (existingRun) {
-          if (existingRun.owner === user && ctx.store.getCheckpoint(runId, ckpt.kind, ckpt.name)) {
+          if (existingRun.owner === user && ctx.store.checkpoints.get(runId, ckpt.kind, ckpt.name)) {
             return json({ tinker_path: tinkerPath } satisfies CopyWeightsResponse);
           }
           throw new BadRequestError(`model_seq_id ${body.model_seq_id} of session ${body.session_id} is already used`, {
@@ -333,7 +333,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
         const { dir, sizeBytes } = await ctx.checkpoints.copyInto(ckpt.path, runId, ckpt.kind, ckpt.name);
         const now = ctx.clock();
         ctx.store.transaction(() => {
-          ctx.store.insertModel({
+          ctx.store.models.insert({
             model_id: runId,
             owner: user,
             session_id: body.session_id,
@@ -348,8 +348,8 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
             state: 'unloaded',
             now,
           });
-          ctx.store.setModelState(runId, 'unloaded', `holds a copy of ${body.source_path}; load it into a new training client to train`);
-          ctx.store.upsertCheckpoint({
+          ctx.store.models.setState(runId, 'unloaded', `holds a copy of ${body.source_path}; load it into a new training client to train`);
+          ctx.store.checkpoints.upsert({
             run_id: runId,
             kind: ckpt.kind,
             name: ckpt.name,
