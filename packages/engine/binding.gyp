@@ -20,11 +20,14 @@
         "native/sampling.cc",
         "native/task_pool_probe.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "/usr/include/x86_64-linux-gnu"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "<!@(node scripts/openblas-flags.cjs include)"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-O3", "-march=native", "-mprefer-vector-width=512", "-std=c++17", "-fno-math-errno"],
       "cflags_cc!": ["-fno-exceptions"],
-      "libraries": ["-lopenblas", "-lmvec", "-lm", "-lpthread"]
+      "libraries": ["<!@(node scripts/openblas-flags.cjs libs)", "-lm", "-lpthread"],
+      "conditions": [
+        ["OS=='linux'", { "libraries": ["-lmvec"] }]
+      ]
     }
   ]
 }

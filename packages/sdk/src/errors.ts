@@ -64,16 +64,23 @@ export class UnprocessableEntityError extends APIError {}
 export class RateLimitError extends APIError {}
 export class InternalServerError extends APIError {}
 
+export interface APIConnectionErrorFields extends APIErrorFields {
+  code?: string | undefined;
+}
+
 /** No usable response: refused connection, reset, DNS failure. */
 export class APIConnectionError extends APIError {
-  constructor(message = 'Connection error.', fields: APIErrorFields = {}) {
+  /** The system error code when the socket layer gave one (ECONNREFUSED, ENOTFOUND, ECONNRESET, …). */
+  readonly code: string | undefined;
+  constructor(message = 'Connection error.', fields: APIConnectionErrorFields = {}) {
     super(message, fields);
+    this.code = fields.code;
   }
 }
 
 /** An HTTP attempt, or a whole call bounded by `timeoutMs`, ran out of time. */
 export class APIConnectionTimeoutError extends APIConnectionError {
-  constructor(message = 'Request timed out.', fields: APIErrorFields = {}) {
+  constructor(message = 'Request timed out.', fields: APIConnectionErrorFields = {}) {
     super(message, fields);
   }
 }

@@ -10,6 +10,7 @@ import type { ServerContext, ServerSettings } from './context.js';
 import { EngineSupervisor, type EngineSupervisorOptions } from './engine-supervisor.js';
 import { notLiveMessage } from './submit.js';
 import { isolateRequestThread, type RequestThreadPlacement } from './request-thread.js';
+import { registerThreadServer } from './thread-servers.js';
 
 export interface StartServerOptions {
   /** Default 127.0.0.1. */
@@ -135,6 +136,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const unregister = registerThreadServer(url);
   log(`listening on ${url} (data dir ${opts.dataDir}, ${opts.apiKeys ? 'configured API keys' : 'dev mode: any tml- key'})`);
 
   let closing: Promise<void> | null = null;
@@ -145,6 +147,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     ctx: app.ctx,
     close() {
       closing ??= (async () => {
+        unregister();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
         await stopped;

@@ -31,6 +31,8 @@ export interface BootstrapHooks {
   warn(msg: string): void;
   /** Retries a bootstrap step like a submit (408/409/429/5xx/connection errors, backoff, 402 pause). */
   withRetries<T>(fn: () => Promise<T>): Promise<T>;
+  /** Told the server address before the first request (the caller's thread checks it before blocking). */
+  resolved?(baseURL: string): void;
 }
 
 /** Headers every request carries: who we are and which wire we speak (the official SDK sends the same set). */
@@ -56,6 +58,7 @@ export async function jsonCall<T>(http: HttpClient, req: Omit<HttpRequest, 'time
 export async function connect(hooks: BootstrapHooks): Promise<Connection> {
   const { settings } = hooks;
   const address = await resolveServerAddress(settings.baseURL);
+  hooks.resolved?.(address.baseURL);
   const apiKey = await resolveApiKey(settings.apiKey, address.apiKey);
   let token: () => string | Promise<string> = () => apiKey;
   const http = new HttpClient({

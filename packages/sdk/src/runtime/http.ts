@@ -2,6 +2,7 @@
 // failures into the SDK's connection errors. Status codes are returned, not thrown: the callers
 // (retry loops, the retrieve_future state machine) decide what each status means.
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError, TinkerError, type Headers } from '../errors.js';
+import { describeConnectionFailure } from './connection-failure.js';
 import { TransportTimeout, type ConnectionPool, type HttpTransport } from './transport.js';
 
 export interface HttpRequest {
@@ -85,8 +86,8 @@ export class HttpClient {
     } catch (e) {
       if (req.signal?.aborted) throw abortReason(req.signal);
       if (e instanceof TransportTimeout) throw new APIConnectionTimeoutError(`Request timed out after ${req.timeoutMs} ms: ${req.method} ${url}`);
-      const cause = e instanceof Error ? (e.cause instanceof Error ? `${e.message}: ${e.cause.message}` : e.message) : String(e);
-      throw new APIConnectionError(`Connection error: ${req.method} ${url}: ${cause}`);
+      const cause = describeConnectionFailure(e);
+      throw new APIConnectionError(`Connection error: ${req.method} ${url}: ${cause.message}`, { code: cause.code });
     }
   }
 }

@@ -67,6 +67,8 @@ export type FromNetwork =
   | { t: 'reject'; id: number; error: SerializedError }
   | { t: 'queueState'; id: number; state: string; reason: string | undefined }
   | { t: 'log'; level: 'warn' | 'info'; msg: string }
+  /** The server the calls go to, once known (option, TINKER_BASE_URL or the embedded server). */
+  | { t: 'address'; baseURL: string }
   | { t: 'closed' }
   /** The network thread broke; every pending call fails with this. */
   | { t: 'fatal'; error: SerializedError };

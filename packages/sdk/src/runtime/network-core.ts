@@ -45,6 +45,10 @@ export class NetworkCore {
   private liveSession: Session | undefined;
   private readonly calls = new Map<number, CallState>();
   private closed = false;
+  /** Some HTTP response came back: from then on a connection failure means the server went away, not a wrong address. */
+  private answered = false;
+  private unreachableWarned = false;
+  private readonly transport: HttpTransport;
   private billing: { firstAt?: number | undefined; lastLoggedAt?: number | undefined } = {};
   private readonly instanceId = crypto.randomUUID();
   private readonly sendOrder = new SendOrder();
@@ -59,9 +63,14 @@ export class NetworkCore {
 
   constructor(
     private readonly settings: NetworkSettings,
-    private readonly transport: HttpTransport,
+    transport: HttpTransport,
     private readonly emit: (msg: FromNetwork) => void,
   ) {
+    this.transport = async (url, req) => {
+      const res = await transport(url, req);
+      this.answered = true;
+      return res;
+    };
     // Every in-flight model request is delivered under this one signal (the HTTP layer adds a
     // listener per request and removes it when the request ends), so any number is legitimate.
     setMaxListeners(0, this.closing.signal);
@@ -252,6 +261,7 @@ export class NetworkCore {
       transport: this.transport,
       warn: (msg) => this.warn(msg),
       withRetries: (fn) => this.withRetries(fn),
+      resolved: (baseURL) => this.emit({ t: 'address', baseURL }),
     }).then(
       (c) => {
         this.connection = c;
@@ -260,6 +270,7 @@ export class NetworkCore {
       },
       (e: unknown) => {
         this.connecting = undefined; // a later call may try again (e.g. once the server is up)
+        this.unreachableWarned = false;
         throw e;
       },
     );
@@ -418,7 +429,7 @@ export class NetworkCore {
 
   /** Retries `fn` on 408/409/429/5xx and connection errors (and pauses on 402 in the billing window). */
   private async withRetries<T>(fn: (attempt: number) => Promise<T>, st?: CallState, signal = st?.controller.signal): Promise<T> {
-    const { backoffUnitMs, submitRetryWindowMs, billingPauseMs } = this.settings.timing;
+    const { backoffUnitMs, submitRetryWindowMs, connectTimeoutMs, billingPauseMs } = this.settings.timing;
     const maxRetries = st?.opts.maxRetries ?? this.settings.maxRetries;
     const start = Date.now();
     for (let attempt = 0, calls = 0; ; calls++) {
@@ -432,13 +443,30 @@ export class NetworkCore {
           continue;
         }
         const elapsed = Date.now() - start;
+        let windowMs = submitRetryWindowMs;
+        if (e instanceof APIConnectionError) {
+          if (st) st.progress.lastOutcome = e.message;
+          // Nothing has ever answered: most likely a wrong address or a server that is not up.
+          if (!this.answered) {
+            windowMs = Math.min(windowMs, connectTimeoutMs);
+            if (elapsed >= windowMs) throw neverAnsweredError(e, elapsed);
+            this.warnUnreachable(e, windowMs);
+          }
+        }
         const retriesLeft = maxRetries === undefined || attempt < maxRetries;
-        if (!isRetryableError(e) || elapsed >= submitRetryWindowMs || !retriesLeft) throw e;
+        if (!isRetryableError(e) || elapsed >= windowMs || !retriesLeft) throw e;
         const wait = retryAfterMs(err.headers) ?? submitBackoffMs(attempt, backoffUnitMs);
         attempt++;
-        await sleep(Math.min(wait, submitRetryWindowMs - elapsed), signal);
+        await sleep(Math.min(wait, windowMs - elapsed), signal);
       }
     }
+  }
+
+  /** The first connection failure before the server ever answered says why, once per connection attempt. */
+  private warnUnreachable(e: APIConnectionError, windowMs: number): void {
+    if (this.unreachableWarned) return;
+    this.unreachableWarned = true;
+    this.warn(`Cannot reach the Tinker server (${e.message}); retrying for up to ${(windowMs / 1000).toFixed(0)} s (connectTimeoutMs)`);
   }
 
   /** 402 means "paused for billing": wait it out for up to billing_exception_max_pause_duration_sec. */
@@ -458,6 +486,12 @@ export class NetworkCore {
     this.billing.firstAt ??= now;
     return true;
   }
+}
+
+/** The last connection failure, saying that the server never answered and for how long it was tried. */
+function neverAnsweredError(e: APIConnectionError, elapsedMs: number): APIConnectionError {
+  const message = `${e.message} (the server never answered; gave up after ${(elapsedMs / 1000).toFixed(1)} s, see connectTimeoutMs)`;
+  return e instanceof APIConnectionTimeoutError ? new APIConnectionTimeoutError(message, { code: e.code }) : new APIConnectionError(message, { code: e.code });
 }
 
 function describeCall(call: Call): string {

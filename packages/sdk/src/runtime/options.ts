@@ -12,6 +12,12 @@ export interface RuntimeTiming {
   backoffUnitMs: number;
   /** How long a submit keeps retrying before giving up. */
   submitRetryWindowMs: number;
+  /**
+   * How long connection failures (refused, DNS, reset, attempt timeouts) are retried while the
+   * server has never answered: a wrong address fails this soon, naming the cause. Once the
+   * server has answered, submitRetryWindowMs covers a server that goes away and comes back.
+   */
+  connectTimeoutMs: number;
   /** Client timeout of one retrieve_future poll. */
   pollTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -30,6 +36,7 @@ export interface RuntimeTiming {
 export const DEFAULT_TIMING: Readonly<RuntimeTiming> = Object.freeze({
   backoffUnitMs: 1000,
   submitRetryWindowMs: 5 * 60_000,
+  connectTimeoutMs: 15_000,
   pollTimeoutMs: 45_000,
   heartbeatIntervalMs: 10_000,
   heartbeatWarnAfterMs: 120_000,
@@ -48,6 +55,11 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Timeout of one HTTP attempt (default 60 s). Per-call `timeoutMs` bounds a whole call instead. */
   timeoutMs?: number;
+  /**
+   * Give up on a server that has never answered after this long (default 15 s; TINKER_CONNECT_TIMEOUT_MS).
+   * Failures after it has answered once are retried for the usual 5-minute window.
+   */
+  connectTimeoutMs?: number;
   /** Retries of one call; default: 10 for direct requests, a 5-minute window for submits. */
   maxRetries?: number;
   headers?: Record<string, string>;
@@ -98,6 +110,15 @@ export function toNetworkSettings(opts: ClientOptions): NetworkSettings {
     tags: opts.tags ? [...opts.tags] : undefined,
     userMetadata: opts.userMetadata ? { ...opts.userMetadata } : undefined,
     stallWarningMs: opts.stallWarningMs ?? 60_000,
-    timing: { ...DEFAULT_TIMING, ...(opts.timing ?? {}) },
+    timing: { ...DEFAULT_TIMING, ...(opts.timing ?? {}), connectTimeoutMs: connectTimeoutMs(opts) },
   };
+}
+
+/** Option (or timing.connectTimeoutMs) → TINKER_CONNECT_TIMEOUT_MS → 15 s. */
+function connectTimeoutMs(opts: ClientOptions): number {
+  const given = opts.connectTimeoutMs ?? opts.timing?.connectTimeoutMs;
+  if (given !== undefined) return given;
+  const env = process.env['TINKER_CONNECT_TIMEOUT_MS'];
+  if (env !== undefined && env !== '' && Number(env) >= 0) return Number(env);
+  return DEFAULT_TIMING.connectTimeoutMs;
 }

@@ -10,6 +10,7 @@ import { isOrderedModelRequest, type Call, type FromNetwork, type RequestSpec, t
 import { NetworkCore } from './network-core.js';
 import type { NetworkWorkerData } from './network-worker.js';
 import { toNetworkSettings, type CallOptions, type ClientOptions, type Logger, type NetworkSettings, type QueueStateObserver } from './options.js';
+import { sameThreadServer } from './same-thread-server.js';
 import { fetchTransport } from './transport.js';
 import type { ResultKind } from './wire-codec.js';
 
@@ -33,7 +34,8 @@ class WorkerTransport implements Transport {
   private terminating = false;
   readonly blocker: Blocker;
 
-  constructor(settings: NetworkSettings, dispatch: (msg: FromNetwork) => void) {
+  /** `blockedReason` says why result() must not block now (undefined: it may). */
+  constructor(settings: NetworkSettings, dispatch: (msg: FromNetwork) => void, blockedReason: () => string | undefined) {
     const shared = new SharedArrayBuffer(8);
     this.counter = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
@@ -67,6 +69,9 @@ class WorkerTransport implements Transport {
     };
     const counter = this.counter;
     this.blocker = {
+      get unsupportedReason() {
+        return blockedReason();
+      },
       poll: () => void drain(),
       waitForProgress(timeoutMs: number) {
         // Read the counter before draining: a batch posted after the drain changes it, and
@@ -159,13 +164,18 @@ export class Runtime {
   private session: APIFuture<string> | undefined;
   /** How long close() waits for the network side (session finish included) before cutting it off. */
   private readonly closeWaitMs: number;
+  /** Where calls go: the configured URL at first, then the address the network thread resolved. */
+  private baseURL: string | undefined;
 
   private constructor(opts: ClientOptions) {
     this.logger = opts.logger ?? defaultLogger;
     const settings = toNetworkSettings(opts);
     this.closeWaitMs = settings.timing.sessionFinishTimeoutMs + 1000;
     const dispatch = (msg: FromNetwork) => this.dispatch(msg);
-    this.transport = opts.fetch ? new InlineTransport(settings, opts.fetch, dispatch) : new WorkerTransport(settings, dispatch);
+    this.baseURL = settings.baseURL || process.env['TINKER_BASE_URL'] || undefined;
+    this.transport = opts.fetch
+      ? new InlineTransport(settings, opts.fetch, dispatch)
+      : new WorkerTransport(settings, dispatch, () => this.blockedReason());
   }
 
   /** Starts the network thread (or the inline runtime when `fetch` is injected); the server is contacted lazily. */
@@ -218,6 +228,15 @@ export class Runtime {
       await this.transport.terminate();
     })();
     return this.closing;
+  }
+
+  /** result() against a server on this very thread would stop the loop that has to answer it. */
+  private blockedReason(): string | undefined {
+    const origin = sameThreadServer(this.baseURL);
+    if (origin === undefined) return undefined;
+    return `result() would block forever: the Tinker server at ${origin} runs on this thread (started with startServer), ` +
+      'and it answers on the event loop that result() would stop. Use `await future` (or resultAsync()) here, ' +
+      'or run the server in another process (tinker-ts serve) or a worker thread.';
   }
 
   private cached<T>(f: APIFuture<T>, forget: () => void): APIFuture<T> {
@@ -300,6 +319,9 @@ export class Runtime {
       case 'log':
         if (msg.level === 'warn') this.logger.warn(msg.msg);
         else this.logger.info(msg.msg);
+        break;
+      case 'address':
+        this.baseURL = msg.baseURL;
         break;
       case 'closed':
         this.onClosed?.();
