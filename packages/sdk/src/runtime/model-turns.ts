@@ -49,11 +49,6 @@ export class ModelTurns {
     for (const resolve of ready) resolve();
   }
 
-  /** Requests of the lane acknowledged so far (diagnostics). */
-  acknowledged(laneId: string): number {
-    return this.lanes.get(laneId)?.acknowledged ?? 0;
-  }
-
   private lane(id: string): Lane {
     let lane = this.lanes.get(id);
     if (!lane) {

@@ -33,7 +33,6 @@ export class CheckpointsTable {
     this.stmts = prepare(db);
   }
 
-
   upsert(c: CheckpointRow): void {
     this.stmts.upsertCheckpoint.run({
       ...c,

@@ -31,7 +31,6 @@ export class FuturesTable {
     this.stmts = prepare(db);
   }
 
-
   insert(f: NewFuture, now: number): void {
     this.stmts.insertFuture.run({ ...f, ack_json: f.ack_json ?? null, now });
   }

@@ -37,7 +37,6 @@ export class ModelsTable {
     this.stmts = prepare(db);
   }
 
-
   insert(m: Omit<ModelRow, 'created_at' | 'last_request_time' | 'state_reason'> & { now: number }): void {
     const { now, ...fields } = m;
     const row: ModelRow = { ...fields, created_at: now, last_request_time: now, state_reason: null };
@@ -91,7 +90,6 @@ export class ModelsTable {
   ofSession(sessionId: string): ModelRow[] {
     return (this.stmts.modelsOfSession.all(sessionId) as Raw[]).map(toModel);
   }
-
 
   /** Caches a model row (or drops it, once not live), undone with the transaction if it rolls back. */
   private cacheModel(modelId: string, row: ModelRow): void {

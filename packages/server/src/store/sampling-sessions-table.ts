@@ -35,7 +35,6 @@ export class SamplingSessionsTable {
     this.stmts = prepare(db);
   }
 
-
   insert(s: Omit<SamplingSessionRow, 'created_at' | 'last_used_at' | 'released_at'> & { now: number }): void {
     this.stmts.insertSamplingSession.run({ ...s, ephemeral: s.ephemeral ? 1 : 0 });
   }

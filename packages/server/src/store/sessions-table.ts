@@ -30,16 +30,7 @@ export class SessionsTable {
     this.stmts = prepare(db);
   }
 
-
-  insert(s: {
-    session_id: string;
-    owner: string;
-    tags: string[];
-    user_metadata: Record<string, unknown> | null;
-    sdk_version: string | null;
-    project_id: string | null;
-    now: number;
-  }): void {
+  insert(s: Omit<SessionRow, 'created_at' | 'last_heartbeat' | 'finished_at'> & { now: number }): void {
     this.stmts.insertSession.run({ ...s, tags: JSON.stringify(s.tags), user_metadata: jsonOrNull(s.user_metadata) });
   }
 
