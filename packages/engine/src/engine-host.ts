@@ -3,7 +3,7 @@
  * that long native calls never block the caller's event loop and the engine's threads — its
  * JavaScript, its garbage collector and compiler threads, OpenBLAS's and the task pool's — can
  * all run at a lower priority than the caller's. A crash in native code ends the engine process,
- * not the caller. Calls queue in order; errors come back with their class (an EngineUserError
+ * not the caller. Calls queue in order; errors come back with their category (an EngineUserError
  * stays an EngineUserError).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +12,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Datum, ForwardBackwardOutput, SampleResponse, AdamParams } from '@tinker-ts/protocol';
 import type { AdapterInfo, Engine, EngineMemoryInfo, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
-import { EngineError, EngineUserError } from './errors.js';
+import { EngineError, EngineUserError, type EngineErrorCategory } from './errors.js';
 import type { SupportedModelInfo } from './model-registry.js';
 
 /** Names of the Engine methods callable through the host. */
@@ -21,11 +21,12 @@ export type EngineMethod =
   | 'saveState' | 'loadState' | 'readStateInfo' | 'saveSamplerWeights' | 'sample' | 'releaseSamplerWeights' | 'memoryInfo'
   | 'tokenizerFiles';
 
+/** An error crossing the process boundary: plain data, its category included. */
 export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  user: boolean;
+  category: EngineErrorCategory;
 }
 
 /** Host → engine process: the options once, then calls. */
@@ -59,7 +60,7 @@ export interface EngineHostOptions extends Omit<EngineOptions, 'log'> {
 export class EngineWorkerError extends EngineError {}
 
 function reviveError(e: SerializedError): Error {
-  const err = e.user ? new EngineUserError(e.message) : new EngineWorkerError(`${e.name}: ${e.message}`);
+  const err = e.category === 'user' ? new EngineUserError(e.message) : new EngineWorkerError(`${e.name}: ${e.message}`, e.category);
   if (e.stack) err.stack = e.stack;
   return err;
 }

@@ -6,15 +6,15 @@
  */
 import { getPriority, setPriority } from 'node:os';
 import { Engine } from './engine.js';
-import { EngineUserError } from './errors.js';
+import { EngineError } from './errors.js';
 import { blasThreads, openblasCoreName } from './native-kernels.js';
 import type { EngineHostOptions, EngineMethod, HostMessage, ProcessMessage, SerializedError } from './engine-host.js';
 
 function serializeError(e: unknown): SerializedError {
   if (e instanceof Error) {
-    return { name: e.name, message: e.message, stack: e.stack, user: e instanceof EngineUserError };
+    return { name: e.name, message: e.message, stack: e.stack, category: e instanceof EngineError ? e.category : 'server' };
   }
-  return { name: 'Error', message: String(e), user: false };
+  return { name: 'Error', message: String(e), category: 'server' };
 }
 
 if (!process.send) throw new Error('engine-process.js is started by EngineHost (it needs an IPC channel)');

@@ -1,5 +1,6 @@
 export * from './types.js';
 export * from './errors.js';
+export * from './serialized-error.js';
 export * from './version.js';
 export { parse, describeValue, type Schema, type Infer } from './schema.js';
 export * as schema from './schema.js';

@@ -1,28 +1,19 @@
-// The SDK's one error tree. Every error a call can end with is a TinkerError; HTTP failures are
-// APIError subclasses chosen by status (as in openai-node), failed futures are RequestFailedError.
-// Errors are created on the network thread and rebuilt on the caller's thread, so each class
-// registers itself for (de)serialisation and keeps only plain, cloneable fields.
+// The SDK's one error tree. Every error a call can end with is a TinkerError, the root that
+// @tinker-ts/protocol defines for the whole project (its ValidationError and ProtocolError are part
+// of it); `category` says whose fault it is. HTTP failures are APIError subclasses chosen by status
+// (as in openai-node), failed futures are RequestFailedError. Errors are created on the network
+// thread and rebuilt on the caller's thread by the protocol's serialiser, so each class keeps only
+// plain, cloneable fields.
 
-import { ProtocolError, TinkerProtocolError, ValidationError } from '@tinker-ts/protocol';
+import {
+  ProtocolError, TinkerError, ValidationError, deserializeError as deserializeWith, serializeError,
+  type ErrorCategory, type ErrorClass, type SerializedError,
+} from '@tinker-ts/protocol';
 
 export type Headers = Record<string, string>;
 
-/** Bad input caught on the client before anything is sent (`field` names the offending value). */
-export { ValidationError, ProtocolError };
-
-export class TinkerError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-
-  // The protocol package's errors (ValidationError, ProtocolError) belong to the same tree:
-  // `e instanceof TinkerError` holds for them too.
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this === TinkerError && value instanceof TinkerProtocolError) return true;
-    return Function.prototype[Symbol.hasInstance].call(this, value);
-  }
-}
+/** TinkerError is the root of every error; ValidationError and ProtocolError are bad input caught on the client before anything is sent (`field` names the offending value). */
+export { TinkerError, ValidationError, ProtocolError };
 
 export interface APIErrorFields {
   status?: number | undefined;
@@ -39,7 +30,7 @@ export class APIError extends TinkerError {
   readonly requestId: string | undefined;
 
   constructor(message: string, fields: APIErrorFields = {}) {
-    super(message);
+    super(message, { category: categoryOfStatus(fields.status) });
     this.status = fields.status;
     this.body = fields.body;
     this.headers = fields.headers;
@@ -92,15 +83,13 @@ export class APIUserAbortError extends APIError {
   }
 }
 
-export type RequestErrorCategory = 'user' | 'server' | 'unknown';
+export type RequestErrorCategory = ErrorCategory;
 
 /** A server request that completed in a failed state (`{error, category}` from retrieve_future). */
 export class RequestFailedError extends TinkerError {
-  readonly category: RequestErrorCategory;
   readonly requestId: string | undefined;
   constructor(message: string, fields: { category: RequestErrorCategory; requestId?: string | undefined }) {
-    super(message);
-    this.category = fields.category;
+    super(message, { category: fields.category });
     this.requestId = fields.requestId;
   }
 }
@@ -127,6 +116,13 @@ export function statusErrorClass(status: number): new (message: string, fields: 
   }
 }
 
+/** 4xx: the request was wrong ("user"); 5xx: the server failed ("server"); no response: "unknown". */
+function categoryOfStatus(status: number | undefined): ErrorCategory {
+  if (status === undefined) return 'unknown';
+  if (status >= 500) return 'server';
+  return status >= 400 ? 'user' : 'unknown';
+}
+
 function describeBody(body: unknown): string {
   if (body === undefined || body === null || body === '') return 'status code (no body)';
   if (typeof body === 'string') return body.slice(0, 2000);
@@ -144,66 +140,16 @@ function describeBody(body: unknown): string {
 
 // ---- crossing a thread boundary ----
 
-const registry = new Map<string, Function>();
-for (const cls of [
-  TinkerError, APIError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError,
-  ConflictError, UnprocessableEntityError, RateLimitError, InternalServerError, APIConnectionError,
-  APIConnectionTimeoutError, APIUserAbortError, RequestFailedError, TimeoutError, ValidationError, ProtocolError, TinkerProtocolError,
-]) {
-  registry.set(cls.name, cls);
-}
+/** The classes the calling thread rebuilds errors as (the protocol's own are always known). */
+const SDK_ERROR_CLASSES: readonly ErrorClass[] = [
+  APIError, BadRequestError, AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError,
+  UnprocessableEntityError, RateLimitError, InternalServerError, APIConnectionError, APIConnectionTimeoutError,
+  APIUserAbortError, RequestFailedError, TimeoutError,
+];
 
-/** Lets other error classes (for example one from @tinker-ts/protocol) keep their class across threads. */
-export function registerErrorClass(cls: Function): void {
-  registry.set(cls.name, cls);
-}
+export { serializeError, type SerializedError };
 
-export interface SerializedError {
-  className: string;
-  message: string;
-  stack?: string | undefined;
-  fields: Record<string, unknown>;
-}
-
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) {
-    const fields: Record<string, unknown> = {};
-    for (const key of Object.keys(err)) {
-      if (key === 'name' || key === 'message' || key === 'stack') continue;
-      const v = (err as unknown as Record<string, unknown>)[key];
-      if (isCloneable(v)) fields[key] = v;
-    }
-    const className = registry.has(err.constructor.name) ? err.constructor.name : 'TinkerError';
-    const message = className === err.constructor.name ? err.message : `${err.name}: ${err.message}`;
-    return { className, message, stack: err.stack, fields };
-  }
-  return { className: 'TinkerError', message: String(err), fields: {} };
-}
-
-export function deserializeError(s: SerializedError): Error {
-  const cls = registry.get(s.className) ?? TinkerError;
-  const err = Object.create(cls.prototype) as Error;
-  Object.defineProperty(err, 'message', { value: s.message, writable: true, configurable: true, enumerable: false });
-  Object.defineProperty(err, 'name', { value: cls.name, writable: true, configurable: true, enumerable: false });
-  Object.assign(err, s.fields);
-  // Keep the remote stack (where it happened) below a marker for where it was received.
-  const local = new Error(s.message).stack?.split('\n').slice(2).join('\n') ?? '';
-  Object.defineProperty(err, 'stack', {
-    value: `${s.stack ?? `${cls.name}: ${s.message}`}\n    --- received on the calling thread ---\n${local}`,
-    writable: true, configurable: true, enumerable: false,
-  });
-  return err;
-}
-
-function isCloneable(v: unknown): boolean {
-  if (v === null || v === undefined) return true;
-  const t = typeof v;
-  if (t === 'string' || t === 'number' || t === 'boolean') return true;
-  if (t === 'function' || t === 'symbol' || t === 'bigint') return false;
-  try {
-    structuredClone(v);
-    return true;
-  } catch {
-    return false;
-  }
+/** Rebuilds an error serialised on the other thread as its SDK (or protocol) class. */
+export function deserializeError(s: SerializedError): TinkerError {
+  return deserializeWith(s, SDK_ERROR_CLASSES);
 }

@@ -1,9 +1,15 @@
 /**
- * The server's error hierarchy. Every error a request can hit is an `HttpError`: the router
- * turns it into a JSON `{error, code, ...details}` body with its 4xx status. Anything else
- * thrown by a handler is an internal fault and is answered as a 500 without crashing.
+ * The server's errors, all under the project's one root (`TinkerError` from @tinker-ts/protocol),
+ * and the one place where an error's category decides how it is answered: a refused request gets
+ * a 4xx (an `HttpError` its own status, any other user-category error 400), a queued request that
+ * fails ends its future with the error's category. Anything thrown that is not a TinkerError is an
+ * internal fault (category "server", a 500), answered without crashing; an engine error arrives
+ * with its category as data and keeps it.
  */
-export class HttpError extends Error {
+import { TinkerError, TinkerProtocolError, isErrorCategory, type ErrorCategory } from '@tinker-ts/protocol';
+
+/** An answer with an HTTP status: 4xx statuses are the caller's fault (category "user"). */
+export class HttpError extends TinkerError {
   readonly status: number;
   /** Short machine-readable name, e.g. "bad_request". */
   readonly code: string;
@@ -11,8 +17,7 @@ export class HttpError extends Error {
   readonly details: Record<string, unknown>;
 
   constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = new.target.name;
+    super(message, { category: status < 500 ? 'user' : 'server' });
     this.status = status;
     this.code = code;
     this.details = details;
@@ -64,17 +69,45 @@ export class UnsupportedMediaTypeError extends HttpError {
 }
 
 /** Categories of a failed future, spelled as on the wire. */
-export type FailureCategory = 'user' | 'server' | 'unknown';
+export type FailureCategory = ErrorCategory;
 
 /**
  * Thrown while executing a queued request: the future fails with this category and message
  * instead of the request getting an HTTP error (it was already acknowledged).
  */
-export class RequestFailure extends Error {
-  readonly category: FailureCategory;
+export class RequestFailure extends TinkerError {
   constructor(message: string, category: FailureCategory = 'user') {
-    super(message);
-    this.name = new.target.name;
-    this.category = category;
+    super(message, { category });
   }
+}
+
+/**
+ * Any thrown value as the root. TinkerErrors stay as they are. An error from below the server
+ * that says whose fault it is by a `category` field (the engine's errors, which cannot depend on
+ * this package, carry it as data across the engine process) keeps that category. Anything else
+ * is an internal fault.
+ */
+export function asTinkerError(err: unknown): TinkerError {
+  if (err instanceof TinkerError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const category = err instanceof Error ? (err as { category?: unknown }).category : undefined;
+  if (category === 'user') return new TinkerError(message, { category, cause: err });
+  return new TinkerError(`internal error: ${message}`, { category: isErrorCategory(category) ? category : 'server', cause: err });
+}
+
+/** A failed future's message and category, for any error thrown while executing a request. */
+export function classifyFailure(err: unknown): { message: string; category: FailureCategory } {
+  const e = asTinkerError(err);
+  return { message: e.message, category: e.category };
+}
+
+/** The HTTP answer to a request refused with `err`: an HttpError's own, else 400 by category "user" or 500. */
+export function httpAnswerOf(err: unknown): { status: number; body: Record<string, unknown> } {
+  const e = asTinkerError(err);
+  if (e instanceof HttpError) return { status: e.status, body: e.toJSON() };
+  if (e.category === 'user') {
+    const field = e instanceof TinkerProtocolError ? e.field || undefined : undefined;
+    return { status: 400, body: { error: e.message, code: e instanceof TinkerProtocolError ? 'invalid_request' : 'bad_request', field } };
+  }
+  return { status: 500, body: { error: e.message, code: 'internal' } };
 }

@@ -5,7 +5,7 @@ export { Store } from './store.js';
 export type { SessionRow, ModelRow, FutureRow, CheckpointRow, SamplingSessionRow, CheckpointKind, ModelState, FutureState } from './store/rows.js';
 export {
   HttpError, BadRequestError, UnauthorizedError, NotFoundError, MethodNotAllowedError, PayloadTooLargeError,
-  UnsupportedMediaTypeError, RequestFailure, type FailureCategory,
+  UnsupportedMediaTypeError, RequestFailure, classifyFailure, httpAnswerOf, asTinkerError, type FailureCategory,
 } from './errors.js';
 export { DEFAULT_SETTINGS, requireModel, requireSession, requireSamplingSession, requireReadableCheckpoint, type ServerContext, type ServerSettings } from './context.js';
 export { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
@@ -16,7 +16,7 @@ export type { EnginePort } from './engine-port.js';
 export { EngineSupervisor, type EngineHealth, type EngineStatus, type EngineSupervisorOptions, type EngineRecoveryHooks } from './engine-supervisor.js';
 export { CheckpointFiles } from './checkpoint-files.js';
 export { FutureRegistry, requestHash, requestIdFor, type QueueStatus } from './futures.js';
-export { ModelQueues, classifyFailure, type QueuedRequest } from './model-queue.js';
+export { ModelQueues, type QueuedRequest } from './model-queue.js';
 export { submitModelRequest, skipRefusedSeq, notLiveMessage } from './submit.js';
 export { unloadModel, modelIdOf, createModel } from './domain/models.js';
 export { finishSession, samplingSessionIdOf } from './domain/sessions.js';

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EngineUserError } from '@tinker-ts/engine';
-import { RequestFailure } from './errors.js';
+import { RequestFailure, classifyFailure } from './errors.js';
 import { FutureRegistry, requestHash } from './futures.js';
-import { classifyFailure, ModelQueues } from './model-queue.js';
+import { ModelQueues } from './model-queue.js';
 import { Store } from './store.js';
 
 function setup() {

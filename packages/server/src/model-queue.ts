@@ -5,8 +5,7 @@
  * queued. Queues are independent: a model waiting for a gap, or one with a long backlog,
  * never delays another model's bookkeeping; the engine process itself serialises compute.
  */
-import { ProtocolError, ValidationError } from '@tinker-ts/protocol';
-import { BadRequestError, RequestFailure, type FailureCategory } from './errors.js';
+import { BadRequestError, RequestFailure, classifyFailure, type FailureCategory } from './errors.js';
 import type { FutureRegistry, QueueStatus } from './futures.js';
 
 export interface QueuedRequest {
@@ -35,16 +34,6 @@ interface Queue {
   running: QueuedRequest | null;
   /** When set, new and waiting requests fail with this message. */
   closedReason: { message: string; category: FailureCategory } | null;
-}
-
-/** Maps any error thrown while executing to a failed future's message and category. */
-export function classifyFailure(err: unknown): { message: string; category: FailureCategory } {
-  if (err instanceof RequestFailure) return { message: err.message, category: err.category };
-  if (err instanceof BadRequestError) return { message: err.message, category: 'user' };
-  if (err instanceof ValidationError || err instanceof ProtocolError) return { message: err.message, category: 'user' };
-  if (err instanceof Error && err.name === 'EngineUserError') return { message: err.message, category: 'user' };
-  const message = err instanceof Error ? err.message : String(err);
-  return { message: `internal error: ${message}`, category: 'server' };
 }
 
 export interface ModelQueuesOptions {

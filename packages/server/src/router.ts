@@ -6,16 +6,17 @@
  * thrown error into a JSON `{error, ...}` response. A handler can never crash the process.
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { ProtocolError, ValidationError } from '@tinker-ts/protocol';
+import { TinkerError } from '@tinker-ts/protocol';
 import { discardRest, readBody, type BodyLimit } from './body.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
 import {
   BadRequestError,
-  HttpError,
   MethodNotAllowedError,
   NotFoundError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
+  asTinkerError,
+  httpAnswerOf,
 } from './errors.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -247,8 +248,7 @@ export class Router {
     try {
       return await this.parseAndHandle(req, def, url, user, matched.params, signal, (r) => (raw = r));
     } catch (err) {
-      const refused =
-        (err instanceof HttpError && err.status < 500) || err instanceof ValidationError || err instanceof ProtocolError;
+      const refused = asTinkerError(err).category === 'user';
       if (refused && def.onRefused) {
         try {
           def.onRefused(user, raw);
@@ -285,7 +285,7 @@ export class Router {
           raw = body;
           keepRaw(raw);
         } catch (err) {
-          if (err instanceof HttpError || err instanceof ValidationError || err instanceof ProtocolError) throw err;
+          if (err instanceof TinkerError) throw err;
           // A decoder tripping over corrupt bytes is still the sender's fault.
           throw new BadRequestError(`protobuf body could not be decoded: ${err instanceof Error ? err.message : String(err)}`);
         }
@@ -339,12 +339,8 @@ export class Router {
   }
 
   private errorReply(err: unknown, req: IncomingMessage): Reply {
-    if (err instanceof HttpError) return json(err.toJSON(), err.status);
-    if (err instanceof ValidationError || err instanceof ProtocolError) {
-      return json({ error: err.message, code: 'invalid_request', field: err.field || undefined }, 400);
-    }
-    this.log(`internal error on ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}`);
-    const message = err instanceof Error ? err.message : String(err);
-    return json({ error: `internal server error: ${message}`, code: 'internal' }, 500);
+    const { status, body } = httpAnswerOf(err);
+    if (status >= 500) this.log(`internal error on ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}`);
+    return json(body, status);
   }
 }

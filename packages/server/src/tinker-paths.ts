@@ -1,10 +1,9 @@
 /**
  * tinker:// checkpoint paths as the server uses them: `tinker://<run_id>/<kind>/<name>`.
- * The rules (which also keep names safe as directory names) are the protocol package's;
- * this module only turns its ValidationError into the server's 400 naming the request field.
+ * The rules (which also keep names safe as directory names) are the protocol package's; its
+ * ValidationError (category "user", naming the request field) is answered as a 400 as it is.
  */
-import { checkCheckpointName as checkName, formatTinkerPath, parseTinkerPath, ValidationError } from '@tinker-ts/protocol';
-import { BadRequestError } from './errors.js';
+import { checkCheckpointName as checkName, formatTinkerPath, parseTinkerPath } from '@tinker-ts/protocol';
 import type { CheckpointKind } from './store/rows.js';
 
 export interface CheckpointAddress {
@@ -17,20 +16,11 @@ export function formatCheckpointPath(a: CheckpointAddress): string {
   return formatTinkerPath(a);
 }
 
-function asBadRequest<T>(field: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof ValidationError) throw new BadRequestError(`${field}: ${e.message}`, { field });
-    throw e;
-  }
-}
-
 /** Checks a checkpoint name given by a client (it becomes a directory name). */
 export function checkCheckpointName(name: string, field: string): string {
-  return asBadRequest(field, () => checkName(name, field));
+  return checkName(name, field);
 }
 
 export function parseCheckpointPath(tinkerPath: string, field: string): CheckpointAddress {
-  return asBadRequest(field, () => parseTinkerPath(tinkerPath, field));
+  return parseTinkerPath(tinkerPath, field);
 }

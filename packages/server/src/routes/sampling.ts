@@ -20,7 +20,7 @@ import {
 } from '../context.js';
 import type { EngineSampleSource } from '../engine-port.js';
 import { noteEphemeralUse } from '../ephemeral-samplers.js';
-import { BadRequestError, NotFoundError, RequestFailure } from '../errors.js';
+import { BadRequestError, NotFoundError } from '../errors.js';
 import { checkSampleCost } from '../limits.js';
 import { requestHash, requestIdFor } from '../futures.js';
 import { parseCheckpointPath } from '../tinker-paths.js';
@@ -144,11 +144,7 @@ export function samplingRoutes(ctx: ServerContext): Route[] {
             seqId: null,
             kind: 'sample',
             execute: async (): Promise<SampleResponse> => {
-              try {
-                recheck();
-              } catch (err) {
-                throw new RequestFailure((err as Error).message, 'user');
-              }
+              recheck();
               const res = await ctx.engine.sample(source, {
                 prompt,
                 num_samples: numSamples,

@@ -246,7 +246,9 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               kind: 'load_weights',
               payload: body,
               afterCreate: async (model) => {
-                const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
+                // Resolved again when the load runs: it may have expired or been deleted meanwhile.
+                // Resolved again when the load runs: it may have expired or been deleted meanwhile.
+              const current = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
                 await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
               },
               result,
@@ -282,7 +284,8 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
             seqId: seqId ?? 1,
             payload: body,
             execute: async () => {
-              const current = requireReadableCheckpointAtRun(ctx, reader, body.path);
+              // Resolved again when the load runs: it may have expired or been deleted meanwhile.
+              const current = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
               await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
               return result(model.model_id);
             },
@@ -380,11 +383,3 @@ function checkpointReader(ctx: ServerContext, user: string, token: string | null
   return owner;
 }
 
-/** Re-resolves a checkpoint when the queued load runs (it may have expired or been deleted meanwhile). */
-function requireReadableCheckpointAtRun(ctx: ServerContext, user: string, tinkerPath: string): CheckpointRow {
-  try {
-    return requireReadableCheckpoint(ctx, user, tinkerPath, 'weights', 'path');
-  } catch (err) {
-    throw new RequestFailure(err instanceof Error ? err.message : String(err));
-  }
-}
