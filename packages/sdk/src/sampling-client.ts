@@ -3,7 +3,7 @@
 // the rest wait for a slot.
 import * as protocol from '@tinker-ts/protocol';
 import type * as wire from '@tinker-ts/protocol';
-import { ValidationError } from './errors.js';
+import { TimeoutError, ValidationError } from './errors.js';
 import { APIFuture } from './future.js';
 import { ModelInput } from './model-input.js';
 import type { CallOptions } from './runtime/options.js';
@@ -141,7 +141,7 @@ function settled(f: APIFuture<unknown>): APIFuture<void> {
       try {
         f.result(deadline === Infinity ? undefined : Math.max(0, deadline - Date.now()));
       } catch (e) {
-        if (e instanceof Error && e.name === 'TimeoutError') throw e;
+        if (e instanceof TimeoutError) throw e;
       }
     },
     promise: f.then(
