@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs as parseNodeArgs, type ParseArgsConfig } from 'node:util';
+import { TinkerError } from './errors.js';
 
 /** The `version` of the package.json at `url` (a CLI's own), or 'unknown'. */
 export function packageVersionAt(url: URL): string {
@@ -34,10 +35,9 @@ export function runProgram(main: (argv: string[]) => Promise<number>, argv: stri
 }
 
 /** Bad command-line arguments: printed as one line, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends TinkerError {
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+    super(message, { category: 'user' });
   }
 }
 

@@ -6,13 +6,14 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { TinkerError } from '@tinker-ts/protocol';
 
 export const LOCK_FILE = 'data-dir.lock';
 
-export class DataDirInUseError extends Error {
+/** Another server holds the data dir: the caller's to resolve (category "user"). */
+export class DataDirInUseError extends TinkerError {
   constructor(readonly dataDir: string, readonly pid: number) {
-    super(`data dir ${dataDir} is in use by another tinker-ts server (pid ${pid}); stop it or use another data dir`);
-    this.name = new.target.name;
+    super(`data dir ${dataDir} is in use by another tinker-ts server (pid ${pid}); stop it or use another data dir`, { category: 'user' });
   }
 }
 
