@@ -24,6 +24,7 @@ import { samplingRoutes } from './routes/sampling.js';
 import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { trainingRoutes } from './routes/training.js';
+import { trainingMetricsRoutes } from './routes/training-metrics.js';
 import { weightsRoutes } from './routes/weights.js';
 import { Store } from './store.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -122,6 +123,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...samplingRoutes(ctx),
     ...futureRoutes(ctx),
     ...restRoutes(ctx),
+    ...trainingMetricsRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
 
