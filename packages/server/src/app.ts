@@ -17,6 +17,7 @@ import { FutureRegistry } from './futures.js';
 import { ModelQueues } from './model-queue.js';
 import { Router, type Route } from './router.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { futureRoutes } from './routes/futures.js';
 import { modelRoutes } from './routes/models.js';
 import { restRoutes } from './routes/rest.js';
@@ -96,7 +97,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
   if (stale) log(`removed ${stale} partially written checkpoint director${stale === 1 ? 'y' : 'ies'}`);
 
   const futures = new FutureRegistry(store, clock, log);
-  const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log });
+  const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log, clock });
   const authenticate = createAuthenticator(opts.apiKeys);
   const ctx: ServerContext = {
     store,
@@ -124,6 +125,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...futureRoutes(ctx),
     ...restRoutes(ctx),
     ...trainingMetricsRoutes(ctx),
+    ...dashboardRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
 
