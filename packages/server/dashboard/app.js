@@ -117,7 +117,6 @@ async function refreshRuns() {
     cell(tr, code(r.training_run_id));
     cell(tr, r.base_model);
     cell(tr, String(r.lora_rank ?? ''));
-    cell(tr, r.training_run_id === state.runId ? String(optimSteps()) : '');
     cell(tr, ago(r.last_request_time));
     cell(tr, r.last_checkpoint ? code(r.last_checkpoint.tinker_path) : '');
   }, 'no training runs for this key yet');
@@ -173,6 +172,7 @@ async function fetchNewRecords() {
 function drawRun() {
   $('#run-panel').hidden = false;
   $('#run-id').textContent = state.runId;
+  $('#run-steps').textContent = `${optimSteps()} optimizer step(s)`;
   const fb = state.records.filter((r) => r.kind === 'forward_backward');
   const lossName = LOSS_NAMES.find((n) => fb.some((r) => n in r.metrics)) ?? 'loss:sum';
   lineChart($('#loss-chart'), [{ name: lossName, points: perStep(fb, lossName) }], { xLabel: 'step' });
@@ -244,9 +244,17 @@ $('#key-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   state.key = $('#api-key').value.trim();
   localStorage.setItem(KEY_STORAGE, state.key);
+  setStatus('loading…');
+  state.runId = null;
+  $('#run-panel').hidden = true;
   state.records = [];
   state.lastId = 0;
-  void Promise.allSettled([refreshRuns(), refreshEngine(), refreshSessions(), refreshCheckpoints()]).then(() => refreshMetrics());
+  void Promise.all([refreshRuns(), refreshEngine(), refreshSessions(), refreshCheckpoints()])
+    .then(() => refreshMetrics())
+    .then(
+      () => setStatus(`updated ${new Date().toLocaleTimeString()}`),
+      (err) => setStatus(String(err.message ?? err), true),
+    );
 });
 
 every(2000, refreshEngine);
