@@ -63,6 +63,7 @@ export type {
   GetSamplerResponse,
   GetServerCapabilitiesResponse,
   GetSessionResponse,
+  SessionTrace,
   ImageFormat,
   LoadWeightsResponse,
   LossFnConfig,

@@ -19,6 +19,7 @@ import {
   type CheckpointArchiveUrlResponse,
   type GetSamplerResponse,
   type GetSessionResponse,
+  type SessionTrace,
   type TrainingRun,
   type WeightsInfoResponse,
 } from './types.js';
@@ -154,6 +155,11 @@ export class RestClient {
     return this.get<wire.GetSessionResponse>(`sessions/${segment(sessionId, 'session_id')}`, { access_scope: options.accessScope ?? 'owned' }, opts).map(
       (res) => ({ trainingRunIds: res.training_run_ids, samplerIds: res.sampler_ids }),
     );
+  }
+
+  /** The session's requests (queued, running, result written, polled) as trace-event JSON for Perfetto. */
+  exportSessionTrace(sessionId: string, opts?: CallOptions): APIFuture<SessionTrace> {
+    return this.get<SessionTrace>(`sessions/${segment(sessionId, 'session_id')}/trace_export`, undefined, opts);
   }
 
   getSampler(samplerId: string, opts?: CallOptions): APIFuture<GetSamplerResponse> {

@@ -356,6 +356,16 @@ export interface GetSessionResponse {
   samplerIds: string[];
 }
 
+/**
+ * A session's requests as Chrome trace-event JSON (the object format): load it in Perfetto
+ * (ui.perfetto.dev) or chrome://tracing. Kept as the server sent it.
+ */
+export interface SessionTrace {
+  traceEvents: Array<{ name: string; ph: string; ts: number; pid: number; tid: number; dur?: number; args?: Record<string, unknown> }>;
+  displayTimeUnit?: string;
+  otherData?: Record<string, unknown>;
+}
+
 export interface GetSamplerResponse {
   samplerId: string;
   baseModel: string;

@@ -24,6 +24,7 @@ import { restRoutes } from './routes/rest.js';
 import { samplingRoutes } from './routes/sampling.js';
 import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { sessionTraceRoutes } from './routes/session-trace.js';
 import { trainingRoutes } from './routes/training.js';
 import { trainingMetricsRoutes } from './routes/training-metrics.js';
 import { weightsRoutes } from './routes/weights.js';
@@ -126,6 +127,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...restRoutes(ctx),
     ...trainingMetricsRoutes(ctx),
     ...dashboardRoutes(ctx),
+    ...sessionTraceRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
 
