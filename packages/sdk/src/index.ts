@@ -90,3 +90,7 @@ export type { CustomLossFn, CustomLossOutput, DpoPair, LossAndGradients } from '
 // Tokenizers
 export { getTokenizer, tokenizerFamily } from './tokenizer.js';
 export type { Tokenizer, TokenizerOptions, ChatMessage, ChatTemplateOptions, EncodeOptions, DecodeOptions } from './tokenizer.js';
+
+// Progress of long operations (a bar on a terminal, plain lines in logs)
+export { Progress } from './progress.js';
+export type { ProgressOptions, ProgressStream } from './progress.js';

@@ -6,8 +6,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { parseTinkerPath } from '@tinker-ts/protocol';
+import { Progress } from '../progress.js';
 import { ServiceClient } from '../service-client.js';
 import type { PageFuture } from '../pagination.js';
 import type { RestClient } from '../rest-client.js';
@@ -223,11 +224,23 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
           const text = await res.text().catch(() => '');
           throw new CommandError(`download failed: HTTP ${res.status} ${text.slice(0, 300)}`);
         }
+        const length = Number(res.headers.get('content-length'));
+        const progress = new Progress({ label: `downloading ${p}`, unit: 'bytes', ...(length > 0 ? { total: length } : {}) });
+        let received = 0;
+        const counted = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            received += chunk.length;
+            progress.update(received);
+            done(null, chunk);
+          },
+        });
         let files: number;
         try {
-          files = await extractTar(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), dest);
+          files = await extractTar(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(counted), dest);
         } catch (err) {
           throw new CommandError(`could not extract the checkpoint archive into ${dest}: ${(err as Error).message}`);
+        } finally {
+          progress.finish();
         }
         print(args, { tinker_path: p, destination: dest, files }, () => `downloaded ${p} to ${dest} (${files} files)`);
       },

@@ -107,6 +107,9 @@ test('checkpoint download extracts the checkpoint files; delete removes it', asy
   try {
     const dl = await cli(['checkpoint', 'download', user.weightsPath, '-o', dest]);
     assert.equal(dl.code, 0, dl.stderr);
+    // Not a terminal: progress as plain lines on stderr, ending at 100%.
+    assert.match(dl.stderr, new RegExp(`^downloading ${user.weightsPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 100% \\(`, 'm'));
+    assert.ok(!dl.stderr.includes('\r'));
     const source = path.join(fx.dataDir, 'checkpoints', user.modelId, 'weights', 'w1');
     const files = fs.readdirSync(source, { recursive: true }).map(String).sort();
     assert.deepEqual(fs.readdirSync(dest, { recursive: true }).map(String).sort(), files);
