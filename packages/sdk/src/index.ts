@@ -64,6 +64,8 @@ export type {
   GetServerCapabilitiesResponse,
   GetSessionResponse,
   SessionTrace,
+  TrainingMetricsRecord,
+  TrainingRunMetrics,
   ImageFormat,
   LoadWeightsResponse,
   LossFnConfig,
