@@ -28,7 +28,8 @@ function prepare(db: Database.Database) {
       `INSERT INTO training_metrics (model_id, kind, step, request_id, seq_id, metrics, created_at)
        VALUES (@model_id, @kind, @step, @request_id, @seq_id, @metrics, @created_at)`,
     ),
-    optimSteps: db.prepare(`SELECT COUNT(*) AS n FROM training_metrics WHERE model_id = ? AND kind = 'optim_step'`),
+    // The last optim_step's record (index order is (model_id, kind, id)): no scan of the run's history.
+    lastOptimStep: db.prepare(`SELECT step FROM training_metrics WHERE model_id = ? AND kind = 'optim_step' ORDER BY id DESC LIMIT 1`),
     ofRun: db.prepare(`SELECT * FROM training_metrics WHERE model_id = ? AND id > ? ORDER BY id LIMIT ?`),
     countOfRun: db.prepare(`SELECT COUNT(*) AS n FROM training_metrics WHERE model_id = ?`),
   };
@@ -56,7 +57,8 @@ export class TrainingMetricsTable {
 
   /** Optimizer steps the run has completed (the step new forward_backward metrics belong to). */
   optimSteps(modelId: string): number {
-    return (this.stmts.optimSteps.get(modelId) as { n: number }).n;
+    const last = this.stmts.lastOptimStep.get(modelId) as { step: number } | undefined;
+    return last ? last.step + 1 : 0;
   }
 
   /** Appends a record; without `step`, it belongs to the run's current optimizer step. */
