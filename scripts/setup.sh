@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs everything tinker-ts needs on a fresh Debian/Ubuntu machine: OpenBLAS (for the
-# engine's native addon) from apt, then the npm workspace (which builds the addon).
+# engine's native addon) and chromium (for the dashboard's browser test) from apt, then the
+# npm workspace (which builds the addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s libopenblas-dev >/dev/null 2>&1; then
+APT_PACKAGES=(libopenblas-dev chromium)
+MISSING=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || MISSING+=("$p")
+done
+if [ ${#MISSING[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq libopenblas-dev >/dev/null
+  $SUDO apt-get install -y -qq "${MISSING[@]}" >/dev/null
 fi
 
 if [ -f package-lock.json ]; then

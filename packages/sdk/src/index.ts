@@ -63,6 +63,9 @@ export type {
   GetSamplerResponse,
   GetServerCapabilitiesResponse,
   GetSessionResponse,
+  SessionTrace,
+  TrainingMetricsRecord,
+  TrainingRunMetrics,
   ImageFormat,
   LoadWeightsResponse,
   LossFnConfig,
@@ -89,3 +92,7 @@ export type { CustomLossFn, CustomLossOutput, DpoPair, LossAndGradients } from '
 // Tokenizers
 export { getTokenizer, tokenizerFamily } from './tokenizer.js';
 export type { Tokenizer, TokenizerOptions, ChatMessage, ChatTemplateOptions, EncodeOptions, DecodeOptions } from './tokenizer.js';
+
+// Progress of long operations (a bar on a terminal, plain lines in logs)
+export { Progress } from './progress.js';
+export type { ProgressOptions, ProgressStream } from './progress.js';

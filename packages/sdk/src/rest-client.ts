@@ -19,6 +19,9 @@ import {
   type CheckpointArchiveUrlResponse,
   type GetSamplerResponse,
   type GetSessionResponse,
+  type SessionTrace,
+  type TrainingMetricsRecord,
+  type TrainingRunMetrics,
   type TrainingRun,
   type WeightsInfoResponse,
 } from './types.js';
@@ -154,6 +157,57 @@ export class RestClient {
     return this.get<wire.GetSessionResponse>(`sessions/${segment(sessionId, 'session_id')}`, { access_scope: options.accessScope ?? 'owned' }, opts).map(
       (res) => ({ trainingRunIds: res.training_run_ids, samplerIds: res.sampler_ids }),
     );
+  }
+
+  /**
+   * The server's record of a run's metrics, oldest first: every completed forward,
+   * forward_backward and optim_step result, and what reportMetrics sent. `after` (a record id)
+   * gives only newer records. Served by tinker-ts servers.
+   */
+  getTrainingRunMetrics(trainingRunId: string, options: { after?: number; limit?: number } = {}, opts?: CallOptions): APIFuture<TrainingRunMetrics> {
+    const query: Record<string, number> = {};
+    if (options.after !== undefined) query['after'] = options.after;
+    if (options.limit !== undefined) query['limit'] = options.limit;
+    type Wire = {
+      training_run_id: string;
+      optim_steps: number;
+      total_count: number;
+      metrics: Array<{ id: number; step: number; kind: TrainingMetricsRecord['kind']; request_id: string | null; seq_id: number | null; metrics: Record<string, number>; time: string }>;
+    };
+    return this.get<Wire>(`training_runs/${segment(trainingRunId, 'training_run_id')}/metrics`, query, opts).map((res) => ({
+      trainingRunId: res.training_run_id,
+      optimSteps: res.optim_steps,
+      totalCount: res.total_count,
+      records: res.metrics.map((r) => ({
+        id: r.id,
+        step: r.step,
+        kind: r.kind,
+        requestId: r.request_id,
+        seqId: r.seq_id,
+        metrics: r.metrics,
+        time: new Date(r.time),
+      })),
+    }));
+  }
+
+  /**
+   * Records metrics a training loop computed itself for `step` (e.g. `kl_sample_train_v1`, the
+   * sampler/trainer logprob gap): the dashboard shows them beside the server's. Served by
+   * tinker-ts servers.
+   */
+  reportMetrics(trainingRunId: string, step: number, metrics: Record<string, number>, opts?: CallOptions): APIFuture<void> {
+    if (!Number.isSafeInteger(step) || step < 0) throw new ValidationError(`step: must be an integer >= 0, got ${step}`, { field: 'step' });
+    for (const [name, v] of Object.entries(metrics)) {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValidationError(`metrics.${name}: must be a finite number, got ${v}`, { field: `metrics.${name}` });
+    }
+    return this.runtime
+      .request<unknown>({ method: 'POST', path: `training_runs/${segment(trainingRunId, 'training_run_id')}/metrics`, body: { step, metrics } }, opts)
+      .map(() => undefined);
+  }
+
+  /** The session's requests (queued, running, result written, polled) as trace-event JSON for Perfetto. */
+  exportSessionTrace(sessionId: string, opts?: CallOptions): APIFuture<SessionTrace> {
+    return this.get<SessionTrace>(`sessions/${segment(sessionId, 'session_id')}/trace_export`, undefined, opts);
   }
 
   getSampler(samplerId: string, opts?: CallOptions): APIFuture<GetSamplerResponse> {

@@ -356,6 +356,39 @@ export interface GetSessionResponse {
   samplerIds: string[];
 }
 
+/**
+ * A session's requests as Chrome trace-event JSON (the object format): load it in Perfetto
+ * (ui.perfetto.dev) or chrome://tracing. Kept as the server sent it.
+ */
+export interface SessionTrace {
+  traceEvents: Array<{ name: string; ph: string; ts: number; pid: number; tid: number; dur?: number; args?: Record<string, unknown> }>;
+  displayTimeUnit?: string;
+  otherData?: Record<string, unknown>;
+}
+
+/** One record of a run's metrics, as a tinker-ts server keeps them (see RestClient.getTrainingRunMetrics). */
+export interface TrainingMetricsRecord {
+  /** Increasing in arrival order: pass the last one seen as `after` to get only newer ones. */
+  id: number;
+  /** The optimizer step it belongs to (optim_steps the run had completed before it). */
+  step: number;
+  /** Which result it came from; 'reported' = sent with RestClient.reportMetrics. */
+  kind: 'forward' | 'forward_backward' | 'optim_step' | 'reported';
+  requestId: string | null;
+  seqId: number | null;
+  metrics: Record<string, number>;
+  time: Date;
+}
+
+export interface TrainingRunMetrics {
+  trainingRunId: string;
+  records: TrainingMetricsRecord[];
+  /** Optimizer steps the run has completed. */
+  optimSteps: number;
+  /** Records the run has in all (not only in this answer). */
+  totalCount: number;
+}
+
 export interface GetSamplerResponse {
   samplerId: string;
   baseModel: string;

@@ -17,13 +17,16 @@ import { FutureRegistry } from './futures.js';
 import { ModelQueues } from './model-queue.js';
 import { Router, type Route } from './router.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { futureRoutes } from './routes/futures.js';
 import { modelRoutes } from './routes/models.js';
 import { restRoutes } from './routes/rest.js';
 import { samplingRoutes } from './routes/sampling.js';
 import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { sessionTraceRoutes } from './routes/session-trace.js';
 import { trainingRoutes } from './routes/training.js';
+import { trainingMetricsRoutes } from './routes/training-metrics.js';
 import { weightsRoutes } from './routes/weights.js';
 import { Store } from './store.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
@@ -95,7 +98,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
   if (stale) log(`removed ${stale} partially written checkpoint director${stale === 1 ? 'y' : 'ies'}`);
 
   const futures = new FutureRegistry(store, clock, log);
-  const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log });
+  const queues = new ModelQueues({ futures, engineBacklog: () => opts.engine.queueLength, log, clock });
   const authenticate = createAuthenticator(opts.apiKeys);
   const ctx: ServerContext = {
     store,
@@ -122,6 +125,9 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...samplingRoutes(ctx),
     ...futureRoutes(ctx),
     ...restRoutes(ctx),
+    ...trainingMetricsRoutes(ctx),
+    ...dashboardRoutes(ctx),
+    ...sessionTraceRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
 

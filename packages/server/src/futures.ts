@@ -8,6 +8,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { QueueState } from '@tinker-ts/protocol';
 import { BadRequestError, type FailureCategory } from './errors.js';
+import { PollLog } from './poll-log.js';
 import type { Store } from './store.js';
 import type { FutureRow, NewFuture } from './store/rows.js';
 import { encodeResultProtobuf, PROTOBUF_RESULT_KINDS } from './wire-codec.js';
@@ -74,6 +75,8 @@ export class FutureRegistry {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly waiters = new Map<string, Set<FinishListener>>();
   private statusProvider: QueueStatusProvider = () => null;
+  /** When clients polled for each request (for session traces). */
+  readonly polls = new PollLog();
 
   constructor(
     private readonly store: Store,
@@ -167,7 +170,8 @@ export class FutureRegistry {
     const bytes = PROTOBUF_RESULT_KINDS.has(kind) ? encodeResultProtobuf(kind, result) : null;
     const json = bytes ? null : JSON.stringify(result ?? null);
     const now = this.clock();
-    const write = () => this.store.futures.complete(requestId, bytes ? { bytes } : { json: json! }, now);
+    const startedAt = this.live.get(requestId)?.started_at ?? null;
+    const write = () => this.store.futures.complete(requestId, bytes ? { bytes } : { json: json! }, now, startedAt);
     const finished = (r: FutureRow): FutureRow => ({ ...r, state: 'done', result_json: json, result_bytes: bytes, finished_at: now });
     if (extra) {
       const done = this.store.transaction(() => {
@@ -185,7 +189,7 @@ export class FutureRegistry {
     const now = this.clock();
     return this.record(
       requestId,
-      () => this.store.futures.fail(requestId, message, category, now),
+      () => this.store.futures.fail(requestId, message, category, now, this.live.get(requestId)?.started_at ?? null),
       (r) => ({ ...r, state: 'failed', error: message, category, finished_at: now }),
     );
   }
@@ -223,9 +227,9 @@ export class FutureRegistry {
       try {
         if (row.state === 'done') {
           const result = row.result_bytes ? { bytes: row.result_bytes } : { json: row.result_json ?? 'null' };
-          this.store.futures.complete(row.request_id, result, row.finished_at!);
+          this.store.futures.complete(row.request_id, result, row.finished_at!, row.started_at);
         } else {
-          this.store.futures.fail(row.request_id, row.error ?? 'request failed', row.category ?? 'unknown', row.finished_at!);
+          this.store.futures.fail(row.request_id, row.error ?? 'request failed', row.category ?? 'unknown', row.finished_at!, row.started_at);
         }
       } catch {
         break;

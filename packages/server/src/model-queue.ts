@@ -6,6 +6,7 @@
  * never delays another model's bookkeeping; the engine process itself serialises compute.
  */
 import { BadRequestError, RequestFailure, classifyFailure, type FailureCategory } from './errors.js';
+import { EngineUtilisation } from './engine-utilisation.js';
 import type { FutureRegistry, QueueStatus } from './futures.js';
 
 export interface QueuedRequest {
@@ -41,6 +42,16 @@ export interface ModelQueuesOptions {
   /** Calls waiting in the engine process, for progress messages. */
   engineBacklog?: () => number;
   log?: (line: string) => void;
+  clock?: () => number;
+}
+
+/** A request waiting or running in a queue, for the dashboard's queue view. */
+export interface QueuedView {
+  requestId: string;
+  queueKey: string;
+  kind: string;
+  seqId: number | null;
+  running: boolean;
 }
 
 export class ModelQueues {
@@ -50,8 +61,11 @@ export class ModelQueues {
   private readonly engineBacklog: () => number;
   private readonly log: (line: string) => void;
   private readonly idleWaiters = new Set<() => void>();
+  /** Share of recent time some request was running. */
+  readonly utilisation: EngineUtilisation;
 
   constructor(opts: ModelQueuesOptions) {
+    this.utilisation = new EngineUtilisation(opts.clock);
     this.futures = opts.futures;
     this.engineBacklog = opts.engineBacklog ?? (() => 0);
     this.log = opts.log ?? (() => {});
@@ -223,6 +237,19 @@ export class ModelQueues {
     return n;
   }
 
+  /** Every request queued or running, over all queues (running first in each queue). */
+  list(): QueuedView[] {
+    const out: QueuedView[] = [];
+    for (const q of this.queues.values()) {
+      const view = (r: QueuedRequest, running: boolean): QueuedView => ({ requestId: r.requestId, queueKey: q.key, kind: r.kind, seqId: r.seqId, running });
+      if (q.running) out.push(view(q.running, true));
+      const waiting = [...q.waiting.entries()].filter(([, r]) => !r.skipped).sort(([a], [b]) => a - b);
+      for (const [, r] of waiting) out.push(view(r, false));
+      for (const r of q.unordered) out.push(view(r, false));
+    }
+    return out;
+  }
+
   /** Resolves once nothing is running (queued requests waiting on a gap do not count). */
   whenIdle(): Promise<void> {
     if (![...this.queues.values()].some((q) => q.running)) return Promise.resolve();
@@ -260,6 +287,7 @@ export class ModelQueues {
   }
 
   private async run(q: Queue, req: QueuedRequest): Promise<void> {
+    this.utilisation.begin();
     try {
       this.futures.markRunning(req.requestId);
       const result = await req.execute();
@@ -274,6 +302,7 @@ export class ModelQueues {
         this.log(`could not record failure of ${req.requestId}: ${String(storeErr)}`);
       }
     } finally {
+      this.utilisation.end();
       this.where.delete(req.requestId);
       q.running = null;
       this.pump(q);

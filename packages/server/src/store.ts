@@ -19,6 +19,7 @@ import { ModelsTable } from './store/models-table.js';
 import { SamplingSessionsTable } from './store/sampling-sessions-table.js';
 import { addMissingColumns, SCHEMA } from './store/schema.js';
 import { SessionsTable } from './store/sessions-table.js';
+import { TrainingMetricsTable } from './store/training-metrics-table.js';
 
 export class Store {
   readonly db: Database.Database;
@@ -27,6 +28,7 @@ export class Store {
   readonly futures: FuturesTable;
   readonly checkpoints: CheckpointsTable;
   readonly samplingSessions: SamplingSessionsTable;
+  readonly trainingMetrics: TrainingMetricsTable;
   /** Undo steps for in-memory state changed inside the open transaction, run if it rolls back. */
   private rollbackSteps: Array<() => void> = [];
 
@@ -44,6 +46,7 @@ export class Store {
     this.futures = new FuturesTable(this.db);
     this.checkpoints = new CheckpointsTable(this.db);
     this.samplingSessions = new SamplingSessionsTable(this.db);
+    this.trainingMetrics = new TrainingMetricsTable(this.db);
   }
 
   close(): void {

@@ -1,13 +1,14 @@
 /**
- * The CLI's client commands (`run`, `checkpoint`, `session`), all through the SDK's RestClient.
+ * The CLI's client commands (`run`, `checkpoint`, `session`, incl. `session export-trace`), all through the SDK's RestClient.
  * The server is `--base-url`, else TINKER_BASE_URL, else the local server recorded in the data
  * directory (TINKER_HOME); it is probed first so an unreachable server is one clear line, not
  * minutes of retries.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { parseTinkerPath } from '@tinker-ts/protocol';
+import { Progress } from '../progress.js';
 import { ServiceClient } from '../service-client.js';
 import type { PageFuture } from '../pagination.js';
 import type { RestClient } from '../rest-client.js';
@@ -223,11 +224,23 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
           const text = await res.text().catch(() => '');
           throw new CommandError(`download failed: HTTP ${res.status} ${text.slice(0, 300)}`);
         }
+        const length = Number(res.headers.get('content-length'));
+        const progress = new Progress({ label: `downloading ${p}`, unit: 'bytes', ...(length > 0 ? { total: length } : {}) });
+        let received = 0;
+        const counted = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            received += chunk.length;
+            progress.update(received);
+            done(null, chunk);
+          },
+        });
         let files: number;
         try {
-          files = await extractTar(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), dest);
+          files = await extractTar(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>).pipe(counted), dest);
         } catch (err) {
           throw new CommandError(`could not extract the checkpoint archive into ${dest}: ${(err as Error).message}`);
+        } finally {
+          progress.finish();
         }
         print(args, { tinker_path: p, destination: dest, files }, () => `downloaded ${p} to ${dest} (${files} files)`);
       },
@@ -287,6 +300,26 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
         const { rest } = await conn();
         const { items } = await collect(rest.listSessions({ limit: limit === 0 ? 100 : Math.min(limit, 100) }), limit);
         print(args, { sessions: items }, () => (items.length === 0 ? 'no sessions' : table(['SESSION ID'], items.map((s) => [s]))));
+      },
+    },
+    'export-trace': {
+      usage: 'tinker-ts session export-trace <session_id> [-o FILE]',
+      options: ['output'],
+      run: async (args, conn) => {
+        const [id] = expectPositionals(args, ['session_id'], usageOf('session', 'export-trace'));
+        const dest = path.resolve(stringOption(args, 'output') ?? `trace-${id!.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+        const { rest } = await conn();
+        const trace = await rest.exportSessionTrace(id!);
+        try {
+          fs.writeFileSync(dest, JSON.stringify(trace));
+        } catch (err) {
+          throw new CommandError(`could not write the trace to ${dest}: ${(err as Error).message}`);
+        }
+        const events = trace.traceEvents.length;
+        const requests = trace.otherData?.['requests'];
+        print(args, { session_id: id, file: dest, events, requests }, () =>
+          `wrote ${dest} (${requests ?? '?'} requests, ${events} trace events); open it at https://ui.perfetto.dev or chrome://tracing`,
+        );
       },
     },
     info: {

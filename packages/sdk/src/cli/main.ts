@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
 import { UsageError, packageVersionAt, parseArgs, runProgram, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
+import { DASHBOARD_OPTIONS, DASHBOARD_USAGE, dashboardCommand } from './dashboard-command.js';
 
 /** The server package's `serve` command: loaded only for `tinker-ts serve` (an optional peer of the SDK). */
 const SERVE_MODULE = '@tinker-ts/server/cli/serve';
@@ -41,6 +42,7 @@ export async function usage(): Promise<string> {
     'usage:',
     `  ${typeof serve === 'string' ? SERVE_USAGE_FALLBACK : serve.SERVE_USAGE}`,
     ...clientUsage().map((u) => `  ${u}`),
+    `  ${DASHBOARD_USAGE}`,
     '  tinker-ts version',
     '',
     'client commands take --base-url URL (or TINKER_BASE_URL; default: the local server of TINKER_HOME),',
@@ -75,8 +77,9 @@ export async function main(argv: string[]): Promise<number> {
       if (typeof serve === 'string') throw new CommandError(serve);
       return await serve.serveCommand(parseArgs(rest, serve.SERVE_OPTIONS));
     }
+    if (command === 'dashboard') return await dashboardCommand(parseArgs(rest, DASHBOARD_OPTIONS));
     if (CLIENT_GROUPS.includes(command)) return await clientCommand(command, parseArgs(rest, CLIENT_OPTIONS));
-    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected serve, ${CLIENT_GROUPS.join(', ')} or version; see tinker-ts help)`);
+    throw new UsageError(`unknown command ${JSON.stringify(command)} (expected serve, ${CLIENT_GROUPS.join(', ')}, dashboard or version; see tinker-ts help)`);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n`);

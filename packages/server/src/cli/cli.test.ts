@@ -107,6 +107,9 @@ test('checkpoint download extracts the checkpoint files; delete removes it', asy
   try {
     const dl = await cli(['checkpoint', 'download', user.weightsPath, '-o', dest]);
     assert.equal(dl.code, 0, dl.stderr);
+    // Not a terminal: progress as plain lines on stderr, ending at 100%.
+    assert.match(dl.stderr, new RegExp(`^downloading ${user.weightsPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 100% \\(`, 'm'));
+    assert.ok(!dl.stderr.includes('\r'));
     const source = path.join(fx.dataDir, 'checkpoints', user.modelId, 'weights', 'w1');
     const files = fs.readdirSync(source, { recursive: true }).map(String).sort();
     assert.deepEqual(fs.readdirSync(dest, { recursive: true }).map(String).sort(), files);
@@ -134,6 +137,40 @@ test('session list and session info', async () => {
   const info = JSON.parse((await cli(['session', 'info', user.sessionId, '--json'])).stdout);
   assert.deepEqual(info.trainingRunIds, [user.modelId]);
   assert.deepEqual(info.samplerIds, [user.samplerId]);
+});
+
+test('session export-trace writes the session trace as trace-event JSON', async () => {
+  const file = path.join(emptyHome, 'trace.json');
+  const r = await cli(['session', 'export-trace', user.sessionId, '-o', file]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^wrote .*trace\.json \(\d+ requests, \d+ trace events\); open it at https:\/\/ui\.perfetto\.dev/);
+  const trace = JSON.parse(fs.readFileSync(file, 'utf8'));
+  assert.equal(trace.otherData.session_id, user.sessionId);
+  const spans = trace.traceEvents.filter((e: any) => e.ph === 'X' && e.cat === 'request').map((e: any) => e.name);
+  assert.deepEqual(spans.slice(0, 3), ['create_model', 'save_weights', 'save_weights_for_sampler']);
+  const json = JSON.parse((await cli(['session', 'export-trace', user.sessionId, '-o', file, '--json'])).stdout);
+  assert.equal(json.file, file);
+  assert.equal(json.events, trace.traceEvents.length);
+  const missing = await cli(['session', 'export-trace', 'no-such-session', '-o', file]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /session no-such-session not found/);
+});
+
+test('dashboard prints the URL of the server\'s dashboard, which serves the page', async () => {
+  const r = await cli(['dashboard']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${fx.server.url}/\n`);
+  const page = await fetch(r.stdout.trim());
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>tinker-ts dashboard<\/title>/);
+  const withPath = await cli(['dashboard', '--base-url', `${fx.server.url}///`]);
+  assert.equal(withPath.stdout, `${fx.server.url}/\n`);
+  const bad = await cli(['dashboard', '--base-url', 'ftp://x']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--base-url must be an http\(s\) URL/);
+  const down = await cli(['dashboard', '--base-url', 'http://127.0.0.1:9']);
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /cannot reach the Tinker server/);
 });
 
 test('bad arguments exit 2 with one clear line', async () => {

@@ -162,6 +162,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
   });
   writeServerFile(dataDir, { pid: process.pid, url: server.url, dataDir, startedAt: new Date().toISOString() });
   process.stdout.write(`${READY_LINE_PREFIX}${server.url}\n`);
+  log(`dashboard: ${server.url}/ (enter an API key in the page)`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

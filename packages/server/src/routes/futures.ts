@@ -61,6 +61,7 @@ export function futureRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(futureRetrieveRequestSchema, v),
       handler: async ({ user, body, accepts, signal }) => {
         let row = requireFuture(ctx, user, body.request_id);
+        ctx.futures.polls.polled(row.request_id, ctx.clock());
         if (row.state === 'pending' || row.state === 'running') {
           row = (await ctx.futures.waitUntilFinished(row.request_id, ctx.settings.longPollMs, signal)) ?? row;
         }
@@ -69,10 +70,13 @@ export function futureRoutes(ctx: ServerContext): Route[] {
             error: row.error ?? 'request failed',
             category: (row.category as RequestFailedResponse['category']) ?? 'unknown',
           };
+          ctx.futures.polls.delivered(row.request_id, ctx.clock());
           return json(failed);
         }
         if (row.state === 'done') {
-          return completedReply(ctx, row, accepts(PROTOBUF_CONTENT_TYPE), body.allow_metadata_only === true);
+          const reply = completedReply(ctx, row, accepts(PROTOBUF_CONTENT_TYPE), body.allow_metadata_only === true);
+          if (reply.kind !== 'json') ctx.futures.polls.delivered(row.request_id, ctx.clock());
+          return reply;
         }
         const status = ctx.futures.status(row.request_id);
         const tryAgain: TryAgainResponse = {

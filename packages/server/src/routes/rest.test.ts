@@ -278,7 +278,6 @@ test('sessions, samplers, and clear errors for what the server does not offer', 
   for (const [method, route, what] of [
     ['GET', 'audit', /audit/],
     ['GET', 'billing/usage/events', /billing/],
-    ['GET', `sessions/${alice.sessionId}/trace_export`, /trace/],
   ] as const) {
     const res = await alice.client.request(method, route);
     assert.equal(res.status, 404, route);

@@ -325,14 +325,6 @@ export function restRoutes(ctx: ServerContext): Route[] {
     },
     {
       method: 'GET',
-      path: '/api/v1/sessions/{session_id}/trace_export',
-      handler: ({ user, params }) => {
-        requireSession(ctx, user, params.session_id!);
-        throw new NotSupportedError('session trace export is not offered by this server');
-      },
-    },
-    {
-      method: 'GET',
       path: '/api/v1/samplers/{sampler_id}',
       handler: ({ user, params }) => {
         const s = requireSamplingSession(ctx, user, params.sampler_id!);

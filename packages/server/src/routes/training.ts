@@ -18,6 +18,7 @@ import { requireModel, type ServerContext } from '../context.js';
 import { checkTrainingCost } from '../limits.js';
 import { json, type Route, defineRoute } from '../router.js';
 import { numberedModelRoutes, submitModelRequest } from '../submit.js';
+import { finishRecordingMetrics } from '../training-metrics.js';
 import { decodeForwardBackwardBody } from '../wire-codec.js';
 
 interface TrainingStep {
@@ -51,6 +52,7 @@ function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
       );
       return out;
     },
+    finish: finishRecordingMetrics(ctx, model.model_id, kind, step.seq_id),
   });
 }
 
@@ -104,6 +106,7 @@ export function trainingRoutes(ctx: ServerContext): Route[] {
             const res = await ctx.engine.optimStep(model.model_id, adam);
             return { metrics: res.metrics };
           },
+          finish: finishRecordingMetrics(ctx, model.model_id, 'optim_step', body.seq_id ?? null),
         });
         return json(future);
       },

@@ -12,10 +12,19 @@ function prepare(db: Database.Database) {
     getFutureBySeq: db.prepare(`SELECT * FROM futures WHERE queue_key = ? AND seq_id = ?`),
     maxSeq: db.prepare(`SELECT MAX(seq_id) AS m FROM futures WHERE queue_key = ?`),
     completeFuture: db.prepare(
-      `UPDATE futures SET state = 'done', result_json = ?, result_bytes = ?, finished_at = ? WHERE request_id = ? AND state IN ('pending', 'running')`,
+      `UPDATE futures SET state = 'done', result_json = ?, result_bytes = ?, finished_at = ?, started_at = COALESCE(?, started_at)
+       WHERE request_id = ? AND state IN ('pending', 'running')`,
     ),
     failFuture: db.prepare(
-      `UPDATE futures SET state = 'failed', error = ?, category = ?, finished_at = ? WHERE request_id = ? AND state IN ('pending', 'running')`,
+      `UPDATE futures SET state = 'failed', error = ?, category = ?, finished_at = ?, started_at = COALESCE(?, started_at)
+       WHERE request_id = ? AND state IN ('pending', 'running')`,
+    ),
+    futuresOfSession: db.prepare(
+      `SELECT * FROM futures
+       WHERE model_id IN (SELECT model_id FROM models WHERE session_id = @session_id)
+          OR queue_key IN (SELECT sampling_session_id FROM sampling_sessions WHERE session_id = @session_id)
+       ORDER BY created_at, request_id
+       LIMIT @limit`,
     ),
     deleteFinishedBefore: db.prepare(`DELETE FROM futures WHERE finished_at IS NOT NULL AND finished_at < ?`),
     failUnfinished: db.prepare(
@@ -48,15 +57,23 @@ export class FuturesTable {
     return (this.stmts.maxSeq.get(queueKey) as { m: number | null }).m;
   }
 
-  /** Stores a result (JSON text or protobuf bytes). False if the future had already finished (e.g. cancelled). */
-  complete(requestId: string, result: { json: string } | { bytes: Uint8Array }, now: number): boolean {
+  /**
+   * Stores a result (JSON text or protobuf bytes), and when the engine started on it (known in
+   * memory only until now). False if the future had already finished (e.g. cancelled).
+   */
+  complete(requestId: string, result: { json: string } | { bytes: Uint8Array }, now: number, startedAt: number | null = null): boolean {
     const json = 'json' in result ? result.json : null;
     const bytes = 'bytes' in result ? Buffer.from(result.bytes.buffer, result.bytes.byteOffset, result.bytes.byteLength) : null;
-    return this.stmts.completeFuture.run(json, bytes, now, requestId).changes === 1;
+    return this.stmts.completeFuture.run(json, bytes, now, startedAt, requestId).changes === 1;
   }
 
-  fail(requestId: string, error: string, category: string, now: number): boolean {
-    return this.stmts.failFuture.run(error, category, now, requestId).changes === 1;
+  fail(requestId: string, error: string, category: string, now: number, startedAt: number | null = null): boolean {
+    return this.stmts.failFuture.run(error, category, now, startedAt, requestId).changes === 1;
+  }
+
+  /** The futures of a session's training runs and sampling sessions, oldest first. */
+  ofSession(sessionId: string, limit: number): FutureRow[] {
+    return this.stmts.futuresOfSession.all({ session_id: sessionId, limit }) as FutureRow[];
   }
 
   /** Forgets results finished before `before` (their request ids then answer 404). */

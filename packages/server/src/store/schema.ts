@@ -89,6 +89,18 @@ CREATE TABLE IF NOT EXISTS sampling_sessions (
   released_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS sampling_sessions_session ON sampling_sessions(session_id);
+
+CREATE TABLE IF NOT EXISTS training_metrics (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  model_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  request_id TEXT,
+  seq_id INTEGER,
+  metrics TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS training_metrics_run ON training_metrics(model_id, kind);
 `;
 
 
