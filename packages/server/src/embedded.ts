@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 // Only light modules here: the SDK imports this file in user processes, which must not load the engine.
 import { READY_LINE_PREFIX, defaultDataDir, liveServer, localApiKey, pidAlive } from './server-file.js';
+import { nodeExecutable } from './node-executable.js';
 
 export interface EmbeddedServerOptions {
   /** Default: TINKER_HOME or ~/.tinker-ts. */
@@ -124,7 +125,7 @@ function spawnServer(dataDir: string, deadline: number, log: (line: string) => v
   const logPath = path.join(dataDir, LOG_FILE);
   const logFd = fs.openSync(logPath, 'a');
   const child = spawn(
-    process.execPath,
+    nodeExecutable(),
     [CLI_PATH, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--parent-pid', String(process.pid)],
     { stdio: ['pipe', 'pipe', logFd], windowsHide: true },
   );
@@ -159,8 +160,9 @@ function spawnServer(dataDir: string, deadline: number, log: (line: string) => v
       const url = line.slice(READY_LINE_PREFIX.length).trim();
       child.removeAllListeners('exit');
       child.stdout!.destroy();
-      // Keep stdin open (its closing tells the child we are gone) without keeping us alive.
-      (child.stdin as unknown as Socket).unref();
+      // Keep stdin open (its closing tells the child we are gone) without keeping us alive. Bun's
+      // child pipes have no unref(); there the pipe does not keep the process alive anyway.
+      (child.stdin as unknown as Partial<Socket>).unref?.();
       child.unref();
       started.set(dataDir, { child, url });
       process.once('exit', () => child.kill('SIGTERM'));

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, type AppOptions } from './app.js';
+import { checkCorsOrigin, withCors } from './cors.js';
 import { answerClientError } from './client-error.js';
 import type { ServerContext, ServerSettings } from './context.js';
 import { EngineSupervisor, type EngineSupervisorOptions } from './engine-supervisor.js';
@@ -56,6 +57,11 @@ export interface StartServerOptions {
   limits?: AppOptions['limits'];
   sweepIntervalMs?: number;
   extraRoutes?: AppOptions['extraRoutes'];
+  /**
+   * Origins whose web pages may call this server (`*` for any): their requests get CORS headers
+   * and preflights are answered. Default none (see cors.ts).
+   */
+  cors?: readonly string[];
 }
 
 export interface RunningServer {
@@ -75,6 +81,10 @@ const CLOSE_GRACE_MS = 10_000;
 
 export async function startServer(opts: StartServerOptions): Promise<RunningServer> {
   const log = opts.log ?? (() => {});
+  for (const origin of opts.cors ?? []) {
+    const problem = checkCorsOrigin(origin);
+    if (problem) throw new RangeError(`cors: ${problem}`);
+  }
   const engine = await EngineSupervisor.start({
     engine: {
       models: opts.models,
@@ -119,7 +129,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
     log(`model ${m.model_name} (${m.family}, context ${m.max_context_length})${m.stand_in ? ' [stand-in: random weights]' : ''}`);
   }
 
-  const server = http.createServer(app.router.handle);
+  const server = http.createServer(withCors(app.router.handle, opts.cors ?? []));
   server.on('clientError', answerClientError);
   // Long polls last ~20 s; keep sockets open a little longer than that.
   server.keepAliveTimeout = 65_000;

@@ -13,6 +13,7 @@ import { waitForDataDirRelease } from '../data-dir-lock.js';
 import { READY_LINE_PREFIX, defaultDataDir, liveServer, removeServerFile, pidAlive, writeServerFile } from '../server-file.js';
 import { parseCpuList as parseCpuListText } from '../request-thread.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from '../limits.js';
+import { checkCorsOrigin } from '../cors.js';
 
 export const SERVE_OPTIONS: OptionSpecs = {
   host: {},
@@ -24,11 +25,12 @@ export const SERVE_OPTIONS: OptionSpecs = {
   kernels: {},
   'engine-cpus': {},
   limit: { repeat: true },
+  cors: { repeat: true },
   quiet: { flag: true },
 };
 
 export const SERVE_USAGE =
-  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--engine-cpus LIST] [--limit NAME=N ...] [--parent-pid PID]';
+  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--engine-cpus LIST] [--limit NAME=N ...] [--cors ORIGIN ...] [--parent-pid PID]';
 
 
 /**
@@ -128,6 +130,11 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
   const engineCpusText = stringOption(args, 'engine-cpus');
   const engineCpus = engineCpusText !== undefined ? parseCpuList(engineCpusText) : undefined;
   const limits = parseLimitOptions(listOption(args, 'limit'));
+  const cors = listOption(args, 'cors');
+  for (const origin of cors) {
+    const problem = checkCorsOrigin(origin);
+    if (problem) throw new UsageError(`--cors: ${problem}`);
+  }
   const quiet = flagOption(args, 'quiet');
   const log = (line: string) => {
     if (!quiet) process.stderr.write(`[tinker-ts ${new Date().toISOString()}] ${line}\n`);
@@ -158,6 +165,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     ...(kernels ? { kernels: kernels as 'native' | 'reference' } : {}),
     ...(engineCpus ? { engineCpus, isolateRequestThread: true } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
+    ...(cors.length ? { cors } : {}),
     log,
   });
   writeServerFile(dataDir, { pid: process.pid, url: server.url, dataDir, startedAt: new Date().toISOString() });
