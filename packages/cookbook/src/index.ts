@@ -12,3 +12,15 @@ export { Llama3Renderer } from './renderers/llama3.js';
 export { RoleColonRenderer } from './renderers/role-colon.js';
 export { getRenderer, recommendedRendererName, RENDERER_NAMES } from './renderers/registry.js';
 export type { RendererName } from './renderers/registry.js';
+
+// Hyperparameters
+export { getLr, loraParamCount, transformerWeightShapes, LORA_LEARNING_RATES, LORA_OVER_FULL_FINETUNE_LR } from './hyperparams.js';
+export type { GetLrOptions, LoraParamCount, LoraParamCountOptions, WeightShapes, DenseTransformerConfig } from './hyperparams.js';
+
+// RL diagnostics, token and cost accounting
+export { sampleTrainMetrics, logprobGapWarning, DEFAULT_LOGPROB_GAP_THRESHOLD } from './rl-metrics.js';
+export type { SampledTokenLogprobs, SampleTrainMetrics, SampleTrainMetricsOptions } from './rl-metrics.js';
+export { CostMeter } from './cost-meter.js';
+export type { StepTokens } from './cost-meter.js';
+export { HOSTED_PRICES, ZERO_PRICES, isHostedTinker, pricesFor } from './prices.js';
+export type { TokenPrices } from './prices.js';
