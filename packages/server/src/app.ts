@@ -19,7 +19,9 @@ import { Router, type Route } from './router.js';
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits } from './limits.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { futureRoutes } from './routes/futures.js';
+import { anthropicRoutes } from './routes/anthropic.js';
 import { modelRoutes } from './routes/models.js';
+import { openAIRoutes } from './routes/openai.js';
 import { restRoutes } from './routes/rest.js';
 import { samplingRoutes } from './routes/sampling.js';
 import { serviceRoutes } from './routes/service.js';
@@ -128,6 +130,8 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...trainingMetricsRoutes(ctx),
     ...dashboardRoutes(ctx),
     ...sessionTraceRoutes(ctx),
+    ...openAIRoutes(ctx),
+    ...anthropicRoutes(ctx),
   ]);
   for (const extra of opts.extraRoutes ?? []) router.addAll(extra(ctx));
 

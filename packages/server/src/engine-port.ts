@@ -18,7 +18,14 @@ export type EnginePort = EngineMethods & {
   health?(): EngineHealth;
   /** A save_weights of the model was recorded at `dir` (lets a supervisor rebuild it from there). */
   noteCheckpoint?(adapterId: string, dir: string): Promise<void>;
+  /** Where a base model's tokenizer files are (for the OpenAI- and Anthropic-compatible endpoints). */
+  tokenizerFiles?(baseModel: string): Promise<EngineTokenizerFiles>;
 };
+
+export interface EngineTokenizerFiles {
+  tokenizerJson: string;
+  tokenizerConfigJson: string | null;
+}
 
 type EngineMethods = Pick<
   EngineHost,

@@ -298,6 +298,7 @@ export class EngineSupervisor implements EnginePort {
   /** A new engine process holds no sampler weights, so a release during a restart has nothing left to drop. */
   releaseSamplerWeights(dirs: string[]) { return this.call(null, (h) => h.releaseSamplerWeights(dirs)); }
   memoryInfo() { return this.call(null, (h) => h.memoryInfo()); }
+  tokenizerFiles(baseModel: string) { return this.call(null, (h) => h.tokenizerFiles(baseModel)); }
 
   /** Stops supervising and stops the engine process; calls still pending are rejected. */
   async close(): Promise<void> {

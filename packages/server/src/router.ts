@@ -77,7 +77,21 @@ export interface RouteDef<B = unknown> {
    * with the body as far as it was decoded (raw JSON, or the decoded protobuf body).
    */
   onRefused?(user: string, raw: unknown): void;
+  /**
+   * The body of this route's error answers, for routes that speak another API's error shape
+   * (OpenAI's, Anthropic's). Default: `{error, code, ...details}`.
+   */
+  errorBody?(err: RouteError): unknown;
   handler(ctx: RequestContext<B>): Promise<Reply> | Reply;
+}
+
+/** An error answer before it is shaped into a body. */
+export interface RouteError {
+  status: number;
+  code: string;
+  message: string;
+  /** The request field at fault, when known. */
+  field?: string;
 }
 
 /** A route as the router keeps it: its body type is known only to its own parser and handler. */
@@ -125,6 +139,22 @@ function matchPath(route: CompiledRoute, parts: string[]): Record<string, string
     }
   }
   return params;
+}
+
+/** The API key of a request: `X-API-Key` as Tinker clients send it, else `Authorization: Bearer` as OpenAI clients do. */
+function apiKeyOf(headers: IncomingHttpHeaders): string | undefined {
+  const key = headers['x-api-key'];
+  const direct = Array.isArray(key) ? key[0] : key;
+  if (direct) return direct;
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
+  return bearer ? bearer[1] : undefined;
+}
+
+/** An error raised on a matched route, carried to errorReply with the route that shapes its body. */
+class RouteFailure extends Error {
+  constructor(override readonly cause: unknown, readonly def: Route) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
 }
 
 function mediaTypeOf(header: string | undefined): string {
@@ -236,11 +266,10 @@ export class Router {
 
     let user = '';
     if (def.auth !== false) {
-      const key = req.headers['x-api-key'];
-      const apiKey = Array.isArray(key) ? key[0] : key;
-      if (!apiKey) throw new UnauthorizedError('missing X-API-Key header');
+      const apiKey = apiKeyOf(req.headers);
+      if (!apiKey) throw new RouteFailure(new UnauthorizedError('missing X-API-Key header (or Authorization: Bearer <key>)'), def);
       const resolved = this.authenticate(apiKey);
-      if (!resolved) throw new UnauthorizedError('invalid API key');
+      if (!resolved) throw new RouteFailure(new UnauthorizedError('invalid API key'), def);
       user = resolved;
     }
 
@@ -256,7 +285,7 @@ export class Router {
           this.log(`refusal hook failed on ${url.pathname}: ${String(hookErr)}`);
         }
       }
-      throw err;
+      throw def.errorBody ? new RouteFailure(err, def) : err;
     }
   }
 
@@ -339,6 +368,18 @@ export class Router {
   }
 
   private errorReply(err: unknown, req: IncomingMessage): Reply {
+    if (err instanceof RouteFailure) {
+      const inner = this.errorReply(err.cause, req);
+      if (!err.def.errorBody || inner.kind !== 'json') return inner;
+      const value = inner.value as { error?: unknown; code?: unknown; field?: unknown };
+      const routeError: RouteError = {
+        status: inner.status,
+        code: typeof value.code === 'string' ? value.code : 'error',
+        message: typeof value.error === 'string' ? value.error : String(value.error),
+        ...(typeof value.field === 'string' ? { field: value.field } : {}),
+      };
+      return json(err.def.errorBody(routeError), inner.status);
+    }
     const { status, body } = httpAnswerOf(err);
     if (status >= 500) this.log(`internal error on ${req.method} ${req.url}: ${err instanceof Error ? err.stack : String(err)}`);
     return json(body, status);
