@@ -28,7 +28,11 @@ export interface ProgressStream {
 }
 
 function formatAmount(n: number, unit: 'items' | 'bytes'): string {
-  if (unit === 'items') return String(Math.round(n));
+  return unit === 'items' ? String(Math.round(n)) : formatByteSize(n);
+}
+
+/** A byte count for people: `512 B`, `1.5 KiB`, `3.2 GiB`. */
+export function formatByteSize(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;

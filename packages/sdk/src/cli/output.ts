@@ -1,4 +1,5 @@
 /** Human output of the CLI: aligned tables, key/value blocks, sizes and times. */
+import { formatByteSize } from '../progress.js';
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -12,15 +13,7 @@ export function keyValues(pairs: Array<[string, string]>): string {
 }
 
 export function formatBytes(n: number | undefined): string {
-  if (n === undefined || n === null) return '-';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+  return n === undefined || n === null ? '-' : formatByteSize(n);
 }
 
 export function formatTime(d: Date | undefined | null): string {
