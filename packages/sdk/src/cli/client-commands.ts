@@ -37,17 +37,30 @@ interface Connection {
   close(): Promise<void>;
 }
 
-async function connect(args: ParsedArgs): Promise<Connection> {
-  let baseURL = stringOption(args, 'base-url') ?? process.env['TINKER_BASE_URL'];
-  let apiKey = stringOption(args, 'api-key') ?? process.env['TINKER_API_KEY'];
-  if (!baseURL) {
-    const local = await findLocalServer();
-    if (typeof local === 'string') {
-      throw new CommandError(`no Tinker server: pass --base-url or set TINKER_BASE_URL, or start a local one with "tinker-ts serve" (${local})`);
-    }
-    baseURL = local.baseURL;
-    apiKey ??= local.apiKey;
+/**
+ * The server a command talks to: --base-url, else TINKER_BASE_URL, else the local server of
+ * TINKER_HOME (whose key is used when none is given); a CommandError when there is none.
+ */
+export async function locateServer(args: ParsedArgs): Promise<{ baseURL: string; apiKey: string | undefined }> {
+  const baseURL = stringOption(args, 'base-url') ?? process.env['TINKER_BASE_URL'];
+  const apiKey = stringOption(args, 'api-key') ?? process.env['TINKER_API_KEY'];
+  if (baseURL) return { baseURL, apiKey };
+  const local = await findLocalServer();
+  if (typeof local === 'string') {
+    throw new CommandError(`no Tinker server: pass --base-url or set TINKER_BASE_URL, or start a local one with "tinker-ts serve" (${local})`);
   }
+  return { baseURL: local.baseURL, apiKey: apiKey ?? local.apiKey };
+}
+
+/** Fails with a CommandError unless the server at `base` answers healthz within 5 s. */
+export async function requireReachable(base: string): Promise<void> {
+  if (!(await answersHealthz(base, 5000))) {
+    throw new CommandError(`cannot reach the Tinker server at ${base} (no answer from ${base}/api/v1/healthz); is it running?`);
+  }
+}
+
+async function connect(args: ParsedArgs): Promise<Connection> {
+  const { baseURL, apiKey } = await locateServer(args);
   try {
     const u = new URL(baseURL);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
@@ -57,9 +70,7 @@ async function connect(args: ParsedArgs): Promise<Connection> {
   if (!apiKey) throw new UsageError('no API key: pass --api-key or set TINKER_API_KEY');
   if (!apiKey.startsWith('tml-') && !apiKey.startsWith('eyJ')) throw new UsageError('the API key must start with "tml-" (or be a JWT starting with "eyJ")');
   const base = baseURL.replace(/\/+$/, '');
-  if (!(await answersHealthz(base, 5000))) {
-    throw new CommandError(`cannot reach the Tinker server at ${base} (no answer from ${base}/api/v1/healthz); is it running?`);
-  }
+  await requireReachable(base);
   // Warnings while the command runs are the user's business; once it is done, shutting the
   // client down is not.
   let closing = false;

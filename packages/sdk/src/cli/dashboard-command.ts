@@ -5,10 +5,8 @@
  * address is one clear line.
  */
 import { spawn } from 'node:child_process';
-import { answersHealthz } from '@tinker-ts/protocol/healthz';
-import { UsageError, expectPositionals, flagOption, stringOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
-import { CommandError } from './client-commands.js';
-import { findLocalServer } from './local-server.js';
+import { UsageError, expectPositionals, flagOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
+import { locateServer, requireReachable } from './client-commands.js';
 
 export const DASHBOARD_OPTIONS: OptionSpecs = {
   'base-url': {},
@@ -42,19 +40,9 @@ function openInBrowser(url: string): void {
 
 export async function dashboardCommand(args: ParsedArgs): Promise<number> {
   expectPositionals(args, [], DASHBOARD_USAGE);
-  let baseURL = stringOption(args, 'base-url') ?? process.env['TINKER_BASE_URL'];
-  if (!baseURL) {
-    const local = await findLocalServer();
-    if (typeof local === 'string') {
-      throw new CommandError(`no Tinker server: pass --base-url or set TINKER_BASE_URL, or start a local one with "tinker-ts serve" (${local})`);
-    }
-    baseURL = local.baseURL;
-  }
+  const { baseURL } = await locateServer(args);
   const url = dashboardUrl(baseURL);
-  const base = url.replace(/\/$/, '');
-  if (!(await answersHealthz(base, 5000))) {
-    throw new CommandError(`cannot reach the Tinker server at ${base} (no answer from ${base}/api/v1/healthz); is it running?`);
-  }
+  await requireReachable(url.replace(/\/$/, ''));
   process.stdout.write(`${url}\n`);
   if (flagOption(args, 'open')) openInBrowser(url);
   return 0;
