@@ -12,4 +12,5 @@ export * from './params-checks.js';
 export * from './proto.js';
 export * from './zstd.js';
 export * from './paths.js';
+export { base64ToBytes, bytesToBase64 } from './base64.js';
 export * from './metrics.js';

@@ -1,5 +1,6 @@
 /** Helpers over ModelInput: its length in positions and its plain token list. */
 
+import { base64ToBytes } from './base64.js';
 import { ValidationError } from './errors.js';
 import type { ModelInput, ModelInputChunk } from './types.js';
 
@@ -52,7 +53,7 @@ export function modelInputTokens(input: ModelInput, path = ''): number[] {
  * varint ndim, varint dims. Only the header is read.
  */
 function dmelLength(base64: string, path: string): number {
-  const bytes = Buffer.from(base64, 'base64');
+  const bytes = base64ToBytes(base64);
   let offset = 0;
   const fail = (why: string): never => {
     throw new ValidationError(`dmel TensorContainer header ${why}`, `${path}.dmel`);

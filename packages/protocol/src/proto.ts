@@ -17,6 +17,7 @@
  */
 
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { base64ToBytes, bytesToBase64 } from './base64.js';
 import { ProtocolError, TinkerProtocolError, ValidationError } from './errors.js';
 import type {
   Datum,
@@ -422,14 +423,6 @@ function writeInt64Packed(w: BinaryWriter, fieldNo: number, values: readonly num
     w.int64(v);
   });
   w.join();
-}
-
-function base64ToBytes(b64: string): Uint8Array {
-  return new Uint8Array(Buffer.from(b64, 'base64'));
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
 // ---------------------------------------------------------------- Tensor

@@ -1,9 +1,11 @@
 // The model's input: a sequence of chunks (token runs, images, image pointers). Immutable;
 // `append*` return a new ModelInput, like the official SDK's.
-import type {
-  ImageFormat,
-  ModelInput as WireModelInput,
-  ModelInputChunk as WireChunk,
+import {
+  base64ToBytes,
+  bytesToBase64,
+  type ImageFormat,
+  type ModelInput as WireModelInput,
+  type ModelInputChunk as WireChunk,
 } from '@tinker-ts/protocol';
 import { ValidationError } from './errors.js';
 
@@ -148,7 +150,7 @@ function chunkToWire(c: ModelInputChunk): WireChunk {
     case 'encoded_text':
       return { type: 'encoded_text', tokens: [...c.tokens] };
     case 'image': {
-      const w: WireChunk = { type: 'image', data: Buffer.from(c.data).toString('base64'), format: c.format };
+      const w: WireChunk = { type: 'image', data: bytesToBase64(c.data), format: c.format };
       if (c.expectedTokens !== undefined) w.expected_tokens = c.expectedTokens;
       return w;
     }
@@ -165,7 +167,7 @@ function chunkFromWire(w: WireChunk, field: string): ModelInputChunk {
     case 'encoded_text':
       return textChunk(w.tokens);
     case 'image':
-      return imageChunk(new Uint8Array(Buffer.from(w.data, 'base64')), w.format, w.expected_tokens ?? undefined);
+      return imageChunk(base64ToBytes(w.data), w.format, w.expected_tokens ?? undefined);
     case 'image_asset_pointer':
       return imageAssetPointerChunk(w.location, w.format, w.expected_tokens ?? undefined);
     default:

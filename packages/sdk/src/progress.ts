@@ -1,3 +1,5 @@
+import { environment } from '#environment';
+
 /**
  * Progress of a long operation (a download, a training loop, a batch of samples): on a
  * terminal, one line redrawn in place with a bar, rate and time left; otherwise (logs, CI)
@@ -11,7 +13,7 @@ export interface ProgressOptions {
   total?: number;
   /** How amounts print: plain counts, or bytes (KiB, MiB, ...). Default 'items'. */
   unit?: 'items' | 'bytes';
-  /** Default process.stderr. */
+  /** Default: standard error (the console in a browser). */
   stream?: ProgressStream;
   /** Characters of the bar on a terminal; default 24. */
   width?: number;
@@ -70,7 +72,7 @@ export class Progress {
     this.label = opts.label;
     this.total = opts.total !== undefined && opts.total > 0 ? opts.total : undefined;
     this.unit = opts.unit ?? 'items';
-    this.stream = opts.stream ?? process.stderr;
+    this.stream = opts.stream ?? environment.standardError();
     this.width = opts.width ?? 24;
     this.plainIntervalMs = opts.plainIntervalMs ?? 10_000;
     this.redrawIntervalMs = opts.redrawIntervalMs ?? 100;

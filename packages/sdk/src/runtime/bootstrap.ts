@@ -5,7 +5,7 @@ import {
   CLIENT_CONFIG_DEFAULTS, DYNAMIC_CONFIG_DEFAULTS, TINKER_WIRE_VERSION,
   type ClientConfigResponse, type ClientDynamicConfigResponse,
 } from '@tinker-ts/protocol';
-import { arch, platform } from 'node:os';
+import { environment } from '#environment';
 import { NotFoundError, TinkerError } from '../errors.js';
 import { resolveApiKey, resolveServerAddress, runCredentialCommand } from './credentials.js';
 import { HttpClient, parseJson, statusError, type HttpRequest } from './http.js';
@@ -13,6 +13,7 @@ import { JwtAuth } from './jwt-auth.js';
 import type { NetworkSettings } from './options.js';
 import { BytesSemaphore } from './bytes-semaphore.js';
 import type { HttpTransport } from './transport.js';
+import { unrefTimer } from './unref-timer.js';
 
 export interface Connection {
   http: HttpClient;
@@ -37,14 +38,15 @@ export interface BootstrapHooks {
 
 /** Headers every request carries: who we are and which wire we speak (the official SDK sends the same set). */
 export function sdkHeaders(extra: Record<string, string>): Record<string, string> {
+  const runtime = environment.describe();
   return {
     'User-Agent': `Tinker/TypeScript ${TINKER_WIRE_VERSION}`,
     'X-Stainless-Lang': 'js',
     'X-Stainless-Package-Version': TINKER_WIRE_VERSION,
-    'X-Stainless-OS': platform(),
-    'X-Stainless-Arch': arch(),
-    'X-Stainless-Runtime': 'node',
-    'X-Stainless-Runtime-Version': process.version,
+    'X-Stainless-OS': runtime.os,
+    'X-Stainless-Arch': runtime.arch,
+    'X-Stainless-Runtime': runtime.runtime,
+    'X-Stainless-Runtime-Version': runtime.version,
     ...extra,
   };
 }
@@ -125,7 +127,7 @@ export async function connect(hooks: BootstrapHooks): Promise<Connection> {
         .catch(() => {})
         .finally(scheduleRefresh);
     }, every);
-    refreshTimer.unref();
+    unrefTimer(refreshTimer);
   };
   scheduleRefresh();
   return connection;

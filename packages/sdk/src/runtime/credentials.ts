@@ -1,9 +1,7 @@
 // Where the server address and the API key come from, in the order the official SDK uses:
 // explicit option, then TINKER_* environment, then a credential command or file.
-import { exec } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { environment } from '#environment';
+import { localSystem } from '#local-system';
 import { TinkerError } from '../errors.js';
 
 export const EMBEDDED_SERVER_MODULE = '@tinker-ts/server/embedded';
@@ -24,8 +22,9 @@ export interface EmbeddedServerModule {
 export async function loadEmbeddedServerModule(embeddedModule = EMBEDDED_SERVER_MODULE): Promise<EmbeddedServerModule | string> {
   // Held in a variable so the SDK compiles and runs without the server package installed.
   const specifier: string = embeddedModule;
+  if (localSystem.unavailable) return `no local server can run here (${localSystem.unavailable})`;
   try {
-    return (await import(specifier)) as EmbeddedServerModule;
+    return (await localSystem.importModule(specifier)) as EmbeddedServerModule;
   } catch (e) {
     return `loading ${specifier} failed: ${e instanceof Error ? e.message : String(e)}`;
   }
@@ -33,15 +32,16 @@ export async function loadEmbeddedServerModule(embeddedModule = EMBEDDED_SERVER_
 
 /** TINKER_HOME, or ~/.tinker-ts: where the local server keeps its data. */
 export function localDataDir(): string {
-  return process.env['TINKER_HOME'] ?? join(homedir(), '.tinker-ts');
+  return environment.variable('TINKER_HOME') ?? localSystem.joinPath(localSystem.homeDir() ?? '.', '.tinker-ts');
 }
 
 /** Option → TINKER_BASE_URL → a local server started by @tinker-ts/server. */
 export async function resolveServerAddress(baseURL: string | undefined, embeddedModule = EMBEDDED_SERVER_MODULE): Promise<ServerAddress> {
-  const explicit = baseURL || process.env['TINKER_BASE_URL'];
+  const explicit = baseURL || environment.variable('TINKER_BASE_URL');
   if (explicit) return { baseURL: explicit };
   const mod = await loadEmbeddedServerModule(embeddedModule);
   if (typeof mod === 'string') {
+    if (localSystem.unavailable) throw new TinkerError(`No Tinker server configured: pass baseURL (${mod})`);
     throw new TinkerError(`No Tinker server configured: set TINKER_BASE_URL (or pass baseURL), or install @tinker-ts/server to run a local one (${mod})`);
   }
   if (typeof mod.ensureEmbeddedServer !== 'function') {
@@ -64,9 +64,9 @@ export function checkApiKey(key: string): string {
  */
 export async function resolveApiKey(option: string | undefined, serverKey?: string): Promise<string> {
   if (!option && serverKey) return serverKey;
-  const direct = option || process.env['TINKER_API_KEY'];
+  const direct = option || environment.variable('TINKER_API_KEY');
   if (direct) return checkApiKey(direct);
-  if (process.env['TINKER_CREDENTIAL_CMD']) return checkApiKey(await runCredentialCommand());
+  if (environment.variable('TINKER_CREDENTIAL_CMD')) return checkApiKey(await runCredentialCommand());
   const fromFile = await readCredentialsFile();
   if (fromFile) return checkApiKey(fromFile);
   throw new TinkerError(
@@ -75,28 +75,32 @@ export async function resolveApiKey(option: string | undefined, serverKey?: stri
 }
 
 /** Runs TINKER_CREDENTIAL_CMD and returns what it prints (trimmed). */
-export function runCredentialCommand(cmd = process.env['TINKER_CREDENTIAL_CMD'] ?? ''): Promise<string> {
+export async function runCredentialCommand(cmd = environment.variable('TINKER_CREDENTIAL_CMD') ?? ''): Promise<string> {
   if (!cmd) {
-    return Promise.reject(new TinkerError('This server requires dynamic credentials: set TINKER_CREDENTIAL_CMD to a command that prints a valid credential'));
+    throw new TinkerError('This server requires dynamic credentials: set TINKER_CREDENTIAL_CMD to a command that prints a valid credential');
   }
-  return new Promise((resolve, reject) => {
-    exec(cmd, { timeout: 60_000 }, (err, stdout) => {
-      if (err) return reject(new TinkerError(`TINKER_CREDENTIAL_CMD failed: ${err.message}`));
-      const credential = stdout.trim();
-      if (!credential) return reject(new TinkerError('TINKER_CREDENTIAL_CMD printed an empty credential'));
-      resolve(credential);
-    });
-  });
+  let stdout: string;
+  try {
+    stdout = await localSystem.runCommand(cmd, 60_000);
+  } catch (e) {
+    throw new TinkerError(`TINKER_CREDENTIAL_CMD failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const credential = stdout.trim();
+  if (!credential) throw new TinkerError('TINKER_CREDENTIAL_CMD printed an empty credential');
+  return credential;
 }
 
 async function readCredentialsFile(): Promise<string | undefined> {
-  const path = join(homedir(), '.tinker', 'credentials.json');
-  let text: string;
+  const home = localSystem.homeDir();
+  if (home === undefined) return undefined;
+  const path = localSystem.joinPath(home, '.tinker', 'credentials.json');
+  let text: string | undefined;
   try {
-    text = await readFile(path, 'utf8');
+    text = await localSystem.readTextFile(path);
   } catch {
     return undefined;
   }
+  if (text === undefined) return undefined;
   try {
     const data = JSON.parse(text) as Record<string, unknown>;
     const key = data['api_key'] ?? data['apiKey'] ?? data['TINKER_API_KEY'];

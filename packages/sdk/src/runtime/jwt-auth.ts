@@ -1,6 +1,9 @@
 // Short-lived JWTs for servers with `pjwt_auth_enabled`: the credential is traded for a JWT at
 // POST auth/token, refreshed in the background 5 minutes before expiry and on demand when less
 // than a minute is left, so a late background refresh never sends a stale token.
+import { base64ToBytes } from '@tinker-ts/protocol';
+import { unrefTimer } from './unref-timer.js';
+
 const REFRESH_BEFORE_EXPIRY_MS = 300_000;
 const REFRESH_ON_DEMAND_MS = 60_000;
 const RETRY_AFTER_FAILURE_MS = 60_000;
@@ -8,7 +11,7 @@ const RETRY_AFTER_FAILURE_MS = 60_000;
 export function jwtExpiryMs(jwt: string): number | undefined {
   try {
     const payload = jwt.split('.')[1] ?? '';
-    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    const claims = JSON.parse(new TextDecoder().decode(base64ToBytes(payload))) as { exp?: unknown };
     return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
   } catch {
     return undefined;
@@ -65,6 +68,6 @@ export class JwtAuth {
         this.schedule(RETRY_AFTER_FAILURE_MS);
       });
     }, delayMs);
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 }

@@ -1,6 +1,6 @@
 // Everything the SDK does on the network: it receives calls as messages and answers with messages,
 // so it can run on its own thread (the default) or inline on the caller's thread (injected fetch).
-import { setMaxListeners } from 'node:events';
+import { environment } from '#environment';
 import { APIConnectionError, APIConnectionTimeoutError, TinkerError, serializeError, type APIError } from '../errors.js';
 import { connect, type Connection } from './bootstrap.js';
 import { CancelQueue } from './cancel-queue.js';
@@ -14,6 +14,7 @@ import { SendOrder, type SendSlot } from './send-order.js';
 import { Session } from './session.js';
 import type { HttpTransport } from './transport.js';
 import { compress, encodeProtoRequest } from './wire-codec.js';
+import { unrefTimer } from './unref-timer.js';
 
 const DEFAULT_REQUEST_MAX_RETRIES = 10;
 const MAX_RESUBMITS = 20;
@@ -73,7 +74,7 @@ export class NetworkCore {
     };
     // Every in-flight model request is delivered under this one signal (the HTTP layer adds a
     // listener per request and removes it when the request ends), so any number is legitimate.
-    setMaxListeners(0, this.closing.signal);
+    environment.allowManyListeners(this.closing.signal);
   }
 
   handle(msg: ToNetwork): void {
@@ -233,7 +234,7 @@ export class NetworkCore {
       st.timers = st.timers.filter((x) => x !== t);
       this.armStallWarning(st);
     }, every);
-    t.unref();
+    unrefTimer(t);
     st.timers.push(t);
   }
 

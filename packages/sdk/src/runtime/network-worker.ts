@@ -6,7 +6,7 @@ import { serializeError } from '../errors.js';
 import type { FromNetwork, ToNetwork } from './messages.js';
 import { NetworkCore } from './network-core.js';
 import type { NetworkSettings } from './options.js';
-import { nodeHttpTransport } from './transport.js';
+import { nodeHttpTransport } from './node-http-transport.js';
 
 export interface NetworkWorkerData {
   port: MessagePort;

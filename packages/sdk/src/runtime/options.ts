@@ -1,5 +1,6 @@
 // Options of the SDK runtime: what users pass, and the plain-data settings the network thread gets.
 import type { QueueState } from '@tinker-ts/protocol';
+import { environment } from '#environment';
 
 export interface Logger {
   warn(msg: string): void;
@@ -118,7 +119,7 @@ export function toNetworkSettings(opts: ClientOptions): NetworkSettings {
 function connectTimeoutMs(opts: ClientOptions): number {
   const given = opts.connectTimeoutMs ?? opts.timing?.connectTimeoutMs;
   if (given !== undefined) return given;
-  const env = process.env['TINKER_CONNECT_TIMEOUT_MS'];
+  const env = environment.variable('TINKER_CONNECT_TIMEOUT_MS');
   if (env !== undefined && env !== '' && Number(env) >= 0) return Number(env);
   return DEFAULT_TIMING.connectTimeoutMs;
 }

@@ -1,6 +1,7 @@
 // Retry rules shared by direct requests, submits and polls.
 import { APIConnectionError, APIError } from '../errors.js';
 import { abortReason } from './http.js';
+import { unrefTimer } from './unref-timer.js';
 
 /** Statuses the official SDK retries for every call: timeout, conflict (dedup races), rate limit, server errors. */
 export function isRetryableStatus(status: number): boolean {
@@ -55,7 +56,7 @@ export function sleep(ms: number, signal?: AbortSignal, ref = true): Promise<voi
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, Math.max(0, ms));
-    if (!ref) timer.unref();
+    if (!ref) unrefTimer(timer);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -354,7 +354,7 @@ test('pending and later calls fail when the network thread dies', async () => {
   try {
     await h.runtime.serverConfig();
     const f = h.runtime.submit({ path: 'optim_step', body: {}, requestType: 'OptimStep', resultKind: 'json' });
-    const worker = (h.runtime as unknown as { transport: { worker: { terminate(): Promise<number> } } }).transport.worker;
+    const worker = (h.runtime as unknown as { link: { worker: { terminate(): Promise<number> } } }).link.worker;
     void worker.terminate();
     await assert.rejects(f.future(), (e: unknown) => e instanceof TinkerError && /network thread exited/.test(e.message));
     assert.throws(() => f.result(), /network thread exited/);

@@ -1,14 +1,14 @@
-// The caller's side of the SDK runtime. Calls become messages to the network thread (a
-// worker_thread running NetworkCore); answers settle APIFutures. result() blocks with Atomics.wait
-// on a counter the network thread bumps after every batch of messages, then drains the port synchronously
-// with receiveMessageOnPort — so blocking never deadlocks and heartbeats keep flowing meanwhile.
+// The caller's side of the SDK runtime. Calls become messages to the network side (NetworkCore,
+// on its own worker thread: worker-network-link.ts; or on this thread: inline-network-link.ts);
+// answers settle APIFutures. How a blocked result() waits is the link's business (its Blocker).
 import type { ClientConfigResponse, ClientDynamicConfigResponse } from '@tinker-ts/protocol';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { APIUserAbortError, TinkerError, deserializeError, serializeError } from '../errors.js';
-import { APIFuture, FutureCell, type Blocker } from '../future.js';
-import { isOrderedModelRequest, type Call, type FromNetwork, type RequestSpec, type SubmitSpec, type ToNetwork } from './messages.js';
-import { NetworkCore } from './network-core.js';
-import type { NetworkWorkerData } from './network-worker.js';
+import { environment } from '#environment';
+import { startNetworkLink } from '#network-link';
+import { APIUserAbortError, TinkerError, deserializeError } from '../errors.js';
+import { APIFuture, FutureCell } from '../future.js';
+import { InlineNetworkLink } from './inline-network-link.js';
+import { isOrderedModelRequest, type Call, type FromNetwork, type RequestSpec, type SubmitSpec } from './messages.js';
+import type { NetworkLink } from './network-link.js';
 import { toNetworkSettings, type CallOptions, type ClientOptions, type Logger, type NetworkSettings, type QueueStateObserver } from './options.js';
 import { sameThreadServer } from './same-thread-server.js';
 import { fetchTransport } from './transport.js';
@@ -17,145 +17,26 @@ import type { ResultKind } from './wire-codec.js';
 export type { CallOptions, ClientOptions, Logger, QueueStateObserver, RuntimeTiming } from './options.js';
 export type { ResultKind } from './wire-codec.js';
 
-/** Where calls go and how a blocked caller waits for answers. */
-interface Transport {
-  post(msg: ToNetwork): void;
-  readonly blocker: Blocker;
-  /** Keep the process alive (futures are pending) or not. */
-  setActive(active: boolean): void;
-  terminate(): Promise<void>;
-}
-
-class WorkerTransport implements Transport {
-  private readonly worker: Worker;
-  private readonly port: MessagePort;
-  private readonly counter: Int32Array;
-  private outbox: ToNetwork[] = [];
-  private terminating = false;
-  readonly blocker: Blocker;
-
-  /** `blockedReason` says why result() must not block now (undefined: it may). */
-  constructor(settings: NetworkSettings, dispatch: (msg: FromNetwork) => void, blockedReason: () => string | undefined) {
-    const shared = new SharedArrayBuffer(8);
-    this.counter = new Int32Array(shared);
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    const workerData: NetworkWorkerData = { port: port2, signal: shared, settings };
-    // Flags that only make sense for the main script (e.g. --input-type with -e) would break the worker.
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    this.worker = new Worker(new URL('./network-worker.js', import.meta.url), { workerData, transferList: [port2], execArgv });
-    this.worker.on('error', (e) => dispatch({ t: 'fatal', error: serializeError(e) }));
-    let exitReported = false;
-    const reportExit = (how: string) => {
-      if (this.terminating || exitReported) return;
-      exitReported = true;
-      dispatch({ t: 'fatal', error: serializeError(new TinkerError(`the network thread exited (${how})`)) });
-    };
-    this.worker.on('exit', (code) => reportExit(`code ${code}`));
-    const dispatchBatch = (batch: FromNetwork[]) => {
-      for (const msg of batch) dispatch(msg);
-    };
-    this.port.on('message', dispatchBatch);
-    this.setActive(false);
-
-    const drain = (): number => {
-      this.flush(); // a call made just before blocking must reach the network thread first
-      let n = 0;
-      for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
-        n++;
-        dispatchBatch(m.message as FromNetwork[]);
-      }
-      return n;
-    };
-    const counter = this.counter;
-    this.blocker = {
-      get unsupportedReason() {
-        return blockedReason();
-      },
-      poll: () => void drain(),
-      waitForProgress(timeoutMs: number) {
-        // Read the counter before draining: a batch posted after the drain changes it, and
-        // Atomics.wait then returns at once instead of sleeping through it.
-        const seen = Atomics.load(counter, 0);
-        if (drain() > 0) return;
-        Atomics.wait(counter, 0, seen, timeoutMs);
-        drain();
-        // Exiting: its last messages are drained above; what is still pending fails now.
-        if (Atomics.load(counter, 1) === 1) reportExit('while a caller was blocked in result()');
-      },
-    };
-  }
-
-  /** Calls made in one synchronous stretch go out as one batch (in call order). */
-  post(msg: ToNetwork): void {
-    if (msg.t === 'close') this.terminating = true; // the thread exits on its own after this: not a failure
-    if (this.outbox.push(msg) === 1) queueMicrotask(() => this.flush());
-  }
-
-  private flush(): void {
-    if (this.outbox.length === 0) return;
-    const batch = this.outbox;
-    this.outbox = [];
-    this.port.postMessage(batch);
-  }
-
-  setActive(active: boolean): void {
-    if (active) {
-      this.worker.ref();
-      this.port.ref();
-    } else {
-      this.worker.unref();
-      this.port.unref();
-    }
-  }
-
-  async terminate(): Promise<void> {
-    this.terminating = true;
-    this.flush();
-    this.port.close();
-    await this.worker.terminate();
-  }
-}
-
-class InlineTransport implements Transport {
-  private readonly core: NetworkCore;
-  readonly blocker: Blocker = {
-    poll() {},
-    waitForProgress() {},
-    unsupportedReason:
-      'result() cannot block when a custom fetch is injected: the network then runs on this thread. Use `await future` (or resultAsync()) instead.',
-  };
-
-  constructor(settings: NetworkSettings, fetchImpl: typeof fetch, dispatch: (msg: FromNetwork) => void) {
-    this.core = new NetworkCore(settings, fetchTransport(fetchImpl), dispatch);
-  }
-
-  post(msg: ToNetwork): void {
-    this.core.handle(msg);
-  }
-
-  setActive(): void {}
-
-  async terminate(): Promise<void> {}
-}
-
 interface PendingCall {
   cell: FutureCell<unknown>;
   observer?: QueueStateObserver | undefined;
   detach?: (() => void) | undefined;
 }
 
+const INJECTED_FETCH_CANNOT_BLOCK =
+  'result() cannot block when a custom fetch is injected: the network then runs on this thread. Use `await future` (or resultAsync()) instead.';
+
 const defaultLogger: Logger = {
   warn: (msg) => console.warn(`[tinker] ${msg}`),
   info: (msg) => {
-    if (/^(info|debug)$/i.test(process.env['TINKER_LOG'] ?? '')) console.info(`[tinker] ${msg}`);
+    if (/^(info|debug)$/i.test(environment.variable('TINKER_LOG') ?? '')) console.info(`[tinker] ${msg}`);
   },
 };
 
 export class Runtime {
   private nextId = 1;
   private readonly pending = new Map<number, PendingCall>();
-  private readonly transport: Transport;
+  private readonly link: NetworkLink;
   private readonly logger: Logger;
   private broken: Error | undefined;
   private closing: Promise<void> | undefined;
@@ -172,13 +53,13 @@ export class Runtime {
     const settings = toNetworkSettings(opts);
     this.closeWaitMs = settings.timing.sessionFinishTimeoutMs + 1000;
     const dispatch = (msg: FromNetwork) => this.dispatch(msg);
-    this.baseURL = settings.baseURL || process.env['TINKER_BASE_URL'] || undefined;
-    this.transport = opts.fetch
-      ? new InlineTransport(settings, opts.fetch, dispatch)
-      : new WorkerTransport(settings, dispatch, () => this.blockedReason());
+    this.baseURL = settings.baseURL || environment.variable('TINKER_BASE_URL') || undefined;
+    this.link = opts.fetch
+      ? new InlineNetworkLink(settings, fetchTransport(opts.fetch), dispatch, INJECTED_FETCH_CANNOT_BLOCK)
+      : startNetworkLink(settings, dispatch, () => this.blockedReason());
   }
 
-  /** Starts the network thread (or the inline runtime when `fetch` is injected); the server is contacted lazily. */
+  /** Starts the network side (its own thread; on this thread when `fetch` is injected or in a browser); the server is contacted lazily. */
   static create(opts: ClientOptions = {}): Runtime {
     return new Runtime(opts);
   }
@@ -216,16 +97,16 @@ export class Runtime {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      if (this.broken) return this.transport.terminate();
-      this.transport.setActive(true);
+      if (this.broken) return this.link.terminate();
+      this.link.setActive(true);
       const closed = new Promise<void>((resolve) => (this.onClosed = resolve));
-      this.transport.post({ t: 'close' });
+      this.link.post({ t: 'close' });
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, this.closeWaitMs)))]);
       clearTimeout(timer);
       this.failAll(new TinkerError('The client was closed'));
       this.broken ??= new TinkerError('The client was closed');
-      await this.transport.terminate();
+      await this.link.terminate();
     })();
     return this.closing;
   }
@@ -245,7 +126,7 @@ export class Runtime {
   }
 
   private call<T>(call: Call, opts: CallOptions = {}): APIFuture<T> {
-    const cell = new FutureCell<T>(this.transport.blocker);
+    const cell = new FutureCell<T>(this.link.blocker);
     const future = APIFuture.fromCell(cell);
     if (this.broken) {
       cell.reject(this.broken);
@@ -256,8 +137,8 @@ export class Runtime {
       // Still delivered, unanswered: the model's later requests wait for its seq_id.
       if (call.op === 'submit' && isOrderedModelRequest(call.spec)) {
         const id = this.nextId++;
-        this.transport.post({ t: 'call', id, call, opts: { maxRetries: opts.maxRetries, headers: opts.headers } });
-        this.transport.post({ t: 'abort', id });
+        this.link.post({ t: 'call', id, call, opts: { maxRetries: opts.maxRetries, headers: opts.headers } });
+        this.link.post({ t: 'abort', id });
       }
       return future;
     }
@@ -267,14 +148,14 @@ export class Runtime {
       const signal = opts.signal;
       const onAbort = () => {
         this.settle(id, (c) => c.reject(new APIUserAbortError()));
-        this.transport.post({ t: 'abort', id });
+        this.link.post({ t: 'abort', id });
       };
       signal.addEventListener('abort', onAbort, { once: true });
       entry.detach = () => signal.removeEventListener('abort', onAbort);
     }
     this.pending.set(id, entry);
-    if (this.pending.size === 1) this.transport.setActive(true);
-    this.transport.post({
+    if (this.pending.size === 1) this.link.setActive(true);
+    this.link.post({
       t: 'call',
       id,
       call,
@@ -289,7 +170,7 @@ export class Runtime {
     this.pending.delete(id);
     entry.detach?.();
     how(entry.cell);
-    if (this.pending.size === 0 && !this.closing) this.transport.setActive(false);
+    if (this.pending.size === 0 && !this.closing) this.link.setActive(false);
   }
 
   private failAll(error: Error): void {
@@ -331,7 +212,7 @@ export class Runtime {
         this.broken = new TinkerError(`The network thread failed: ${error.message}`);
         this.logger.warn(this.broken.message);
         this.failAll(error);
-        this.transport.setActive(false);
+        this.link.setActive(false);
         break;
       }
     }

@@ -2,7 +2,7 @@
 // it, so result() on that same thread against it could never return. The server lists its
 // origins under a global symbol (globalThis is per thread in Node, so the list is this thread's
 // servers only); the SDK reads it without importing the server package.
-import { hostname, networkInterfaces } from 'node:os';
+import { environment } from '#environment';
 
 /** The registry's key and shape: a Set of origins such as "http://127.0.0.1:41234". Shared with @tinker-ts/server. */
 export const THREAD_SERVERS_KEY = Symbol.for('tinker-ts.thread-servers');
@@ -43,6 +43,5 @@ function isLoopback(host: string): boolean {
 }
 
 function isThisMachine(host: string): boolean {
-  if (host === hostname().toLowerCase()) return true;
-  return Object.values(networkInterfaces()).some((addrs) => addrs?.some((a) => a.address.toLowerCase() === host));
+  return environment.isThisMachine(host);
 }

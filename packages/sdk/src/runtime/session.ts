@@ -1,8 +1,10 @@
 // A server session: created once (create_session), then kept alive by a heartbeat every 10 s.
 // Heartbeats run on the network thread's timers, so they keep flowing however busy the caller is.
 import { TINKER_WIRE_VERSION, type CreateSessionResponse } from '@tinker-ts/protocol';
+import { environment } from '#environment';
 import { jsonCall, type Connection } from './bootstrap.js';
 import type { NetworkSettings } from './options.js';
+import { unrefTimer } from './unref-timer.js';
 
 export interface SessionHooks {
   settings: NetworkSettings;
@@ -22,13 +24,13 @@ export class Session {
 
   static async create(conn: Connection, hooks: SessionHooks): Promise<Session> {
     const { settings } = hooks;
-    const envTags = process.env['TINKER_TAGS'];
+    const envTags = environment.variable('TINKER_TAGS');
     const tags = settings.tags ?? (envTags ? [...new Set(envTags.split(',').filter(Boolean))] : []);
     const body = {
       tags,
       user_metadata: settings.userMetadata ?? {},
       sdk_version: TINKER_WIRE_VERSION,
-      project_id: settings.projectId ?? process.env['TINKER_PROJECT_ID'] ?? null,
+      project_id: settings.projectId ?? environment.variable('TINKER_PROJECT_ID') ?? null,
       type: 'create_session',
     };
     const res = await hooks.withRetries(() =>
@@ -46,7 +48,7 @@ export class Session {
   private startHeartbeat(): void {
     const { heartbeatIntervalMs, heartbeatWarnAfterMs } = this.hooks.settings.timing;
     this.timer = setInterval(() => void this.beat(heartbeatWarnAfterMs), heartbeatIntervalMs);
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 
   private async beat(warnAfterMs: number): Promise<void> {
