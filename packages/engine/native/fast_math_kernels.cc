@@ -1,8 +1,17 @@
+// Compiled once per kernel level (binding.gyp), each build in the namespace TK_KERNEL_LEVEL names.
+// Everything here has internal linkage or lives in that namespace, and only C math functions are
+// called: an inline function shared with the other builds (a C++ <cmath> overload, a template)
+// could be merged by the linker with another level's copy and run its instructions on a CPU
+// without them.
 #include "fast_math_kernels.h"
 
-#include <cmath>
+#include <math.h>
 
-namespace tk::fast {
+#ifndef TK_KERNEL_LEVEL
+#error "binding.gyp defines TK_KERNEL_LEVEL (avx512, avx2 or baseline) for each build of this file"
+#endif
+
+namespace tk::fast::TK_KERNEL_LEVEL {
 
 // exp(-g) clamped so that 1/(1+e) never sees Inf (fast-math reciprocals turn Inf into NaN).
 static inline float expNegClamped(float g) { return expf(-g < 80.f ? -g : 80.f); }
@@ -13,7 +22,7 @@ static float rowMax(const float* x, int64_t n) {
   return m;
 }
 
-float logSumExp(const float* x, int64_t n) {
+static float logSumExp(const float* x, int64_t n) {
   if (n <= 0) return -INFINITY;
   const float m = rowMax(x, n);
   float s = 0.f;
@@ -21,7 +30,7 @@ float logSumExp(const float* x, int64_t n) {
   return m + logf(s);
 }
 
-float softmaxRow(float* x, int64_t n) {
+static float softmaxRow(float* x, int64_t n) {
   const float m = rowMax(x, n);
   float s = 0.f;
   for (int64_t j = 0; j < n; j++) {
@@ -34,39 +43,39 @@ float softmaxRow(float* x, int64_t n) {
   return m + logf(s);
 }
 
-void expShifted(float* x, int64_t n, float shift) {
+static void expShifted(float* x, int64_t n, float shift) {
   for (int64_t j = 0; j < n; j++) x[j] = expf(x[j] - shift);
 }
 
-void scaledExpShifted(float* x, int64_t n, float shift, float factor) {
+static void scaledExpShifted(float* x, int64_t n, float shift, float factor) {
   for (int64_t j = 0; j < n; j++) x[j] = factor * expf(x[j] - shift);
 }
 
-void logSoftmaxRow(float* x, int64_t n) {
+static void logSoftmaxRow(float* x, int64_t n) {
   const float l = logSumExp(x, n);
   for (int64_t j = 0; j < n; j++) x[j] -= l;
 }
 
-void softmaxGradRow(float* p, const float* dp, float d, float scale, int64_t n) {
+static void softmaxGradRow(float* p, const float* dp, float d, float scale, int64_t n) {
   for (int64_t j = 0; j < n; j++) p[j] = scale * p[j] * (dp[j] - d);
 }
 
-float dot(const float* a, const float* b, int64_t n) {
+static float dot(const float* a, const float* b, int64_t n) {
   float s = 0.f;
   for (int64_t j = 0; j < n; j++) s += a[j] * b[j];
   return s;
 }
 
-double sumOfSquares(const float* x, int64_t n) {
+static double sumOfSquares(const float* x, int64_t n) {
   double s = 0.0;
   for (int64_t j = 0; j < n; j++) s += static_cast<double>(x[j]) * x[j];
   return s;
 }
 
-float rmsNormRow(const float* x, const float* w, float* out, int64_t dim, float eps) {
+static float rmsNormRow(const float* x, const float* w, float* out, int64_t dim, float eps) {
   float ss = 0.f;
   for (int64_t i = 0; i < dim; i++) ss += x[i] * x[i];
-  const float rstd = 1.f / std::sqrt(ss / static_cast<float>(dim) + eps);
+  const float rstd = 1.f / sqrtf(ss / static_cast<float>(dim) + eps);
   if (w) {
     for (int64_t i = 0; i < dim; i++) out[i] = x[i] * rstd * w[i];
   } else {
@@ -75,7 +84,7 @@ float rmsNormRow(const float* x, const float* w, float* out, int64_t dim, float 
   return rstd;
 }
 
-void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float rstd, float* dx, float* dw, int64_t dim) {
+static void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float rstd, float* dx, float* dw, int64_t dim) {
   // y_i = w_i x_i r  =>  dx_i = r w_i g_i - (r^3 / dim) x_i sum_j w_j g_j x_j
   float dotWgx = 0.f;
   if (w) {
@@ -96,13 +105,13 @@ void rmsNormBackwardRow(const float* dout, const float* x, const float* w, float
 
 // Both stream each key/value row once for all query rows of a group (decoding is bound by
 // reading the KV cache, and a GEMM with M = group size would pack it first).
-void expShiftedToDouble(const float* x, int64_t n, double shift, double factor, double* out) {
-  for (int64_t j = 0; j < n; j++) out[j] = std::exp((static_cast<double>(x[j]) - shift) * factor);
+static void expShiftedToDouble(const float* x, int64_t n, double shift, double factor, double* out) {
+  for (int64_t j = 0; j < n; j++) out[j] = exp((static_cast<double>(x[j]) - shift) * factor);
 }
 
 // Cache row j holds every kv head side by side, so walking j outermost streams the cache
 // contiguously and reads each key and value once for all query heads of the range.
-void cachedScores(const float* q, int64_t kvHeads, int64_t group, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale,
+static void cachedScores(const float* q, int64_t kvHeads, int64_t group, const float* k, int64_t ldk, int64_t n, int64_t hd, float scale,
                   float* scores) {
   for (int64_t j = 0; j < n; j++) {
     const float* kj = k + j * ldk;
@@ -115,7 +124,7 @@ void cachedScores(const float* q, int64_t kvHeads, int64_t group, const float* k
   }
 }
 
-void cachedWeightedSum(const float* p, int64_t kvHeads, int64_t group, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out) {
+static void cachedWeightedSum(const float* p, int64_t kvHeads, int64_t group, const float* v, int64_t ldv, int64_t n, int64_t hd, float* out) {
   const int64_t rows = kvHeads * group;
   for (int64_t x = 0; x < rows * hd; x++) out[x] = 0.f;
   for (int64_t j = 0; j < n; j++) {
@@ -129,14 +138,14 @@ void cachedWeightedSum(const float* p, int64_t kvHeads, int64_t group, const flo
   }
 }
 
-void swigluForward(const float* gate, const float* up, float* out, int64_t n) {
+static void swigluForward(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float g = gate[i];
     out[i] = g / (1.f + expNegClamped(g)) * up[i];
   }
 }
 
-void swigluBackward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n) {
+static void swigluBackward(const float* dout, const float* gate, const float* up, float* dgate, float* dup, int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     const float g = gate[i];
     const float sg = 1.f / (1.f + expNegClamped(g));
@@ -146,4 +155,9 @@ void swigluBackward(const float* dout, const float* gate, const float* up, float
   }
 }
 
-}  // namespace tk::fast
+extern const Kernels kernels = {
+    logSumExp,    softmaxRow,   expShifted,    scaledExpShifted,  logSoftmaxRow,     softmaxGradRow, expShiftedToDouble, dot,
+    sumOfSquares, rmsNormRow,   rmsNormBackwardRow, cachedScores, cachedWeightedSum, swigluForward,  swigluBackward,
+};
+
+}  // namespace tk::fast::TK_KERNEL_LEVEL

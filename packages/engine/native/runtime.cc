@@ -1,7 +1,7 @@
-// Runtime facts: which OpenBLAS kernels are active, its thread count, and the machine's
-// measured FMA peak (the yardstick benchmarks report GEMM speed against).
+// Runtime facts: which OpenBLAS kernels are active, its thread count, the level of the addon's
+// own kernels, and the machine's measured FMA peak (the yardstick benchmarks report GEMM speed
+// against, measured with the vectors of that level).
 #include <cblas.h>
-#include <immintrin.h>
 
 #include <atomic>
 #include <chrono>
@@ -10,6 +10,8 @@
 
 #include "args.h"
 #include "bindings.h"
+#include "fma_peak.h"
+#include "kernel_level.h"
 
 extern "C" char* openblas_get_corename(void);
 
@@ -30,57 +32,9 @@ static Napi::Value NumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), openblas_get_num_threads());
 }
 
-// 12 independent FMA chains hide the 4-cycle latency on two FMA pipes.
-#if defined(__AVX512F__)
-static constexpr int kLanes = 16;
-static double fmaChains(int64_t iters) {
-  __m512 acc[12];
-  for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i) * 1e-3f);
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; it++) {
-    for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-  }
-  __m512 s = acc[0];
-  for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, acc[i]);
-  alignas(64) float out[16];
-  _mm512_store_ps(out, s);
-  double t = 0;
-  for (float f : out) t += f;
-  return t;
-}
-#elif defined(__AVX2__) && defined(__FMA__)
-static constexpr int kLanes = 8;
-static double fmaChains(int64_t iters) {
-  __m256 acc[12];
-  for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps(static_cast<float>(i) * 1e-3f);
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (int64_t it = 0; it < iters; it++) {
-    for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
-  }
-  __m256 s = acc[0];
-  for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, s);
-  double t = 0;
-  for (float f : out) t += f;
-  return t;
-}
-#else
-static constexpr int kLanes = 1;
-static double fmaChains(int64_t iters) {
-  float acc[12];
-  for (int i = 0; i < 12; i++) acc[i] = static_cast<float>(i) * 1e-3f;
-  for (int64_t it = 0; it < iters; it++) {
-    for (int i = 0; i < 12; i++) acc[i] = acc[i] * 0.999999f + 1e-7f;
-  }
-  double t = 0;
-  for (float f : acc) t += f;
-  return t;
-}
-#endif
-
-static Napi::Value IsaName(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), kLanes == 16 ? "avx512" : kLanes == 8 ? "avx2" : "scalar");
+// kernelLevel() -> "avx512", "avx2" or "baseline": the level of the addon's own kernels picked at load.
+static Napi::Value KernelLevelName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), kernelLevelName(kernelLevel()));
 }
 
 // peakGflops(threads, ms): each thread runs FMA chunks until `ms` elapse; returns total GFLOP/s.
@@ -90,6 +44,7 @@ static Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   if (threads < 1 || threads > 256) throwRange("threads must be between 1 and 256");
   if (!(ms > 0) || ms > 60000) throwRange("ms must be in (0, 60000]");
   constexpr int64_t kChunk = 1 << 16;  // iterations between clock reads
+  const FmaProbe& probe = activeFmaProbe;
   std::atomic<int64_t> totalIters{0};
   std::atomic<int> sink{0};
   const auto start = std::chrono::steady_clock::now();
@@ -98,7 +53,7 @@ static Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
     int64_t iters = 0;
     double keep = 0;
     while (std::chrono::steady_clock::now() < deadline) {
-      keep += fmaChains(kChunk);
+      keep += probe.chains(kChunk);
       iters += kChunk;
     }
     totalIters += iters;
@@ -109,7 +64,7 @@ static Napi::Value PeakGflops(const Napi::CallbackInfo& info) {
   worker();
   for (auto& t : pool) t.join();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double flops = static_cast<double>(totalIters.load()) * 12.0 * kLanes * 2.0;
+  const double flops = static_cast<double>(totalIters.load()) * 12.0 * probe.lanes * 2.0;
   return Napi::Number::New(info.Env(), flops / seconds / 1e9);
 }
 
@@ -117,7 +72,7 @@ void registerRuntime(Napi::Env env, Napi::Object exports) {
   exports.Set("coreName", Napi::Function::New(env, guarded<CoreName>, "coreName"));
   exports.Set("setNumThreads", Napi::Function::New(env, guarded<SetNumThreads>, "setNumThreads"));
   exports.Set("numThreads", Napi::Function::New(env, guarded<NumThreads>, "numThreads"));
-  exports.Set("peakIsa", Napi::Function::New(env, guarded<IsaName>, "peakIsa"));
+  exports.Set("kernelLevel", Napi::Function::New(env, guarded<KernelLevelName>, "kernelLevel"));
   exports.Set("peakGflops", Napi::Function::New(env, guarded<PeakGflops>, "peakGflops"));
 }
 

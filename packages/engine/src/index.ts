@@ -21,7 +21,7 @@ export { saveTrainingState, loadTrainingState, readTrainingStateInfo, type Train
 export { writePeftAdapter, readPeftAdapter, peftModuleName, type PeftAdapter } from './peft.js';
 export { runSampling, type SampleJob, type SampleResult, type SamplerContext, type SamplerParams, type SampledSequence } from './sampler.js';
 export { runForwardBackward, runOptimStep } from './training.js';
-export { nativeKernels, openblasCoreName, measurePeakGflops } from './native-kernels.js';
+export { nativeKernels, openblasCoreName, nativeKernelLevel, measurePeakGflops, type KernelLevel } from './native-kernels.js';
 export { referenceKernels } from './reference-kernels.js';
 export { randomModelWeights, createAdapterState } from './init.js';
 export type { Kernels } from './kernels.js';

@@ -6,7 +6,7 @@
  * "accumulate" means the kernel adds into the output instead of overwriting it.
  */
 export interface Kernels {
-  /** Name of the implementation and, for native, the OpenBLAS core in use (e.g. "openblas:SkylakeX"). */
+  /** Name of the implementation and, for native, the OpenBLAS core and the addon's kernel level in use (e.g. "openblas:SkylakeX/avx512"). */
   readonly name: string;
 
   /**

@@ -22,7 +22,8 @@ export interface NativeAddon {
   coreName(): string;
   setNumThreads(n: number): void;
   numThreads(): number;
-  peakIsa(): 'avx512' | 'avx2' | 'scalar';
+  /** The instruction-set level of the addon's own kernels, picked at load (see KernelLevel). */
+  kernelLevel(): KernelLevel;
   peakGflops(threads: number, ms: number): number;
   /** Sets (when given) and returns how GEMMs use the cores; see GemmStrategy. */
   gemmStrategy(name?: GemmStrategy): GemmStrategy;
@@ -64,6 +65,16 @@ export interface NativeAddon {
  */
 export type GemmStrategy = 'planned' | 'blas' | 'split';
 
+/**
+ * The instruction-set level the addon's own hot kernels (few-row GEMM, exp/softmax/log-softmax,
+ * RMSNorm, SwiGLU, decode attention) run at. The addon is built for plain x86-64 and carries
+ * each of these kernels compiled for x86-64-v4 with 512-bit vectors ("avx512"), x86-64-v3
+ * ("avx2") and the baseline; it picks the best the CPU supports when it loads.
+ * TINKER_ENGINE_ISA=avx2|baseline, set before the addon loads, forces a lower level (a level
+ * the CPU lacks, or an unknown name, makes loading fail). OpenBLAS picks its own kernels.
+ */
+export type KernelLevel = 'avx512' | 'avx2' | 'baseline';
+
 /** Path of the compiled addon, relative to the package root (this file runs from dist/). */
 export const nativeAddonPath = fileURLToPath(new URL('../build/Release/tinker_engine.node', import.meta.url));
 
@@ -85,6 +96,11 @@ export function loadNativeAddon(): NativeAddon {
 /** The OpenBLAS kernel family in use, e.g. "SkylakeX" or "Haswell". */
 export function openblasCoreName(): string {
   return loadNativeAddon().coreName();
+}
+
+/** The level of the addon's own kernels in this process (see KernelLevel). */
+export function nativeKernelLevel(): KernelLevel {
+  return loadNativeAddon().kernelLevel();
 }
 
 /** Sets OpenBLAS's thread count (it applies to every later GEMM in this process). */
@@ -109,8 +125,8 @@ export interface PeakMeasurement {
   /** FLOP/s of the FMA microbenchmark, in GFLOP/s. */
   gflops: number;
   threads: number;
-  /** Vector ISA the microbenchmark was compiled for. */
-  isa: string;
+  /** Kernel level whose vectors the microbenchmark used. */
+  isa: KernelLevel;
 }
 
 /**
@@ -120,7 +136,7 @@ export interface PeakMeasurement {
 export function measurePeakGflops(opts: { threads?: number; ms?: number } = {}): PeakMeasurement {
   const a = loadNativeAddon();
   const threads = opts.threads ?? a.numThreads();
-  return { gflops: a.peakGflops(threads, opts.ms ?? 200), threads, isa: a.peakIsa() };
+  return { gflops: a.peakGflops(threads, opts.ms ?? 200), threads, isa: a.kernelLevel() };
 }
 
 function lazy<K extends keyof NativeAddon>(name: K): NativeAddon[K] {
@@ -130,7 +146,7 @@ function lazy<K extends keyof NativeAddon>(name: K): NativeAddon[K] {
 
 export const nativeKernels: Kernels = {
   get name(): string {
-    return `openblas:${openblasCoreName()}`;
+    return `openblas:${openblasCoreName()}/${nativeKernelLevel()}`;
   },
 
   gemm(transA, transB, M, N, K, alpha, A, B, beta, C, opts = {}) {
