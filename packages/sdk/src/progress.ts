@@ -1,4 +1,5 @@
 import { environment } from '#environment';
+import type { LineSink } from './platform/environment.js';
 
 /**
  * Progress of a long operation (a download, a training loop, a batch of samples): on a
@@ -24,10 +25,8 @@ export interface ProgressOptions {
   clock?: () => number;
 }
 
-export interface ProgressStream {
-  isTTY?: boolean;
-  write(text: string): unknown;
-}
+/** Where Progress writes: a terminal redraws in place, anything else gets lines. */
+export type ProgressStream = LineSink;
 
 function formatAmount(n: number, unit: 'items' | 'bytes'): string {
   return unit === 'items' ? String(Math.round(n)) : formatByteSize(n);

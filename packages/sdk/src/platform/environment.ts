@@ -12,7 +12,7 @@ export interface RuntimeDescription {
   version: string;
 }
 
-/** Where Progress writes by default: a terminal redraws in place, anything else gets lines. */
+/** A text sink such as standard error: a terminal (isTTY) redraws in place, anything else gets lines. */
 export interface LineSink {
   isTTY?: boolean | undefined;
   write(text: string): unknown;
