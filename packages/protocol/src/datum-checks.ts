@@ -9,6 +9,7 @@ import { modelInputLength } from './model-input.js';
 import { checkTensorStructure, isSparse, tensorShape } from './tensor.js';
 import type { Datum, ForwardBackwardInput, LossFnConfig, LossFnType, TensorData, TensorDtype } from './types.js';
 import { LOSS_FN_TYPES } from './types.js';
+import { refusedLossReason } from './refused-losses.js';
 
 /** Wire dtype of every known loss_fn_inputs key (the SDK's own table). */
 export const LOSS_INPUT_DTYPES: Readonly<Record<string, TensorDtype>> = Object.freeze({
@@ -54,6 +55,8 @@ function join(path: string, key: string): string {
 }
 
 export function checkLossFnType(lossFn: unknown, path = 'loss_fn'): LossFnType {
+  const refused = refusedLossReason(lossFn);
+  if (refused) throw new ValidationError(refused, path);
   if (typeof lossFn !== 'string' || !(LOSS_FN_TYPES as readonly string[]).includes(lossFn)) {
     throw new ValidationError(
       `expected one of ${LOSS_FN_TYPES.map((l) => JSON.stringify(l)).join(', ')}, got ${JSON.stringify(lossFn)}`,

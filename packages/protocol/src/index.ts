@@ -8,6 +8,7 @@ export * from './request-schemas.js';
 export * from './model-input.js';
 export * from './tensor.js';
 export * from './datum-checks.js';
+export * from './refused-losses.js';
 export * from './params-checks.js';
 export * from './proto.js';
 export * from './zstd.js';

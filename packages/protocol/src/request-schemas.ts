@@ -24,6 +24,7 @@ import {
   type Schema,
 } from './schema.js';
 import { ValidationError } from './errors.js';
+import { refusedLossReason } from './refused-losses.js';
 import type * as T from './types.js';
 
 /** Size limits that keep one request from exhausting the server. */
@@ -129,13 +130,23 @@ export const datumSchema: Schema<T.Datum> = object({
   loss_fn_input_spans: optionalNullable(array(provenanceSpanSchema, { maxLength: REQUEST_LIMITS.maxElements })),
 });
 
-export const lossFnTypeSchema: Schema<T.LossFnType> = literal(
+const knownLossFnSchema: Schema<T.LossFnType> = literal(
   'cross_entropy',
   'importance_sampling',
   'ppo',
   'cispo',
   'dro',
 );
+
+/** A built-in loss name; hosted names refused here (stable_reinforce) say why. */
+export const lossFnTypeSchema: Schema<T.LossFnType> = {
+  expected: knownLossFnSchema.expected,
+  check(value, path) {
+    const refused = refusedLossReason(value);
+    if (refused) throw new ValidationError(refused, path);
+    return knownLossFnSchema.check(value, path);
+  },
+};
 
 export const forwardBackwardInputSchema: Schema<T.ForwardBackwardInput> = object({
   data: array(datumSchema, { maxLength: REQUEST_LIMITS.maxDatums }),
@@ -386,6 +397,11 @@ export const cancelFutureRequestSchema: Schema<T.CancelFutureRequest> = object({
   request_id: id(),
 });
 
+export const joinSamplingSessionRequestSchema: Schema<T.JoinSamplingSessionRequest> = object({
+  sampling_session_id: id(),
+  type: typeTag('join_sampling_session'),
+});
+
 // ---------------------------------------------------------------- REST
 
 export const checkpointTtlRequestSchema: Schema<T.CheckpointTtlRequest> = object({
@@ -425,6 +441,7 @@ export const REQUEST_SCHEMAS = {
   'POST retrieve_future': futureRetrieveRequestSchema,
   'POST retrieve_futures': futuresRetrieveRequestSchema,
   'POST cancel_future': cancelFutureRequestSchema,
+  'POST join_sampling_session': joinSamplingSessionRequestSchema,
   'POST auth/token': authTokenRequestSchema,
   'PUT training_runs/{id}/checkpoints/{checkpoint_id}/ttl': checkpointTtlRequestSchema,
   'PUT sessions/{id}/project': sessionProjectRequestSchema,

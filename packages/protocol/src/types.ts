@@ -528,6 +528,18 @@ export interface FuturesRetrieveResponse {
   cursor: number;
 }
 
+/** Another client (e.g. another process, from a sampler handle) joins an existing sampling session. */
+export interface JoinSamplingSessionRequest {
+  sampling_session_id: string;
+  type?: 'join_sampling_session';
+}
+
+export interface JoinSamplingSessionResponse {
+  type: 'join_sampling_session';
+  /** Unique among the sampling session's clients (the creating client is 0); its seq_ids start at client_counter × 1e9. */
+  client_counter: number;
+}
+
 // ---------------------------------------------------------------- client config
 
 export interface ClientConfigRequest {

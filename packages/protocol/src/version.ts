@@ -12,10 +12,37 @@
  * - up to 0.32: SampleRequest `topk_sample_logprobs`, `target_prompt_logprobs`,
  *   `prompt_alt_tokens_k`, `prompt_logprobs_last_n`, `record_stability_info`;
  *   SampleResponse fields 5/6 and SampledSequence field 4; Datum provenance
- *   spans; `retrieve_futures`, `cancel_future`, `copy_weights`; `user_metadata`
- *   on saves and checkpoints; `SupportedModel.trainable/sampleable`.
+ *   spans; `cancel_future`, `copy_weights`; `user_metadata`
+ *   on saves and checkpoints; `SupportedModel.trainable/sampleable`; sampler
+ *   handles (client-side).
+ * - 0.33–0.38: the session-wide sample poll `retrieve_futures` (flag
+ *   `sample_use_retrieve_futures`, cursor acks, `FutureCompletion`),
+ *   `join_sampling_session` (a second client of one sampling session, numbered
+ *   by `client_counter`), the optimizer chosen at create_model, server-side
+ *   custom losses; a blocking `result()` that cannot make progress raises
+ *   instead of hanging. Hosted Tinker refuses SDKs of 0.27 and earlier at
+ *   create_session and warns 0.29–0.32.
  */
-export const TINKER_WIRE_VERSION = '0.32.0';
+export const TINKER_WIRE_VERSION = '0.38.0';
 
 /** Oldest official SDK the server keeps serving (results are protobuf-only from here on). */
 export const TINKER_MIN_PROTO_SDK_VERSION = '0.25.0';
+
+/**
+ * Orders two SDK versions ("0.38.0", "0.26.2", "0.39.0rc1", "0.30"): negative when a is older.
+ * Compares the numeric release parts only; a version without one sorts as 0.0.0.
+ */
+export function compareSdkVersions(a: string, b: string): number {
+  const pa = releaseParts(a);
+  const pb = releaseParts(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function releaseParts(v: string): number[] {
+  const m = /^\s*v?(\d+(?:\.\d+)*)/.exec(v);
+  return m ? m[1]!.split('.').map(Number) : [0];
+}

@@ -15,6 +15,8 @@ export interface SamplingSessionInit {
   samplingSessionId: string;
   /** The server's client/config. */
   config: wire.ClientConfigResponse;
+  /** This client's number among the session's clients (join_sampling_session); 0 for the one that opened it. */
+  clientCounter?: number;
 }
 
 /** @internal */

@@ -9,6 +9,7 @@ import { ModelInput } from './model-input.js';
 import type { CallOptions } from './runtime/options.js';
 import type { ClientContext, SamplingSessionInit } from './client-context.js';
 import { getTokenizer, type Tokenizer } from './tokenizer.js';
+import { encodeSamplerHandle } from './sampler-handle.js';
 import {
   protocolCheck,
   sampleResponseFromWire,
@@ -37,8 +38,13 @@ export type SamplingClientInit = SamplingSessionInit;
 /** A sample's wire result, with the sequence ids the submit response carried when the runtime passes them on. */
 type WireSampleResult = wire.SampleResponse & { sample_sequence_ids?: string[] | null };
 
+/** The n-th client of a sampling session numbers its samples from n × 1e9 (as the official SDK does). */
+const SEQ_IDS_PER_CLIENT = 1_000_000_000;
+
 export class SamplingClient {
   readonly samplingSessionId: string;
+  /** This client's number among the sampling session's clients: 0 for the one that opened it, 1, 2, … for joined ones. */
+  readonly clientCounter: number;
   private readonly ctx: ClientContext;
   private readonly maxInFlight: number;
   /** Next sample's seq_id (the official SDK numbers samples from 0). */
@@ -49,6 +55,8 @@ export class SamplingClient {
   constructor(ctx: ClientContext, init: SamplingClientInit) {
     this.ctx = ctx;
     this.samplingSessionId = init.samplingSessionId;
+    this.clientCounter = init.clientCounter ?? 0;
+    this.nextSeqId = this.clientCounter * SEQ_IDS_PER_CLIENT;
     this.maxInFlight = Math.max(1, init.config.sample_max_concurrent_requests);
   }
 
@@ -111,6 +119,14 @@ export class SamplingClient {
     return this.ctx.runtime
       .request<wire.GetSamplerResponse>({ method: 'GET', path: `samplers/${encodeURIComponent(this.samplingSessionId)}` }, opts)
       .map((res) => samplerFromWire(res).baseModel);
+  }
+
+  /**
+   * A string naming this sampling session and its server, without credentials: another process
+   * passes it to `ServiceClient.samplingClientFromHandle` to sample from the same session.
+   */
+  getSamplerHandle(): string {
+    return encodeSamplerHandle({ samplingSessionId: this.samplingSessionId, baseURL: this.ctx.runtime.serverAddress });
   }
 
   /** The tokenizer of the base model (resolved locally, see tokenizer.ts). */

@@ -10,6 +10,7 @@ import { SamplingClient } from './sampling-client.js';
 import type { TokenizerOptions } from './tokenizer.js';
 import type { ClientContext, SamplingClientOptions, SamplingSessionInit } from './client-context.js';
 import { TrainingClient } from './training-client.js';
+import { decodeSamplerHandle } from './sampler-handle.js';
 import { capabilitiesFromWire, checkTinkerPath, type GetServerCapabilitiesResponse } from './types.js';
 
 export type { SamplingClientOptions } from './client-context.js';
@@ -116,6 +117,34 @@ export class ServiceClient {
     return this.openSamplingSession(source, opts).map((init) => new SamplingClient(this.ctx, init));
   }
 
+  /**
+   * A client of the sampling session a handle names (`SamplingClient.getSamplerHandle()`, made
+   * in this or another process): it joins that session (join_sampling_session) with this
+   * client's credentials and numbers its samples apart from the session's other clients.
+   * The handle must come from the server this ServiceClient talks to.
+   */
+  samplingClientFromHandle(handle: string, opts?: CallOptions): APIFuture<SamplingClient> {
+    const { samplingSessionId, baseURL } = decodeSamplerHandle(handle);
+    return this.runtime.serverConfig().chain((config) => {
+      const here = this.runtime.serverAddress;
+      if (baseURL && here && !sameServer(baseURL, here)) {
+        throw new ValidationError(
+          `sampler handle: it names a sampling session of ${baseURL}, but this ServiceClient talks to ${here}; create the ServiceClient with baseURL: ${JSON.stringify(baseURL)}`,
+          { field: 'handle' },
+        );
+      }
+      const body: wire.JoinSamplingSessionRequest = { sampling_session_id: samplingSessionId, type: 'join_sampling_session' };
+      return this.runtime
+        .request<wire.JoinSamplingSessionResponse>({ method: 'POST', path: 'join_sampling_session', body }, opts)
+        .map((res) => {
+          if (!Number.isSafeInteger(res?.client_counter) || res.client_counter < 0) {
+            throw new TinkerError(`join_sampling_session answered without a client_counter: ${JSON.stringify(res).slice(0, 200)}`);
+          }
+          return new SamplingClient(this.ctx, { samplingSessionId, config, clientCounter: res.client_counter });
+        });
+    });
+  }
+
   private openSamplingSession(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingSessionInit> {
     const { modelPath, baseModel } = source ?? ({} as SamplingClientOptions);
     if ((modelPath === undefined) === (baseModel === undefined)) {
@@ -218,6 +247,17 @@ export class ServiceClient {
   /** Runs `fn` once the server's config and the session id are known. */
   private withSession<T>(fn: (config: wire.ClientConfigResponse, sessionId: string) => APIFuture<T>): APIFuture<T> {
     return this.runtime.serverConfig().chain((config) => this.runtime.sessionId().chain((sessionId) => fn(config, sessionId)));
+  }
+}
+
+/** Two spellings of one server address (trailing slashes, default ports, host case). */
+function sameServer(a: string, b: string): boolean {
+  try {
+    const ua = new URL(a);
+    const ub = new URL(b);
+    return ua.origin === ub.origin && ua.pathname.replace(/\/+$/, '') === ub.pathname.replace(/\/+$/, '');
+  } catch {
+    return a === b;
   }
 }
 

@@ -51,6 +51,11 @@ export interface ServerSettings {
    * request's commit has to. 0 = SQLite's own checkpoints, run inside the commits.
    */
   walCheckpointIntervalMs: number;
+  /**
+   * Offer SDKs that have it (0.33+) the session-wide sample poll: client/config
+   * `sample_use_retrieve_futures`, served by retrieve_futures.
+   */
+  sessionFuturesPoll: boolean;
 }
 
 export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
@@ -63,6 +68,7 @@ export const DEFAULT_SETTINGS: Readonly<ServerSettings> = Object.freeze({
   ephemeralSamplerIdleMs: 10 * 60_000,
   syncEveryCommit: false,
   walCheckpointIntervalMs: 1000,
+  sessionFuturesPoll: true,
 });
 
 export interface ServerContext {

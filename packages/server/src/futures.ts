@@ -74,6 +74,8 @@ export class FutureRegistry {
   private readonly unwrittenBySeq = new Map<string, FutureRow>();
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly waiters = new Map<string, Set<FinishListener>>();
+  /** Per queue (a model or sampling session): how many of its futures finished, and who waits for the next. */
+  private readonly queueFinishes = new Map<string, { count: number; waiting: Set<() => void> }>();
   private statusProvider: QueueStatusProvider = () => null;
   /** When clients polled for each request (for session traces). */
   readonly polls = new PollLog();
@@ -280,6 +282,46 @@ export class FutureRegistry {
     return finished ?? this.get(requestId);
   }
 
+  /** How many futures of `queueKey` finished in this process so far: pass it to waitForQueueFinish. */
+  queueFinishCount(queueKey: string): number {
+    return this.queueFinishes.get(queueKey)?.count ?? 0;
+  }
+
+  /**
+   * Resolves once a future of `queueKey` finishes after `seen` finishes were counted (at once if
+   * one already has), after `timeoutMs`, or when `signal` aborts.
+   */
+  async waitForQueueFinish(queueKey: string, seen: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.queueFinishCount(queueKey) !== seen || timeoutMs <= 0 || signal?.aborted) return;
+    let entry = this.queueFinishes.get(queueKey);
+    if (!entry) {
+      entry = { count: 0, waiting: new Set() };
+      this.queueFinishes.set(queueKey, entry);
+    }
+    const waiting = entry.waiting;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        waiting.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      waiting.add(done);
+    });
+    // Callers read the count right before waiting, so an entry nobody waits on can go.
+    if (waiting.size === 0 && this.queueFinishes.get(queueKey) === entry) this.queueFinishes.delete(queueKey);
+  }
+
+  private noteQueueFinish(queueKey: string): void {
+    const entry = this.queueFinishes.get(queueKey);
+    // Counted only while someone has waited on the queue: an unwatched queue costs no memory.
+    if (!entry) return;
+    entry.count++;
+    for (const fn of [...entry.waiting]) fn();
+  }
+
   private remember(row: FutureRow): void {
     this.live.set(row.request_id, row);
     if (row.queue_key !== null && row.seq_id !== null) this.liveBySeq.set(seqKey(row.queue_key, row.seq_id), row);
@@ -301,6 +343,8 @@ export class FutureRegistry {
   private finish(requestId: string, finished: FutureRow | null): void {
     const row = this.live.get(requestId);
     if (row) this.forget(row);
+    const queueKey = row?.queue_key ?? finished?.queue_key ?? null;
+    if (queueKey !== null) this.noteQueueFinish(queueKey);
     const set = this.waiters.get(requestId);
     if (!set) return;
     for (const fn of [...set]) fn(finished);

@@ -12,11 +12,14 @@ import { PromiseExpired, retrieveFuture, type PollProgress } from './retrieve-fu
 import { isRetryableError, isRetryableStatus, requestBackoffMs, retryAfterMs, sleep, submitBackoffMs } from './retry.js';
 import { SendOrder, type SendSlot } from './send-order.js';
 import { Session } from './session.js';
+import { SessionFuturesPoller, type SampleCompletion } from './session-futures-poller.js';
 import type { HttpTransport } from './transport.js';
 import { compress, encodeProtoRequest } from './wire-codec.js';
 import { unrefTimer } from './unref-timer.js';
 
 const DEFAULT_REQUEST_MAX_RETRIES = 10;
+/** A sampling session's n-th client (join_sampling_session) numbers its samples from n × 1e9. */
+const SEQ_IDS_PER_SAMPLING_CLIENT = 1_000_000_000;
 const MAX_RESUBMITS = 20;
 const BILLING_LOG_INTERVAL_MS = 60_000;
 const BILLING_INCIDENT_RESET_MS = 5 * 60_000;
@@ -56,6 +59,8 @@ export class NetworkCore {
   private readonly turns = new ModelTurns();
   /** Aborted by close(): the only thing that stops delivering a model request (see submit). */
   private readonly closing = new AbortController();
+  /** Session-wide sample polls, one per (sampling session, client of it), made when a sample first waits. */
+  private readonly pollers = new Map<string, SessionFuturesPoller>();
   private readonly cancels = new CancelQueue({
     send: (requestId) => this.sendCancel(requestId),
     batchSize: () => this.connection?.dynamicConfig.sample_cancel_max_batch_size ?? 64,
@@ -386,6 +391,8 @@ export class NetworkCore {
       // sampling client stamps them onto the sequences, so hand them over with the result.
       const sequenceIds = accepted['sample_sequence_ids'];
       try {
+        const completion = await this.waitForSessionPoll(conn, st, spec, requestId);
+        if (completion?.state === 'unknown') st.progress.lastOutcome = 'retrieve_futures unavailable, polling the request';
         const result = await retrieveFuture({
           conn,
           timing: this.settings.timing,
@@ -400,6 +407,7 @@ export class NetworkCore {
           },
           shouldPauseOnBilling: (detail) => this.shouldPauseOnBilling(detail),
           extraHeaders: st.opts.headers,
+          finishedWithSize: completion?.state === 'finished' ? completion.response_payload_uncompressed_size ?? 0 : undefined,
         });
         if (Array.isArray(sequenceIds) && result !== null && typeof result === 'object' && !('sample_sequence_ids' in result)) {
           (result as Record<string, unknown>)['sample_sequence_ids'] = sequenceIds;
@@ -410,6 +418,31 @@ export class NetworkCore {
         st.progress.lastOutcome = `request ${requestId} expired (410), submitted again`;
       }
     }
+  }
+
+  /**
+   * With `sample_use_retrieve_futures`, a sample waits for its sampling session's poll to report
+   * it finished (undefined: the request is not a sample, or the server did not ask for this).
+   */
+  private async waitForSessionPoll(conn: Connection, st: CallState, spec: SubmitSpec, requestId: string): Promise<SampleCompletion | undefined> {
+    if (!conn.config.sample_use_retrieve_futures || spec.resultKind !== 'SampleResponse') return undefined;
+    const body = spec.body as { sampling_session_id?: unknown; seq_id?: unknown } | null;
+    if (typeof body?.sampling_session_id !== 'string' || typeof body.seq_id !== 'number') return undefined;
+    const clonedSamplerId = Math.floor(body.seq_id / SEQ_IDS_PER_SAMPLING_CLIENT);
+    const key = `${body.sampling_session_id}\u0000${clonedSamplerId}`;
+    let poller = this.pollers.get(key);
+    if (!poller) {
+      poller = new SessionFuturesPoller({ samplingSessionId: body.sampling_session_id, clonedSamplerId }, {
+        http: conn.http,
+        pollTimeoutMs: this.settings.timing.pollTimeoutMs,
+        retryDelayMs: this.settings.timing.backoffUnitMs,
+        closing: this.closing.signal,
+        log: (msg) => this.emit({ t: 'log', level: 'info', msg }),
+      });
+      this.pollers.set(key, poller);
+    }
+    st.progress.lastOutcome = 'waiting for the sampling session poll (retrieve_futures)';
+    return poller.waitFor(requestId, st.controller.signal);
   }
 
   /** POST with the official SDK's execute_with_retries rules: min(2^n, 30) s for up to 5 minutes. */

@@ -34,6 +34,11 @@ export interface PollContext {
   /** 402 handling shared across calls: true while still inside the billing pause window. */
   shouldPauseOnBilling(detail: string): boolean;
   extraHeaders?: Record<string, string> | undefined;
+  /**
+   * The session-wide poll already said the result is ready and how big: reserve that much of
+   * the response byte budget and fetch the payload straight away (no metadata-only step).
+   */
+  finishedWithSize?: number | null | undefined;
 }
 
 export async function retrieveFuture(ctx: PollContext): Promise<unknown> {
@@ -46,6 +51,10 @@ export async function retrieveFuture(ctx: PollContext): Promise<unknown> {
   const backoff = () => Math.min(2 ** connectionRetries++, 30) * timing.backoffUnitMs;
 
   try {
+    if (ctx.finishedWithSize != null) {
+      allowMetadataOnly = false;
+      release = await conn.inflightResponseBytes.acquire(ctx.finishedWithSize, signal);
+    }
     for (let iteration = 0; ; iteration++) {
       const headers: Record<string, string> = {
         ...ctx.extraHeaders,

@@ -74,6 +74,11 @@ export class Runtime {
     return this.call<T>({ op: 'submit', spec: { ...req } }, opts);
   }
 
+  /** The server's address: as configured until the network side resolved it (after the first call). */
+  get serverAddress(): string | undefined {
+    return this.baseURL;
+  }
+
   /** The server's client/config, defaults filled in. */
   serverConfig(): APIFuture<ClientConfigResponse> {
     this.config ??= this.cached(this.call<ClientConfigResponse>({ op: 'serverConfig' }), () => (this.config = undefined));

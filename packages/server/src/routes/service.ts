@@ -15,8 +15,10 @@ import {
 import type { ServerContext } from '../context.js';
 import { NotFoundError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
+import { offersSessionFuturesPoll } from '../domain/sdk-support.js';
 
-export function clientConfig(ctx: ServerContext): ClientConfigResponse {
+/** The flags an SDK of `sdkVersion` gets (unknown version: the flags every SDK understands). */
+export function clientConfig(ctx: ServerContext, sdkVersion?: string): ClientConfigResponse {
   return {
     ...CLIENT_CONFIG_DEFAULTS,
     pjwt_auth_enabled: false,
@@ -24,7 +26,8 @@ export function clientConfig(ctx: ServerContext): ClientConfigResponse {
     use_pyqwest_transport: false,
     proto_compress_fwdbwd: ctx.settings.compressForwardBackward,
     create_model_via_load_weights: ctx.settings.createModelViaLoadWeights,
-    sample_use_retrieve_futures: false,
+    // One long poll per sampling session instead of one per sample, for SDKs that have the poller.
+    sample_use_retrieve_futures: ctx.settings.sessionFuturesPoll && offersSessionFuturesPoll(sdkVersion),
   };
 }
 
@@ -70,7 +73,7 @@ export function serviceRoutes(ctx: ServerContext): Route[] {
       method: 'POST',
       path: '/api/v1/client/config',
       body: (v) => parse(clientConfigRequestSchema, v),
-      handler: () => json(clientConfig(ctx)),
+      handler: ({ body }) => json(clientConfig(ctx, body.sdk_version)),
     }),
     defineRoute({
       method: 'GET',

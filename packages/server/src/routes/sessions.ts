@@ -6,15 +6,18 @@ import { randomUUID } from 'node:crypto';
 import {
   createSamplingSessionRequestSchema,
   createSessionRequestSchema,
+  joinSamplingSessionRequestSchema,
   parse,
   sessionHeartbeatRequestSchema,
   type CreateSamplingSessionResponse,
   type CreateSessionResponse,
+  type JoinSamplingSessionResponse,
 } from '@tinker-ts/protocol';
-import { requireBaseModel, requireReadableCheckpoint, requireSession, type ServerContext } from '../context.js';
+import { requireBaseModel, requireReadableCheckpoint, requireSamplingSession, requireSession, type ServerContext } from '../context.js';
 import { BadRequestError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
 import { finishSession, samplingSessionIdOf } from '../domain/sessions.js';
+import { sdkVersionWarning } from '../domain/sdk-support.js';
 
 export function sessionRoutes(ctx: ServerContext): Route[] {
   return [
@@ -40,7 +43,7 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
           info_message: standIns.length
             ? `local tinker-ts server: ${standIns.join(', ')} are small stand-in models with random weights, not the real checkpoints`
             : null,
-          warning_message: null,
+          warning_message: sdkVersionWarning(body.sdk_version),
           error_message: null,
         };
         return json(res);
@@ -115,6 +118,21 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
           });
         }
         const res: CreateSamplingSessionResponse = { type: 'create_sampling_session', sampling_session_id: id };
+        return json(res);
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/v1/join_sampling_session',
+      body: (v) => parse(joinSamplingSessionRequestSchema, v),
+      // A second client of one sampling session numbers its samples from client_counter × 1e9,
+      // so its seq_ids (and its retrieve_futures target) never collide with the others'.
+      handler: ({ user, body }) => {
+        requireSamplingSession(ctx, user, body.sampling_session_id);
+        const res: JoinSamplingSessionResponse = {
+          type: 'join_sampling_session',
+          client_counter: ctx.store.samplingSessions.addClient(body.sampling_session_id),
+        };
         return json(res);
       },
     }),

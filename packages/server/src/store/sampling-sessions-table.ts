@@ -22,6 +22,10 @@ function prepare(db: Database.Database) {
       `SELECT sampler_dir FROM sampling_sessions WHERE ephemeral = 1 AND released_at IS NULL AND sampler_dir IS NOT NULL`,
     ),
     getSamplingSession: db.prepare(`SELECT * FROM sampling_sessions WHERE sampling_session_id = ?`),
+    addClient: db.prepare(
+      `UPDATE sampling_sessions SET clients_joined = COALESCE(clients_joined, 0) + 1 WHERE sampling_session_id = ?
+       RETURNING clients_joined`,
+    ),
     samplingSessionsOfSession: db.prepare(
       `SELECT * FROM sampling_sessions WHERE session_id = ? ORDER BY created_at, sampling_session_id`,
     ),
@@ -50,6 +54,16 @@ export class SamplingSessionsTable {
 
   touch(id: string, now: number): void {
     this.stmts.touchSamplingSession.run(now, id);
+  }
+
+  /**
+   * Numbers one more client of the sampling session (join_sampling_session): 1, 2, … (the
+   * creating client is 0). Kept in the row, so numbers are never handed out twice, restarts included.
+   */
+  addClient(id: string): number {
+    const r = this.stmts.addClient.get(id) as { clients_joined: number } | undefined;
+    if (!r) throw new Error(`sampling session ${id} vanished`);
+    return r.clients_joined;
   }
 
   /** Records that a sampling session's ephemeral weights were deleted; false if they already were. */

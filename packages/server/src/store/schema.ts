@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS futures (
   created_at INTEGER NOT NULL,
   started_at INTEGER,
   finished_at INTEGER,
-  ack_json TEXT
+  ack_json TEXT,
+  completion_seq INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS futures_queue_seq ON futures(queue_key, seq_id)
   WHERE queue_key IS NOT NULL AND seq_id IS NOT NULL;
@@ -86,7 +87,8 @@ CREATE TABLE IF NOT EXISTS sampling_sessions (
   ephemeral INTEGER NOT NULL DEFAULT 0,
   created_at INTEGER NOT NULL,
   last_used_at INTEGER,
-  released_at INTEGER
+  released_at INTEGER,
+  clients_joined INTEGER
 );
 CREATE INDEX IF NOT EXISTS sampling_sessions_session ON sampling_sessions(session_id);
 
@@ -108,12 +110,16 @@ CREATE INDEX IF NOT EXISTS training_metrics_run ON training_metrics(model_id, ki
 export function addMissingColumns(db: Database.Database): void {
   const have = new Set((db.prepare(`PRAGMA table_info(futures)`).all() as Array<{ name: string }>).map((c) => c.name));
   if (!have.has('result_bytes')) db.exec(`ALTER TABLE futures ADD COLUMN result_bytes BLOB`);
+  if (!have.has('completion_seq')) db.exec(`ALTER TABLE futures ADD COLUMN completion_seq INTEGER`);
+  db.exec(`CREATE INDEX IF NOT EXISTS futures_queue_completion ON futures(queue_key, completion_seq)
+           WHERE completion_seq IS NOT NULL`);
   const sampling = new Set((db.prepare(`PRAGMA table_info(sampling_sessions)`).all() as Array<{ name: string }>).map((c) => c.name));
   if (!sampling.has('last_used_at')) {
     db.exec(`ALTER TABLE sampling_sessions ADD COLUMN last_used_at INTEGER`);
     db.exec(`UPDATE sampling_sessions SET last_used_at = created_at`);
   }
   if (!sampling.has('released_at')) db.exec(`ALTER TABLE sampling_sessions ADD COLUMN released_at INTEGER`);
+  if (!sampling.has('clients_joined')) db.exec(`ALTER TABLE sampling_sessions ADD COLUMN clients_joined INTEGER`);
   db.exec(`CREATE INDEX IF NOT EXISTS sampling_sessions_ephemeral ON sampling_sessions(last_used_at)
            WHERE ephemeral = 1 AND released_at IS NULL`);
 }
