@@ -9,6 +9,7 @@ export * from './model-input.js';
 export * from './tensor.js';
 export * from './datum-checks.js';
 export * from './params-checks.js';
+export * from './optimizer-checks.js';
 export * from './proto.js';
 export * from './zstd.js';
 export * from './paths.js';
