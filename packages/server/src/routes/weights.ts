@@ -7,13 +7,17 @@
  * the checkpoint record together with the future's result.
  */
 import {
+  checkOptimizerConfig,
   copyWeightsRequestSchema,
+  optimizerConfigOf,
+  optimizerName,
   loadWeightsRequestSchema,
   parse,
   saveWeightsForSamplerRequestSchema,
   saveWeightsRequestSchema,
   weightsInfoRequestSchema,
   type CopyWeightsResponse,
+  type OptimizerKind,
   type LoadWeightsResponse,
   type SaveWeightsForSamplerResponseInternal,
   type SaveWeightsResponse,
@@ -236,12 +240,17 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
                 { field: 'base_model' },
               );
             }
+            // With the optimizer state the new model takes the checkpoint's optimizer ("identity
+            // retained by full-state resume"); an explicit optimizer_config must agree with it.
+            const optimizer = body.optimizer_config != null ? checkOptimizerConfig(body.optimizer_config) : body.optimizer ? source.optimizer : 'adamw';
+            if (body.optimizer) requireSameOptimizer(body.path, source.optimizer, optimizer, 'optimizer_config', 'the optimizer_config asks for');
             const future = createModel(ctx, {
               user,
               sessionId: body.session_id,
               modelSeqId: body.model_seq_id!,
               baseModel,
               lora: source,
+              optimizer,
               userMetadata: body.user_metadata ?? null,
               kind: 'load_weights',
               payload: body,
@@ -277,6 +286,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               { field: 'path' },
             );
           }
+          if (body.optimizer) requireSameOptimizer(body.path, source.optimizer, model.optimizer, 'optimizer', `model ${model.model_id} was created with`);
           const future = submitModelRequest(ctx, {
             user,
             model,
@@ -309,6 +319,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
           train_unembed: run.train_unembed,
           train_mlp: run.train_mlp,
           train_attn: run.train_attn,
+          optimizer_config: optimizerConfigOf(run.optimizer),
         };
         return json(res);
       },
@@ -347,6 +358,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
             train_mlp: source.train_mlp,
             train_attn: source.train_attn,
             train_unembed: source.train_unembed,
+            optimizer: source.optimizer,
             user_metadata: null,
             state: 'unloaded',
             now,
@@ -369,6 +381,19 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * A load with the optimizer state keeps the optimizer that state belongs to: Dimuon momentum
+ * cannot continue as AdamW moments, nor the reverse.
+ */
+function requireSameOptimizer(path: string, saved: OptimizerKind, wanted: OptimizerKind, field: string, whose: string): void {
+  if (saved === wanted) return;
+  throw new BadRequestError(
+    `checkpoint ${path} holds ${optimizerName(saved)} optimizer state, but ${whose} the ${optimizerName(wanted)} optimizer; ` +
+      `load only its weights (load_state), or use a model created with optimizer_config {"type": "${saved}"${saved === 'dimuon' ? ', "version": 1' : ''}}`,
+    { field },
+  );
 }
 
 /**
