@@ -313,6 +313,8 @@ export interface LoadWeightsRequest {
 export interface LoadWeightsResponse {
   path?: string | null;
   model_id?: string | null;
+  /** The loaded model's optimizer: tinker-ts servers report it (the official SDK ignores extra response fields). */
+  optimizer_config?: OptimizerConfig | null;
   type?: 'load_weights' | null;
 }
 
@@ -327,7 +329,7 @@ export interface WeightsInfoResponse {
   train_unembed?: boolean | null;
   train_mlp?: boolean | null;
   train_attn?: boolean | null;
-  /** The optimizer the checkpoint's run was created with. */
+  /** The optimizer the checkpoint's run was created with; absent = AdamW. */
   optimizer_config?: OptimizerConfig | null;
 }
 

@@ -220,8 +220,8 @@ export class ServiceClient {
   /** One load_weights that creates the model (servers with `create_model_via_load_weights`). */
   private createViaLoadWeights(path: string, optimizer: boolean, options: TrainingClientFromStateOptions, opts?: CallOptions): APIFuture<TrainingClient> {
     const modelSeqId = this.ctx.nextModelSeqId();
-    // With the optimizer state the server keeps the checkpoint's optimizer, which this one request
-    // does not report: such a client leaves the match of optimStep's parameters to the server.
+    // With the optimizer state the server keeps the checkpoint's optimizer. tinker-ts servers report
+    // it in the result; a server that does not leaves the match of optimStep's parameters to itself.
     const chosen = optimizer ? null : options.optimizer !== undefined ? checkOptimizer(options.optimizer) : ADAM_OPTIMIZER;
     return this.withSession((config, sessionId) => {
       const body: wire.LoadWeightsRequest = { session_id: sessionId, model_seq_id: modelSeqId, path, optimizer, type: 'load_weights' };
@@ -235,7 +235,7 @@ export class ServiceClient {
           modelSeqId,
           config,
           baseModel: options.baseModel,
-          optimizer: chosen,
+          optimizer: res.optimizer_config ? checkOptimizer(res.optimizer_config, 'optimizer_config') : chosen,
         }));
     });
   }

@@ -62,8 +62,8 @@ export class TrainingClient {
   /**
    * The optimizer chosen at creation, fixed for the model's life: optimStep takes its parameters.
    * null only for a client resumed with its optimizer state by a single load_weights (servers with
-   * `create_model_via_load_weights`), which does not report the checkpoint's optimizer: its
-   * optimStep sends either family and the server refuses a mismatch.
+   * `create_model_via_load_weights`) from a server that does not report the checkpoint's
+   * optimizer: its optimStep sends either family and the server refuses a mismatch.
    */
   readonly optimizer: OptimizerConfig | null;
   private readonly ctx: ClientContext;

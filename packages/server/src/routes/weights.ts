@@ -227,7 +227,9 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
           const ckpt = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
           const source = ctx.store.models.get(ckpt.run_id);
           if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
-          const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
+          const result = (modelId: string, optimizer: OptimizerKind): LoadWeightsResponse => ({
+            path: body.path, model_id: modelId, type: 'load_weights', optimizer_config: optimizerConfigOf(optimizer),
+          });
 
           if (body.session_id != null) {
             // Create-via-load: this load is the new model's creation (its seq_id 0).
@@ -260,7 +262,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               const current = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
                 await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
               },
-              result,
+              result: (modelId) => result(modelId, optimizer),
             });
             return json(future);
           }
@@ -297,7 +299,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               // Resolved again when the load runs: it may have expired or been deleted meanwhile.
               const current = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
               await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
-              return result(model.model_id);
+              return result(model.model_id, model.optimizer);
             },
           });
           return json(future);
@@ -319,7 +321,8 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
           train_unembed: run.train_unembed,
           train_mlp: run.train_mlp,
           train_attn: run.train_attn,
-          optimizer_config: optimizerConfigOf(run.optimizer),
+          // Absent means AdamW (as for runs made before the choice), so AdamW answers stay as they were.
+          ...(run.optimizer !== 'adamw' ? { optimizer_config: optimizerConfigOf(run.optimizer) } : {}),
         };
         return json(res);
       },
