@@ -94,40 +94,36 @@ export function preconditionMomentum(M: Float32Array, rows: number, cols: number
   return true;
 }
 
-function transpose(src: Float32Array, rows: number, cols: number, dst: Float32Array): void {
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j]!;
-}
-
 /**
  * Five quintic Newton–Schulz iterations on X / ‖X‖_F (rows×cols): pushes every singular value
- * towards 1 (into roughly [0.7, 1.2]), keeping the singular vectors. Works on the wide
- * orientation so the Gram matrix is min(rows, cols) square.
+ * towards 1 (into roughly [0.7, 1.2]), keeping the singular vectors. The Gram matrix is taken on
+ * the short side (XXᵀ when wide, XᵀX when tall: the iteration on Xᵀ, written without transposing),
+ * so it is min(rows, cols) square.
  */
 export function newtonSchulz(k: Kernels, X: Float32Array, rows: number, cols: number): Float32Array {
   const wide = rows <= cols;
   const r = wide ? rows : cols;
-  const n = wide ? cols : rows;
-  let W = new Float32Array(r * n);
-  if (wide) W.set(X);
-  else transpose(X, rows, cols, W);
+  const long = wide ? cols : rows;
+  let W = Float32Array.from(X);
   k.scale(W, 1 / (Math.sqrt(k.sumOfSquares(W)) + NORM_EPS));
   const [a, b, c] = NEWTON_SCHULZ_COEFFICIENTS;
   const gram = new Float32Array(r * r);
   const poly = new Float32Array(r * r);
-  let next = new Float32Array(r * n);
+  let next = new Float32Array(rows * cols);
   for (let step = 0; step < NEWTON_SCHULZ_STEPS; step++) {
-    k.gemm(false, true, r, r, n, 1, W, W, 0, gram); // XXᵀ
-    k.gemm(false, false, r, r, r, c, gram, gram, 0, poly); // c·(XXᵀ)²
-    k.axpy(b, gram, poly); // + b·XXᵀ
+    // gram = XXᵀ (wide) or XᵀX (tall)
+    if (wide) k.gemm(false, true, r, r, long, 1, W, W, 0, gram);
+    else k.gemm(true, false, r, r, long, 1, W, W, 0, gram);
+    k.gemm(false, false, r, r, r, c, gram, gram, 0, poly); // c·gram²
+    k.axpy(b, gram, poly); // + b·gram (symmetric)
     next.set(W);
     k.scale(next, a);
-    k.gemm(false, false, r, n, r, 1, poly, W, 1, next); // a·X + poly·X
+    // a·X + poly·X (wide) or a·X + X·poly (tall)
+    if (wide) k.gemm(false, false, r, long, r, 1, poly, W, 1, next);
+    else k.gemm(false, false, long, r, r, 1, W, poly, 1, next);
     [W, next] = [next, W];
   }
-  if (wide) return W;
-  const out = new Float32Array(rows * cols);
-  transpose(W, r, n, out);
-  return out;
+  return W;
 }
 
 /** The update direction of one matrix from its momentum: Frobenius norm √min(rows, cols), or null. */
