@@ -76,6 +76,20 @@ test('optimizer_config at create_model: wrong-kind optim_step → 400, kind kept
       assert.equal(res.status, 400);
       assert.match(res.json.error, /was created with the AdamW optimizer .* takes AdamParams \(adam_params\)/);
     }
+    // Malformed parameter sets: none, two, or an unknown family.
+    const malformed: Array<[Record<string, unknown>, RegExp]> = [
+      [{}, /needs its parameters: adam_params \(AdamW\) or optimizer_params/],
+      [{ adam_params: {}, optimizer_params: { type: 'dimuon', learning_rate: 0.01 } }, /one set of parameters, got adam_params and optimizer_params/],
+      [{ optimizer_params: { type: 'lion', learning_rate: 0.01 } }, /"dimuon"/],
+      [{ optimizer_params: { type: 'dimuon' } }, /learning_rate.*required|required.*learning rate/],
+      [{ optimizer_params: { type: 'dimuon', learning_rate: 0.01, damping: 0 } }, /must be > 0/],
+    ];
+    for (const [params, message] of malformed) {
+      const res = await client.request('POST', 'optim_step', { model_id: dimuon, seq_id: seq++, ...params });
+      assert.equal(res.status, 400, JSON.stringify(params));
+      assert.match(res.json.error, message, JSON.stringify(res.json));
+    }
+
     // 0.25's body still works on AdamW models (a refused request's seq_id is skipped, not waited for).
     await client.result((await client.post('optim_step', { model_id: adam, seq_id: 2, adam_params: { learning_rate: 1e-3 } })).request_id);
 
