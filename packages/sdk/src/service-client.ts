@@ -85,7 +85,8 @@ export class ServiceClient {
   createLoraTrainingClient(options: LoraTrainingClientOptions, opts?: CallOptions): APIFuture<TrainingClient> {
     const { baseModel, rank = 32, seed, trainMlp = true, trainAttn = true, trainUnembed = true, userMetadata } = options ?? ({} as LoraTrainingClientOptions);
     checkBaseModel(baseModel);
-    const optimizer = checkOptimizer(options?.optimizer);
+    const chosenOptimizer = options?.optimizer;
+    const optimizer = checkOptimizer(chosenOptimizer);
     if (!Number.isInteger(rank) || rank < 1) {
       throw new ValidationError(`rank: must be a positive integer, got ${JSON.stringify(rank)}`, { field: 'rank' });
     }
@@ -108,7 +109,7 @@ export class ServiceClient {
         type: 'create_model',
       };
       // Sent only when chosen: the default keeps the body of SDKs from before the choice (AdamW).
-      if (options.optimizer !== undefined) body.optimizer_config = optimizer;
+      if (chosenOptimizer !== undefined) body.optimizer_config = optimizer;
       return this.runtime
         .submit<wire.CreateModelResponse>({ path: 'create_model', body, requestType: 'CreateModel', resultKind: 'json' }, opts)
         .map((res) => new TrainingClient(this.ctx, { modelId: res.model_id, modelSeqId, config, baseModel, optimizer }));

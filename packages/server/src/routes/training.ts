@@ -5,8 +5,8 @@
  */
 import {
   checkData,
-  checkOptimizerMatches,
   checkLossFnConfig,
+  checkOptimizerMatches,
   forwardBackwardRequestSchema,
   forwardRequestSchema,
   optimStepRequestSchema,
