@@ -73,14 +73,16 @@ export function preconditionMomentum(M: Float32Array, rows: number, cols: number
   const rowSq = new Float64Array(rows);
   const colSq = new Float64Array(cols);
   let total = 0;
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) {
-      const m = M[i * cols + j]!;
+  for (let i = 0, at = 0; i < rows; i++) {
+    let row = 0;
+    for (let j = 0; j < cols; j++, at++) {
+      const m = M[at]!;
       const sq = m * m;
-      rowSq[i]! += sq;
+      row += sq;
       colSq[j]! += sq;
-      total += sq;
     }
+    rowSq[i] = row;
+    total += row;
   }
   if (!(total > 0)) return false;
   const meanSq = total / (rows * cols);
@@ -88,8 +90,9 @@ export function preconditionMomentum(M: Float32Array, rows: number, cols: number
   const colScale = new Float64Array(cols);
   for (let i = 0; i < rows; i++) rowScale[i] = (rowSq[i]! / cols / meanSq + damping) ** -0.25;
   for (let j = 0; j < cols; j++) colScale[j] = (colSq[j]! / rows / meanSq + damping) ** -0.25;
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < cols; j++) out[i * cols + j] = rowScale[i]! * M[i * cols + j]! * colScale[j]!;
+  for (let i = 0, at = 0; i < rows; i++) {
+    const r = rowScale[i]!;
+    for (let j = 0; j < cols; j++, at++) out[at] = r * M[at]! * colScale[j]!;
   }
   return true;
 }
