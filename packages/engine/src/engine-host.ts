@@ -10,8 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { Datum, ForwardBackwardOutput, SampleResponse, AdamParams } from '@tinker-ts/protocol';
-import type { AdapterInfo, Engine, EngineMemoryInfo, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
+import type { Datum, ForwardBackwardOutput, SampleResponse } from '@tinker-ts/protocol';
+import type { AdapterInfo, Engine, EngineMemoryInfo, EngineOptions, LoraConfigInput, OptimStepInput, SampleInput, SampleSource, StateInfo } from './engine.js';
+import type { OptimizerKind } from './model-types.js';
 import { EngineError, EngineUserError, type EngineErrorCategory } from './errors.js';
 import type { SupportedModelInfo } from './model-registry.js';
 
@@ -269,13 +270,15 @@ export class EngineHost {
 
   listModels(): Promise<SupportedModelInfo[]> { return this.call('listModels'); }
   hasModel(name: string): Promise<boolean> { return this.call('hasModel', name); }
-  createAdapter(adapterId: string, baseModel: string, lora: LoraConfigInput): Promise<void> { return this.call('createAdapter', adapterId, baseModel, lora); }
+  createAdapter(adapterId: string, baseModel: string, lora: LoraConfigInput, optimizer: OptimizerKind = 'adamw'): Promise<void> {
+    return this.call('createAdapter', adapterId, baseModel, lora, optimizer);
+  }
   adapterInfo(adapterId: string): Promise<AdapterInfo> { return this.call('adapterInfo', adapterId); }
   dropAdapter(adapterId: string): Promise<void> { return this.call('dropAdapter', adapterId); }
   forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean): Promise<ForwardBackwardOutput> {
     return this.call('forwardBackward', adapterId, data, lossFn, lossFnConfig, forwardOnly);
   }
-  optimStep(adapterId: string, adam: Partial<AdamParams>): Promise<{ metrics: Record<string, number> }> { return this.call('optimStep', adapterId, adam); }
+  optimStep(adapterId: string, params: OptimStepInput): Promise<{ metrics: Record<string, number> }> { return this.call('optimStep', adapterId, params); }
   saveState(adapterId: string, dir: string, withOptimizer: boolean): Promise<void> { return this.call('saveState', adapterId, dir, withOptimizer); }
   loadState(adapterId: string, dir: string, withOptimizer: boolean): Promise<void> { return this.call('loadState', adapterId, dir, withOptimizer); }
   readStateInfo(dir: string): Promise<StateInfo> { return this.call('readStateInfo', dir); }

@@ -9,12 +9,14 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError, checkSamplingParams, type AdamParams, type Datum, type ForwardBackwardOutput, type SampleResponse, type SamplingParams } from '@tinker-ts/protocol';
 import { DEFAULT_ADAM_PARAMS } from './adamw.js';
+import { DEFAULT_DIMUON_PARAMS, dimuonStep, type DimuonParams } from './dimuon.js';
+import { checkOptimizerKind, optimizerName, optimizerOf, resetOptimizerState } from './optimizer-state.js';
 import { loadTrainingState, readTrainingStateInfo, saveTrainingState, STATE_JSON_FILE } from './checkpoint.js';
 import { EngineUserError } from './errors.js';
 import { createAdapterState } from './init.js';
 import type { Kernels } from './kernels.js';
 import { zerosLike } from './lora.js';
-import type { AdapterState, LoraParams, LoraSettings } from './model-types.js';
+import type { AdapterState, LoraParams, LoraSettings, OptimizerKind } from './model-types.js';
 import { ModelRegistry, type SupportedModelInfo } from './model-registry.js';
 import { nativeKernels } from './native-kernels.js';
 import { PEFT_CONFIG_FILE, PEFT_WEIGHTS_FILE, readPeftAdapter, writePeftAdapter } from './peft.js';
@@ -57,11 +59,18 @@ export interface AdapterDescription extends LoraTargets {
 
 export interface AdapterInfo extends AdapterDescription {
   step: number;
+  optimizer: OptimizerKind;
 }
 
 export interface StateInfo extends AdapterDescription {
   has_optimizer: boolean;
 }
+
+/**
+ * An optim_step's parameters: Dimuon's, tagged `type: 'dimuon'`, or AdamW's (untyped, or
+ * `type: 'adamw'`); omitted fields take their defaults.
+ */
+export type OptimStepInput = (Partial<AdamParams> & { type?: 'adamw' }) | (Partial<DimuonParams> & { type: 'dimuon' });
 
 /** What the engine holds in memory beyond the base models. */
 export interface EngineMemoryInfo {
@@ -124,8 +133,10 @@ export class Engine {
     return this.registry.has(name);
   }
 
-  createAdapter(adapterId: string, baseModel: string, lora: LoraConfigInput): void {
+  /** A new adapter; `optimizer` is fixed for its life (default AdamW). */
+  createAdapter(adapterId: string, baseModel: string, lora: LoraConfigInput, optimizer: OptimizerKind = 'adamw'): void {
     if (this.adapters.has(adapterId)) throw new EngineUserError(`adapter ${adapterId} already exists`);
+    const kind = checkOptimizerKind(optimizer);
     const model = this.registry.load(baseModel);
     if (!Number.isInteger(lora.rank) || lora.rank < 1) throw new EngineUserError(`lora rank must be a positive integer, got ${lora.rank}`);
     // Without a seed the initialisation is random, as on the hosted service.
@@ -133,7 +144,12 @@ export class Engine {
       rank: lora.rank, alpha: LORA_ALPHA, seed: lora.seed ?? randomInt(0, 2 ** 31),
       trainAttn: lora.train_attn, trainMlp: lora.train_mlp, trainUnembed: lora.train_unembed,
     };
-    this.adapters.set(adapterId, { baseModel, state: createAdapterState(model.config, settings) });
+    const state = createAdapterState(model.config, settings);
+    if (kind !== 'adamw') {
+      state.optimizer = kind;
+      resetOptimizerState(state);
+    }
+    this.adapters.set(adapterId, { baseModel, state });
   }
 
   private adapter(adapterId: string): Adapter {
@@ -144,7 +160,7 @@ export class Engine {
 
   adapterInfo(adapterId: string): AdapterInfo {
     const { baseModel, state } = this.adapter(adapterId);
-    return { ...describeAdapter(baseModel, state.settings), step: state.step };
+    return { ...describeAdapter(baseModel, state.settings), step: state.step, optimizer: optimizerOf(state) };
   }
 
   dropAdapter(adapterId: string): void {
@@ -162,8 +178,19 @@ export class Engine {
     return runForwardBackward(this.kernels, this.registry.load(baseModel), state, data, lossFn, lossFnConfig, forwardOnly);
   }
 
-  optimStep(adapterId: string, adam: Partial<AdamParams>): { metrics: Record<string, number> } {
+  /** One step of the adapter's optimizer; parameters of the other family are refused. */
+  optimStep(adapterId: string, params: OptimStepInput): { metrics: Record<string, number> } {
     const { state } = this.adapter(adapterId);
+    const given: OptimizerKind = params?.type === 'dimuon' ? 'dimuon' : 'adamw';
+    const kind = optimizerOf(state);
+    if (given !== kind) {
+      throw new EngineUserError(`model ${adapterId} was created with the ${optimizerName(kind)} optimizer; ` +
+        `it cannot take a step with ${optimizerName(given)} parameters`);
+    }
+    if (kind === 'dimuon') {
+      return { metrics: dimuonStep(this.kernels, state, { ...DEFAULT_DIMUON_PARAMS, ...stripNullish(params) } as DimuonParams) };
+    }
+    const { type: _type, ...adam } = (params ?? {}) as Partial<AdamParams> & { type?: string };
     return runOptimStep(this.kernels, state, { ...DEFAULT_ADAM_PARAMS, ...stripNullish(adam) });
   }
 
@@ -195,9 +222,7 @@ export class Engine {
     state.params = peft.params;
     state.settings = { ...s, alpha: p.alpha };
     state.grads = zerosLike(peft.params);
-    state.adamM = zerosLike(peft.params);
-    state.adamV = zerosLike(peft.params);
-    state.step = 0;
+    resetOptimizerState(state);
   }
 
   readStateInfo(dir: string): StateInfo {

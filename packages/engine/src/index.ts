@@ -3,7 +3,8 @@
  * Servers use `EngineHost` (the Engine in a child process); tools and tests may use `Engine`
  * directly, or the building blocks below.
  */
-export { Engine, LORA_ALPHA, type EngineOptions, type LoraConfigInput, type AdapterInfo, type StateInfo, type SampleSource, type SampleInput, type EngineMemoryInfo } from './engine.js';
+export { Engine, LORA_ALPHA, type EngineOptions, type LoraConfigInput, type AdapterInfo, type StateInfo, type SampleSource, type SampleInput, type EngineMemoryInfo, type OptimStepInput } from './engine.js';
+export { dimuonStep, dimuonDirection, newtonSchulz, preconditionMomentum, rankLrCorrection, DEFAULT_DIMUON_PARAMS, type DimuonParams } from './dimuon.js';
 export { SamplerCache, DEFAULT_SAMPLER_CACHE_BYTES, type SamplerWeights, type SamplerCacheInfo } from './sampler-cache.js';
 export { EngineHost, EngineWorkerError, type EngineExit, type EngineHostOptions, type EngineMethod } from './engine-host.js';
 export { EngineError, EngineUserError } from './errors.js';

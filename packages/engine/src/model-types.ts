@@ -91,7 +91,14 @@ export interface AdapterState {
   adamV: LoraParams;
   /** Number of optimizer steps taken (torch's `step`). */
   step: number;
+  /** The optimizer chosen at creation, fixed for the adapter's life; absent = AdamW. */
+  optimizer?: OptimizerKind;
+  /** Dimuon's momentum (a Dimuon adapter keeps no AdamW moments: adamM and adamV are empty). */
+  dimuonMomentum?: LoraParams;
 }
+
+/** The optimizer families an adapter can be created with. */
+export type OptimizerKind = 'adamw' | 'dimuon';
 
 /** A base model held in memory; many adapters share one. */
 export interface LoadedModel {

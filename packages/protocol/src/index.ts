@@ -10,6 +10,7 @@ export * from './tensor.js';
 export * from './datum-checks.js';
 export * from './refused-losses.js';
 export * from './params-checks.js';
+export * from './optimizer-checks.js';
 export * from './proto.js';
 export * from './zstd.js';
 export * from './paths.js';

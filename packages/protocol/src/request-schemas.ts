@@ -163,6 +163,29 @@ export const adamParamsSchema: Schema<Partial<T.AdamParams>> = object({
   grad_clip_norm: optional(number()),
 });
 
+/** One Dimuon step's parameters; ranges and defaults are checked by checkDimuonParams. */
+export const dimuonParamsSchema: Schema<T.DimuonParamsInput> = object({
+  type: literal('dimuon'),
+  // Required, but checked (with a clearer message) by checkDimuonParams.
+  learning_rate: optional(number()) as Schema<number>,
+  grad_clip_norm: optional(number()),
+  beta1: optional(number()),
+  damping: optional(number()),
+  rank_lr_correction_exponent: optional(number()),
+});
+
+/** Either family, told apart by `type` (AdamParams has none). */
+export const optimParamsSchema: Schema<Partial<T.AdamParams> | T.DimuonParamsInput> = discriminated<Partial<T.AdamParams> | T.DimuonParamsInput>(
+  'type',
+  { adamw: adamParamsSchema, dimuon: dimuonParamsSchema },
+  'adamw',
+);
+
+export const optimizerConfigSchema: Schema<T.OptimizerConfig> = discriminated<T.OptimizerConfig>('type', {
+  adamw: object({ type: literal('adamw') }),
+  dimuon: object({ type: literal('dimuon'), version: optional(literal(1), 1) }) as Schema<T.DimuonOptimizerConfig>,
+});
+
 export const loraConfigSchema: Schema<T.LoraConfig> = object({
   rank: int({ min: 1 }),
   seed: optionalNullable(int()),
@@ -247,6 +270,7 @@ export const createModelRequestSchema: Schema<T.CreateModelRequest> = object({
   base_model: id(),
   user_metadata: metadata(),
   lora_config: optionalNullable(loraConfigSchema),
+  optimizer_config: optionalNullable(optimizerConfigSchema),
   type: typeTag('create_model'),
 });
 
@@ -275,8 +299,11 @@ export const forwardRequestSchema: Schema<T.ForwardRequest> = object({
   seq_id: seqId(),
 });
 
+/** Which set of parameters it carries (exactly one) is checked by resolveOptimStepParams. */
 export const optimStepRequestSchema: Schema<T.OptimStepRequest> = object({
-  adam_params: adamParamsSchema,
+  adam_params: optionalNullable(adamParamsSchema),
+  optimizer_params: optionalNullable(dimuonParamsSchema),
+  optim_params: optionalNullable(optimParamsSchema),
   model_id: id(),
   seq_id: seqId(),
   type: typeTag('optim_step'),
@@ -316,6 +343,7 @@ export const loadWeightsRequestSchema: Schema<T.LoadWeightsRequest> = refine(
     user_metadata: metadata(),
     path: id(),
     optimizer: bool(),
+    optimizer_config: optionalNullable(optimizerConfigSchema),
     weights_access_token: optionalNullable(string({ maxLength: 4096 })),
     type: typeTag('load_weights'),
   }),

@@ -8,6 +8,10 @@
  * responses strictly.
  */
 
+import type { DimuonParamsInput, OptimizerConfig } from './optimizer.js';
+
+export * from './optimizer.js';
+
 // ---------------------------------------------------------------- scalars
 
 export type ModelID = string;
@@ -164,7 +168,12 @@ export const ADAM_PARAMS_DEFAULTS: Readonly<AdamParams> = Object.freeze({
 });
 
 export interface OptimStepRequest {
-  adam_params: Partial<AdamParams>;
+  /** AdamW's parameters (every SDK sends these for AdamW). */
+  adam_params?: Partial<AdamParams> | null;
+  /** Another family's parameters, tagged with `type` (0.38: DimuonParams). */
+  optimizer_params?: DimuonParamsInput | null;
+  /** The 0.38 SDK's own field name, which it also accepts: either family. */
+  optim_params?: Partial<AdamParams> | DimuonParamsInput | null;
   model_id: ModelID;
   seq_id?: number | null;
   type?: 'optim_step';
@@ -200,6 +209,8 @@ export interface CreateModelRequest {
   base_model: string;
   user_metadata?: Record<string, unknown> | null;
   lora_config?: LoraConfig | null;
+  /** Fixed for the model's life; absent = AdamW. */
+  optimizer_config?: OptimizerConfig | null;
   type?: 'create_model';
 }
 
@@ -293,6 +304,8 @@ export interface LoadWeightsRequest {
   user_metadata?: Record<string, unknown> | null;
   path: string;
   optimizer: boolean;
+  /** The optimizer of a model this load creates; absent = the checkpoint's with `optimizer`, else AdamW. */
+  optimizer_config?: OptimizerConfig | null;
   weights_access_token?: string | null;
   type?: 'load_weights';
 }
@@ -300,6 +313,8 @@ export interface LoadWeightsRequest {
 export interface LoadWeightsResponse {
   path?: string | null;
   model_id?: string | null;
+  /** The loaded model's optimizer: tinker-ts servers report it (the official SDK ignores extra response fields). */
+  optimizer_config?: OptimizerConfig | null;
   type?: 'load_weights' | null;
 }
 
@@ -314,6 +329,8 @@ export interface WeightsInfoResponse {
   train_unembed?: boolean | null;
   train_mlp?: boolean | null;
   train_attn?: boolean | null;
+  /** The optimizer the checkpoint's run was created with; absent = AdamW. */
+  optimizer_config?: OptimizerConfig | null;
 }
 
 export interface CopyWeightsRequest {

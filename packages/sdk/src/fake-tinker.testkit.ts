@@ -146,7 +146,7 @@ function serve(options: FakeTinkerOptions): void {
       case 'POST forward_backward':
         return { json: future('ForwardBackwardOutput', forwardBackward(body)) };
       case 'POST optim_step':
-        return { json: future('json', { metrics: { 'learning_rate:mean': body.adam_params.learning_rate } }) };
+        return { json: future('json', { metrics: { 'learning_rate:mean': (body.adam_params ?? body.optimizer_params).learning_rate } }) };
       case 'POST save_weights':
         return { json: future('json', { path: `tinker://run-0/weights/${body.path}`, type: 'save_weights' }) };
       case 'POST save_weights_for_sampler':

@@ -52,6 +52,8 @@ export type { NumericArray, SparseCsr, TensorDtype, TensorDataOptions } from './
 export { Datum, LOSS_INPUT_DTYPES } from './datum.js';
 export type { DatumInit, DatumLike, LossFnInputValue } from './datum.js';
 export { DEFAULT_ADAM_PARAMS } from './types.js';
+export { ADAM_OPTIMIZER, DIMUON_OPTIMIZER } from './optimizer.js';
+export type { DimuonParams, OptimParams, OptimizerConfig, OptimizerKind } from './optimizer.js';
 export type {
   AdamParams,
   Checkpoint,

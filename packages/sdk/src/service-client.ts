@@ -11,6 +11,7 @@ import type { TokenizerOptions } from './tokenizer.js';
 import type { ClientContext, SamplingClientOptions, SamplingSessionInit } from './client-context.js';
 import { TrainingClient } from './training-client.js';
 import { decodeSamplerHandle } from './sampler-handle.js';
+import { ADAM_OPTIMIZER, checkOptimizer, type OptimizerConfig } from './optimizer.js';
 import { capabilitiesFromWire, checkTinkerPath, type GetServerCapabilitiesResponse } from './types.js';
 
 export type { SamplingClientOptions } from './client-context.js';
@@ -31,12 +32,22 @@ export interface LoraTrainingClientOptions {
   /** Default true. */
   trainUnembed?: boolean;
   userMetadata?: Record<string, string>;
+  /**
+   * The optimizer, fixed for the client's life: `{ type: 'adamw' }` (the default) or
+   * `{ type: 'dimuon', version: 1 }`. optimStep then takes AdamParams or DimuonParams.
+   */
+  optimizer?: OptimizerConfig;
 }
 
 export interface TrainingClientFromStateOptions {
   /** Override of the checkpoint's base model (must be compatible with it). */
   baseModel?: string;
   userMetadata?: Record<string, string>;
+  /**
+   * The new client's optimizer, for createTrainingClientFromState (default AdamW). A resume with
+   * the optimizer state keeps the checkpoint's optimizer instead.
+   */
+  optimizer?: OptimizerConfig;
 }
 
 export interface CopyWeightsOptions {
@@ -75,6 +86,8 @@ export class ServiceClient {
   createLoraTrainingClient(options: LoraTrainingClientOptions, opts?: CallOptions): APIFuture<TrainingClient> {
     const { baseModel, rank = 32, seed, trainMlp = true, trainAttn = true, trainUnembed = true, userMetadata } = options ?? ({} as LoraTrainingClientOptions);
     checkBaseModel(baseModel);
+    const chosenOptimizer = options?.optimizer;
+    const optimizer = checkOptimizer(chosenOptimizer);
     if (!Number.isInteger(rank) || rank < 1) {
       throw new ValidationError(`rank: must be a positive integer, got ${JSON.stringify(rank)}`, { field: 'rank' });
     }
@@ -96,9 +109,11 @@ export class ServiceClient {
         lora_config: loraConfig,
         type: 'create_model',
       };
+      // Sent only when chosen: the default keeps the body of SDKs from before the choice (AdamW).
+      if (chosenOptimizer !== undefined) body.optimizer_config = optimizer;
       return this.runtime
         .submit<wire.CreateModelResponse>({ path: 'create_model', body, requestType: 'CreateModel', resultKind: 'json' }, opts)
-        .map((res) => new TrainingClient(this.ctx, { modelId: res.model_id, modelSeqId, config, baseModel }));
+        .map((res) => new TrainingClient(this.ctx, { modelId: res.model_id, modelSeqId, config, baseModel, optimizer }));
     });
   }
 
@@ -107,7 +122,7 @@ export class ServiceClient {
     return this.trainingClientFromState(path, false, options, opts);
   }
 
-  /** Like createTrainingClientFromState, also restoring the optimizer state (Adam moments). */
+  /** Like createTrainingClientFromState, also restoring the optimizer state (Adam moments, Dimuon momentum) and keeping its optimizer. */
   createTrainingClientFromStateWithOptimizer(path: string, options: TrainingClientFromStateOptions = {}, opts?: CallOptions): APIFuture<TrainingClient> {
     return this.trainingClientFromState(path, true, options, opts);
   }
@@ -205,6 +220,10 @@ export class ServiceClient {
   private trainingClientFromState(path: string, optimizer: boolean, options: TrainingClientFromStateOptions, opts?: CallOptions): APIFuture<TrainingClient> {
     checkTinkerPath(path, 'path');
     if (options.baseModel !== undefined) checkBaseModel(options.baseModel);
+    if (optimizer && options.optimizer !== undefined) {
+      throw new ValidationError('optimizer: a resume with the optimizer state keeps the checkpoint\'s optimizer; leave it out', { field: 'optimizer' });
+    }
+    if (options.optimizer !== undefined) checkOptimizer(options.optimizer);
     return this.runtime.serverConfig().chain((config) => {
       if (config.create_model_via_load_weights) return this.createViaLoadWeights(path, optimizer, options, opts);
       return new RestClient(this.runtime).getWeightsInfo(path, opts).chain((info) => {
@@ -219,6 +238,8 @@ export class ServiceClient {
           trainUnembed: info.trainUnembed ?? true,
         };
         if (options.userMetadata) lora.userMetadata = options.userMetadata;
+        const chosen = optimizer ? info.optimizerConfig : options.optimizer;
+        if (chosen !== undefined) lora.optimizer = chosen;
         return this.createLoraTrainingClient(lora, opts).chain((tc) =>
           (optimizer ? tc.loadStateWithOptimizer(path, opts) : tc.loadState(path, opts)).map(() => tc),
         );
@@ -229,10 +250,14 @@ export class ServiceClient {
   /** One load_weights that creates the model (servers with `create_model_via_load_weights`). */
   private createViaLoadWeights(path: string, optimizer: boolean, options: TrainingClientFromStateOptions, opts?: CallOptions): APIFuture<TrainingClient> {
     const modelSeqId = this.ctx.nextModelSeqId();
+    // With the optimizer state the server keeps the checkpoint's optimizer. tinker-ts servers report
+    // it in the result; a server that does not leaves the match of optimStep's parameters to itself.
+    const chosen = optimizer ? null : options.optimizer !== undefined ? checkOptimizer(options.optimizer) : ADAM_OPTIMIZER;
     return this.withSession((config, sessionId) => {
       const body: wire.LoadWeightsRequest = { session_id: sessionId, model_seq_id: modelSeqId, path, optimizer, type: 'load_weights' };
       if (options.baseModel !== undefined) body.base_model = options.baseModel;
       if (options.userMetadata !== undefined) body.user_metadata = options.userMetadata;
+      if (!optimizer && options.optimizer !== undefined) body.optimizer_config = chosen;
       return this.runtime
         .submit<wire.LoadWeightsResponse>({ path: 'load_weights', body, requestType: 'LoadWeights', resultKind: 'json' }, opts)
         .map((res) => new TrainingClient(this.ctx, {
@@ -240,6 +265,7 @@ export class ServiceClient {
           modelSeqId,
           config,
           baseModel: options.baseModel,
+          optimizer: res.optimizer_config ? checkOptimizer(res.optimizer_config, 'optimizer_config') : chosen,
         }));
     });
   }

@@ -14,13 +14,12 @@ import { SamplingClient } from './sampling-client.js';
 import type { ClientContext } from './client-context.js';
 import { TensorData } from './tensor-data.js';
 import { getTokenizer, type Tokenizer } from './tokenizer.js';
+import { ADAM_OPTIMIZER, optimStepFields, type OptimParams, type OptimizerConfig } from './optimizer.js';
 import {
-  adamParamsToWire,
   checkTinkerPath,
   forwardBackwardOutputFromWire,
   getInfoFromWire,
   protocolCheck,
-  type AdamParams,
   type ForwardBackwardOutput,
   type GetInfoResponse,
   type LoadWeightsResponse,
@@ -39,6 +38,8 @@ export interface TrainingClientInit {
   config: wire.ClientConfigResponse;
   /** Known when the client was made for a named base model. */
   baseModel?: string | undefined;
+  /** The optimizer the model was created with (default AdamW); null = the checkpoint's, not reported. */
+  optimizer?: OptimizerConfig | null | undefined;
 }
 
 export interface SaveStateOptions {
@@ -58,6 +59,13 @@ export class TrainingClient {
   readonly modelId: string;
   /** This client's number within its session. */
   readonly modelSeqId: number;
+  /**
+   * The optimizer chosen at creation, fixed for the model's life: optimStep takes its parameters.
+   * null only for a client resumed with its optimizer state by a single load_weights (servers with
+   * `create_model_via_load_weights`) from a server that does not report the checkpoint's
+   * optimizer: its optimStep sends either family and the server refuses a mismatch.
+   */
+  readonly optimizer: OptimizerConfig | null;
   private readonly ctx: ClientContext;
   private readonly config: wire.ClientConfigResponse;
   private readonly baseModel: string | undefined;
@@ -72,6 +80,7 @@ export class TrainingClient {
     this.ctx = ctx;
     this.modelId = init.modelId;
     this.modelSeqId = init.modelSeqId;
+    this.optimizer = init.optimizer === undefined ? ADAM_OPTIMIZER : init.optimizer;
     this.config = init.config;
     this.baseModel = init.baseModel;
     this.turnLane = `${init.modelId}#${++turnLanes}`;
@@ -148,10 +157,14 @@ export class TrainingClient {
     });
   }
 
-  /** One AdamW step with the accumulated gradients. */
-  optimStep(adamParams: AdamParams = {}, opts?: CallOptions): APIFuture<OptimStepResponse> {
-    const params = protocolCheck(() => protocol.checkAdamParams(adamParamsToWire(adamParams)));
-    const body: wire.OptimStepRequest = { model_id: this.modelId, seq_id: this.nextSeqId(), adam_params: params, type: 'optim_step' };
+  /**
+   * One step of the client's optimizer with the accumulated gradients: AdamParams for AdamW
+   * (the default), DimuonParams (`type: 'dimuon'`) for a client created with Dimuon. The other
+   * family's parameters are refused here, before anything is sent.
+   */
+  optimStep(params: OptimParams = {}, opts?: CallOptions): APIFuture<OptimStepResponse> {
+    const fields = optimStepFields(this.optimizer, params);
+    const body: wire.OptimStepRequest = { model_id: this.modelId, seq_id: this.nextSeqId(), ...fields, type: 'optim_step' };
     return this.ctx.runtime
       .submit<wire.OptimStepResponse>({ path: 'optim_step', body, requestType: 'OptimStep', resultKind: 'json', turn: this.takeTurn() }, opts)
       .map((res) => ({ metrics: res?.metrics ?? undefined }));

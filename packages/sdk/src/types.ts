@@ -270,6 +270,8 @@ export interface WeightsInfoResponse {
   trainUnembed?: boolean | undefined;
   trainMlp?: boolean | undefined;
   trainAttn?: boolean | undefined;
+  /** The optimizer of the checkpoint's run, when the server reports it (0.38); absent = AdamW. */
+  optimizerConfig?: wire.OptimizerConfig | undefined;
 }
 
 export function weightsInfoFromWire(w: wire.WeightsInfoResponse): WeightsInfoResponse {
@@ -280,6 +282,7 @@ export function weightsInfoFromWire(w: wire.WeightsInfoResponse): WeightsInfoRes
     trainUnembed: w.train_unembed ?? undefined,
     trainMlp: w.train_mlp ?? undefined,
     trainAttn: w.train_attn ?? undefined,
+    ...(w.optimizer_config ? { optimizerConfig: w.optimizer_config } : {}),
   };
 }
 

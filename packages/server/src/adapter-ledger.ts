@@ -13,6 +13,7 @@
  * checkpoint, as after a restart of the whole server, and it never trains on other weights.
  */
 import fsp from 'node:fs/promises';
+import type { OptimizerKind } from '@tinker-ts/protocol';
 import type { EngineLoraSettings } from './engine-port.js';
 
 /** Where an adapter's state can be read back from. */
@@ -24,6 +25,8 @@ export type AdapterSource =
 interface AdapterRecord {
   baseModel: string;
   lora: EngineLoraSettings;
+  /** The optimizer it was created with: a rebuilt adapter keeps it. */
+  optimizer: OptimizerKind;
   source: AdapterSource;
   /** An optim_step changed the weights since `source`. */
   stepped: boolean;
@@ -33,7 +36,7 @@ interface AdapterRecord {
 
 /** One adapter's fate in a new engine process. */
 export type RestorePlan =
-  | { adapterId: string; restore: { baseModel: string; lora: EngineLoraSettings; source: AdapterSource } }
+  | { adapterId: string; restore: { baseModel: string; lora: EngineLoraSettings; optimizer: OptimizerKind; source: AdapterSource } }
   | { adapterId: string; lost: string };
 
 async function inodeOf(dir: string): Promise<number | null> {
@@ -48,8 +51,8 @@ export class AdapterLedger {
   private readonly adapters = new Map<string, AdapterRecord>();
 
   /** The adapter exists, initialised from `lora.seed`. */
-  created(adapterId: string, baseModel: string, lora: EngineLoraSettings): void {
-    this.adapters.set(adapterId, { baseModel, lora, source: { kind: 'init' }, stepped: false, gradients: false });
+  created(adapterId: string, baseModel: string, lora: EngineLoraSettings, optimizer: OptimizerKind = 'adamw'): void {
+    this.adapters.set(adapterId, { baseModel, lora, optimizer, source: { kind: 'init' }, stepped: false, gradients: false });
   }
 
   /** A state was loaded (replacing weights, moments and gradients). */
@@ -110,7 +113,7 @@ export class AdapterLedger {
       } else if (a.source.kind === 'checkpoint' && (await inodeOf(a.source.dir)) !== a.source.inode) {
         plans.push({ adapterId, lost: 'the checkpoint holding its state was deleted or replaced' });
       } else {
-        plans.push({ adapterId, restore: { baseModel: a.baseModel, lora: a.lora, source: a.source } });
+        plans.push({ adapterId, restore: { baseModel: a.baseModel, lora: a.lora, optimizer: a.optimizer, source: a.source } });
       }
     }
     return plans;

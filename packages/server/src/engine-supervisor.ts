@@ -8,7 +8,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { EngineHost, type EngineExit, type EngineHostOptions } from '@tinker-ts/engine';
-import type { Datum } from '@tinker-ts/protocol';
+import type { Datum, OptimizerKind } from '@tinker-ts/protocol';
 import { AdapterLedger } from './adapter-ledger.js';
 import type { EngineLoraSettings, EnginePort, EngineSampleRequest, EngineSampleSource } from './engine-port.js';
 import { RequestFailure } from './errors.js';
@@ -205,9 +205,9 @@ export class EngineSupervisor implements EnginePort {
         lost++;
         continue;
       }
-      const { baseModel, lora, source } = plan.restore;
+      const { baseModel, lora, optimizer, source } = plan.restore;
       try {
-        await host.createAdapter(plan.adapterId, baseModel, lora);
+        await host.createAdapter(plan.adapterId, baseModel, lora, optimizer);
         if (source.kind === 'checkpoint') await host.loadState(plan.adapterId, source.dir, source.withOptimizer);
         restored++;
       } catch (err) {
@@ -253,10 +253,10 @@ export class EngineSupervisor implements EnginePort {
   hasModel(name: string) { return this.call(null, (h) => h.hasModel(name)); }
 
   /** Without a seed the initialisation is random; the seed is chosen here so a restart can repeat it. */
-  async createAdapter(adapterId: string, baseModel: string, lora: EngineLoraSettings): Promise<void> {
+  async createAdapter(adapterId: string, baseModel: string, lora: EngineLoraSettings, optimizer: OptimizerKind = 'adamw'): Promise<void> {
     const seeded = { ...lora, seed: lora.seed ?? randomInt(0, 2 ** 31) };
-    await this.call(adapterId, (h) => h.createAdapter(adapterId, baseModel, seeded));
-    this.ledger.created(adapterId, baseModel, seeded);
+    await this.call(adapterId, (h) => h.createAdapter(adapterId, baseModel, seeded, optimizer));
+    this.ledger.created(adapterId, baseModel, seeded, optimizer);
   }
 
   async dropAdapter(adapterId: string): Promise<void> {

@@ -159,3 +159,25 @@ test('a data dir from before ephemeral sampler lifetimes gets their columns on o
   store.close();
   fs.rmSync(path.dirname(file), { recursive: true, force: true });
 });
+
+test('a data dir from before the optimizer choice gets the column on open: its models are AdamW', () => {
+  const file = tempDb();
+  const old = new Database(file);
+  old.exec(`CREATE TABLE models (model_id TEXT PRIMARY KEY, owner TEXT NOT NULL, session_id TEXT NOT NULL, model_seq_id INTEGER NOT NULL,
+    base_model TEXT NOT NULL, lora_rank INTEGER NOT NULL, lora_seed INTEGER, train_mlp INTEGER NOT NULL, train_attn INTEGER NOT NULL,
+    train_unembed INTEGER NOT NULL, user_metadata TEXT, created_at INTEGER NOT NULL, last_request_time INTEGER NOT NULL,
+    state TEXT NOT NULL, state_reason TEXT)`);
+  old.exec(`INSERT INTO models VALUES ('old', 'u', 's', 0, 'b', 4, NULL, 1, 1, 0, NULL, 1, 1, 'unloaded', NULL)`);
+  old.close();
+  const store = new Store(file);
+  assert.equal(store.models.get('old')!.optimizer, 'adamw');
+  store.models.insert({
+    model_id: 'new', owner: 'u', session_id: 's', model_seq_id: 1, base_model: 'b', lora_rank: 4, lora_seed: null,
+    train_mlp: true, train_attn: true, train_unembed: false, user_metadata: null, state: 'unloaded', optimizer: 'dimuon', now: 2,
+  });
+  store.close();
+  const reopened = new Store(file);
+  assert.deepEqual([reopened.models.get('old')!.optimizer, reopened.models.get('new')!.optimizer], ['adamw', 'dimuon']);
+  reopened.close();
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+});

@@ -5,7 +5,7 @@
  * A model id is `<session_id>:train:<model_seq_id>`, the same id the official SDK derives on
  * its own when it creates a model through load_weights.
  */
-import type { UnloadModelResponse, UntypedAPIFuture } from '@tinker-ts/protocol';
+import type { OptimizerKind, UnloadModelResponse, UntypedAPIFuture } from '@tinker-ts/protocol';
 import type { ServerContext } from '../context.js';
 import type { EngineLoraSettings } from '../engine-port.js';
 import { forgetModelSamplers } from '../ephemeral-samplers.js';
@@ -37,6 +37,8 @@ export interface NewModel {
   modelSeqId: number;
   baseModel: string;
   lora: LoraSettingsRow;
+  /** Fixed for the model's life. */
+  optimizer: OptimizerKind;
   userMetadata: Record<string, unknown> | null;
   /** The creating request (create_model, or load_weights creating the model). */
   kind: string;
@@ -82,6 +84,7 @@ export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
         train_mlp: m.lora.train_mlp,
         train_attn: m.lora.train_attn,
         train_unembed: m.lora.train_unembed,
+        optimizer: m.optimizer,
         user_metadata: m.userMetadata,
         state: 'creating',
         now: ctx.clock(),
@@ -97,7 +100,7 @@ export function createModel(ctx: ServerContext, m: NewModel): UntypedAPIFuture {
       kind: m.kind,
       execute: async () => {
         try {
-          await ctx.engine.createAdapter(modelId, m.baseModel, engineLoraOf(m.lora));
+          await ctx.engine.createAdapter(modelId, m.baseModel, engineLoraOf(m.lora), m.optimizer);
           if (m.afterCreate) await m.afterCreate(ctx.store.models.get(modelId)!);
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);

@@ -4,6 +4,7 @@
  */
 import {
   LORA_CONFIG_DEFAULTS,
+  checkOptimizerConfig,
   createModelRequestSchema,
   getInfoRequestSchema,
   parse,
@@ -50,6 +51,7 @@ export function modelRoutes(ctx: ServerContext): Route[] {
           modelSeqId: body.model_seq_id,
           baseModel: body.base_model,
           lora: settings,
+          optimizer: checkOptimizerConfig(body.optimizer_config),
           userMetadata: body.user_metadata ?? null,
           kind: 'create_model',
           payload: body,

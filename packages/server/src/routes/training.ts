@@ -4,13 +4,14 @@
  * 400 naming its field instead of a failed future later.
  */
 import {
-  checkAdamParams,
   checkData,
   checkLossFnConfig,
+  checkOptimizerMatches,
   forwardBackwardRequestSchema,
   forwardRequestSchema,
   optimStepRequestSchema,
   parse,
+  resolveOptimStepParams,
   type ForwardBackwardInput,
   type OptimStepResponse,
 } from '@tinker-ts/protocol';
@@ -95,15 +96,21 @@ export function trainingRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(optimStepRequestSchema, v),
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
-        const adam = checkAdamParams(body.adam_params, 'adam_params');
+        const resolved = resolveOptimStepParams(body);
+        // The optimizer is fixed at creation: the other family's parameters are the caller's mistake.
+        checkOptimizerMatches(model.optimizer, resolved, `model ${model.model_id}`);
+        // AdamW keeps the payload it always had, so retries of 0.25 clients still match their first send.
+        const payload = resolved.kind === 'adamw'
+          ? { model_id: body.model_id, seq_id: body.seq_id ?? null, adam: resolved.params }
+          : { model_id: body.model_id, seq_id: body.seq_id ?? null, dimuon: resolved.params };
         const future = submitModelRequest(ctx, {
           user,
           model,
           kind: 'optim_step',
           seqId: body.seq_id ?? null,
-          payload: { model_id: body.model_id, seq_id: body.seq_id ?? null, adam },
+          payload,
           execute: async (): Promise<OptimStepResponse> => {
-            const res = await ctx.engine.optimStep(model.model_id, adam);
+            const res = await ctx.engine.optimStep(model.model_id, resolved.params);
             return { metrics: res.metrics };
           },
           finish: finishRecordingMetrics(ctx, model.model_id, 'optim_step', body.seq_id ?? null),

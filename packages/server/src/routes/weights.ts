@@ -7,14 +7,18 @@
  * the checkpoint record together with the future's result.
  */
 import {
+  checkOptimizerConfig,
   copyWeightsRequestSchema,
   loadWeightsRequestSchema,
+  optimizerConfigOf,
+  optimizerName,
   parse,
   saveWeightsForSamplerRequestSchema,
   saveWeightsRequestSchema,
   weightsInfoRequestSchema,
   type CopyWeightsResponse,
   type LoadWeightsResponse,
+  type OptimizerKind,
   type SaveWeightsForSamplerResponseInternal,
   type SaveWeightsResponse,
   type WeightsInfoResponse,
@@ -223,7 +227,9 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
           const ckpt = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
           const source = ctx.store.models.get(ckpt.run_id);
           if (!source) throw new BadRequestError(`checkpoint ${body.path} has no training run record`, { field: 'path' });
-          const result = (modelId: string): LoadWeightsResponse => ({ path: body.path, model_id: modelId, type: 'load_weights' });
+          const result = (modelId: string, optimizer: OptimizerKind): LoadWeightsResponse => ({
+            path: body.path, model_id: modelId, type: 'load_weights', optimizer_config: optimizerConfigOf(optimizer),
+          });
 
           if (body.session_id != null) {
             // Create-via-load: this load is the new model's creation (its seq_id 0).
@@ -236,12 +242,17 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
                 { field: 'base_model' },
               );
             }
+            // With the optimizer state the new model takes the checkpoint's optimizer ("identity
+            // retained by full-state resume"); an explicit optimizer_config must agree with it.
+            const optimizer = body.optimizer_config != null ? checkOptimizerConfig(body.optimizer_config) : body.optimizer ? source.optimizer : 'adamw';
+            if (body.optimizer) requireSameOptimizer(body.path, source.optimizer, optimizer, 'optimizer_config', 'the optimizer_config asks for');
             const future = createModel(ctx, {
               user,
               sessionId: body.session_id,
               modelSeqId: body.model_seq_id!,
               baseModel,
               lora: source,
+              optimizer,
               userMetadata: body.user_metadata ?? null,
               kind: 'load_weights',
               payload: body,
@@ -251,7 +262,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               const current = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
                 await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
               },
-              result,
+              result: (modelId) => result(modelId, optimizer),
             });
             return json(future);
           }
@@ -277,6 +288,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               { field: 'path' },
             );
           }
+          if (body.optimizer) requireSameOptimizer(body.path, source.optimizer, model.optimizer, 'optimizer', `model ${model.model_id} was created with`);
           const future = submitModelRequest(ctx, {
             user,
             model,
@@ -287,7 +299,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
               // Resolved again when the load runs: it may have expired or been deleted meanwhile.
               const current = requireReadableCheckpoint(ctx, reader, body.path, 'weights', 'path');
               await ctx.engine.loadState(model.model_id, current.path, body.optimizer);
-              return result(model.model_id);
+              return result(model.model_id, model.optimizer);
             },
           });
           return json(future);
@@ -309,6 +321,8 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
           train_unembed: run.train_unembed,
           train_mlp: run.train_mlp,
           train_attn: run.train_attn,
+          // Absent means AdamW (as for runs made before the choice), so AdamW answers stay as they were.
+          ...(run.optimizer !== 'adamw' ? { optimizer_config: optimizerConfigOf(run.optimizer) } : {}),
         };
         return json(res);
       },
@@ -347,6 +361,7 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
             train_mlp: source.train_mlp,
             train_attn: source.train_attn,
             train_unembed: source.train_unembed,
+            optimizer: source.optimizer,
             user_metadata: null,
             state: 'unloaded',
             now,
@@ -369,6 +384,19 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * A load with the optimizer state keeps the optimizer that state belongs to: Dimuon momentum
+ * cannot continue as AdamW moments, nor the reverse.
+ */
+function requireSameOptimizer(path: string, saved: OptimizerKind, wanted: OptimizerKind, field: string, whose: string): void {
+  if (saved === wanted) return;
+  throw new BadRequestError(
+    `checkpoint ${path} holds ${optimizerName(saved)} optimizer state, but ${whose} the ${optimizerName(wanted)} optimizer; ` +
+      `load only its weights (load_state), or use a model created with optimizer_config {"type": "${saved}"${saved === 'dimuon' ? ', "version": 1' : ''}}`,
+    { field },
+  );
 }
 
 /**

@@ -7,9 +7,9 @@ function prepare(db: Database.Database) {
   return {
     insertModel: db.prepare(
       `INSERT INTO models (model_id, owner, session_id, model_seq_id, base_model, lora_rank, lora_seed, train_mlp, train_attn,
-         train_unembed, user_metadata, created_at, last_request_time, state, state_reason)
+         train_unembed, user_metadata, created_at, last_request_time, state, state_reason, optimizer)
        VALUES (@model_id, @owner, @session_id, @model_seq_id, @base_model, @lora_rank, @lora_seed, @train_mlp, @train_attn,
-         @train_unembed, @user_metadata, @now, @now, @state, NULL)`,
+         @train_unembed, @user_metadata, @now, @now, @state, NULL, @optimizer)`,
     ),
     getModel: db.prepare(`SELECT * FROM models WHERE model_id = ?`),
     setModelState: db.prepare(`UPDATE models SET state = ?, state_reason = ? WHERE model_id = ?`),
@@ -37,9 +37,10 @@ export class ModelsTable {
     this.stmts = prepare(db);
   }
 
-  insert(m: Omit<ModelRow, 'created_at' | 'last_request_time' | 'state_reason'> & { now: number }): void {
+  /** `optimizer` defaults to AdamW. */
+  insert(m: Omit<ModelRow, 'created_at' | 'last_request_time' | 'state_reason' | 'optimizer'> & { now: number; optimizer?: ModelRow['optimizer'] }): void {
     const { now, ...fields } = m;
-    const row: ModelRow = { ...fields, created_at: now, last_request_time: now, state_reason: null };
+    const row: ModelRow = { ...fields, optimizer: fields.optimizer ?? 'adamw', created_at: now, last_request_time: now, state_reason: null };
     this.stmts.insertModel.run({
       ...row,
       train_mlp: row.train_mlp ? 1 : 0,

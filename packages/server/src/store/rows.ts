@@ -1,5 +1,6 @@
 // The rows of the server's tables as the rest of the server sees them, and their conversions from
 // SQLite's columns (JSON text, 0/1 booleans). Times are Unix epoch milliseconds.
+import type { OptimizerKind } from '@tinker-ts/protocol';
 
 export type ModelState = 'creating' | 'active' | 'lost' | 'unloaded' | 'failed';
 /**
@@ -35,6 +36,8 @@ export interface ModelRow extends LoraSettingsRow {
   session_id: string;
   model_seq_id: number;
   base_model: string;
+  /** Chosen at creation (create_model's optimizer_config), fixed for the model's life. */
+  optimizer: OptimizerKind;
   user_metadata: Record<string, unknown> | null;
   created_at: number;
   last_request_time: number;
@@ -153,6 +156,7 @@ export function toModel(r: Raw): ModelRow {
     train_mlp: r.train_mlp === 1,
     train_attn: r.train_attn === 1,
     train_unembed: r.train_unembed === 1,
+    optimizer: (r.optimizer as OptimizerKind | null) ?? 'adamw',
     user_metadata: parseJson(r.user_metadata),
     created_at: r.created_at as number,
     last_request_time: r.last_request_time as number,

@@ -120,6 +120,9 @@ export function addMissingColumns(db: Database.Database): void {
   }
   if (!sampling.has('released_at')) db.exec(`ALTER TABLE sampling_sessions ADD COLUMN released_at INTEGER`);
   if (!sampling.has('clients_joined')) db.exec(`ALTER TABLE sampling_sessions ADD COLUMN clients_joined INTEGER`);
+  // The optimizer a model was created with; models from before it was chosen are AdamW.
+  const models = new Set((db.prepare(`PRAGMA table_info(models)`).all() as Array<{ name: string }>).map((c) => c.name));
+  if (!models.has('optimizer')) db.exec(`ALTER TABLE models ADD COLUMN optimizer TEXT NOT NULL DEFAULT 'adamw'`);
   db.exec(`CREATE INDEX IF NOT EXISTS sampling_sessions_ephemeral ON sampling_sessions(last_used_at)
            WHERE ephemeral = 1 AND released_at IS NULL`);
 }
