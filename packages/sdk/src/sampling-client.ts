@@ -129,7 +129,10 @@ export class SamplingClient {
     );
   }
 
-  /** Logprob of every prompt token (null for the first), from one 1-token sample. */
+  /**
+   * Logprob of every prompt token (null for the first), from one 1-token sample: the list the
+   * newer official SDK's ComputeLogprobsResponse carries as `logprobs`.
+   */
   computeLogprobs(prompt: ModelInput | readonly number[], opts?: CallOptions): APIFuture<Array<number | null>> {
     return this.sample({ prompt, numSamples: 1, samplingParams: { maxTokens: 1 }, includePromptLogprobs: true }, opts).map((res) => {
       if (!res.promptLogprobs) throw new ValidationError('asample: the server returned no prompt_logprobs', { field: 'prompt_logprobs' });
