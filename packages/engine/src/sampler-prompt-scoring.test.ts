@@ -67,6 +67,8 @@ test('prompt alternatives: k draws per position after the first, each with its f
   assert.deepEqual(runSampling(ctx, job({}, { promptAltTokensK: kAlt })).promptAltTokens, alt, 'same seed, same draws');
   assert.notDeepEqual(runSampling(ctx, job({ seed: 43 }, { promptAltTokensK: kAlt })).promptAltTokens!.tokens, alt.tokens);
   assert.deepEqual(r.sequences, runSampling(ctx, job()).sequences, 'the draws take no randomness from the samples');
+  // A one-token prompt has no position to draw at.
+  assert.deepEqual(runSampling(ctx, job({}, { prompt: [3], promptAltTokensK: 2 })).promptAltTokens, { tokens: [], logprobs: [] });
   // Greedy: the argmax, k times.
   const greedy = runSampling(ctx, job({ temperature: 0 }, { promptAltTokensK: 2 })).promptAltTokens!;
   for (let row = 0; row < T - 1; row++) {
