@@ -17,9 +17,9 @@ export function checkPromptScoring(body: SampleRequest, promptLength: number, li
       { field: 'record_stability_info' },
     );
   }
-  // The official SDK's request type carries prompt_logprobs_last_n without describing it; read
-  // as its name says (and as other servers of this wire do): prompt logprobs, and their top-k
-  // lists, for the last n prompt positions only, null before them, with prompt_logprobs set.
+  // No published official SDK source or reference page describes prompt_logprobs_last_n; it is
+  // read as its name says, and as other servers of this wire read it: prompt logprobs, and their
+  // top-k lists, for the last n prompt positions only, null before them, with prompt_logprobs set.
   const lastN = body.prompt_logprobs_last_n ?? null;
   if (lastN !== null) {
     if (body.prompt_logprobs !== true) {
