@@ -19,10 +19,12 @@ import { makeContext } from './layers/pass-context.js';
  * sequence's last new row. Otherwise streams the logits of all nSeq*nNew rows in row chunks to the
  * callback (chunk = [rowCount, V], row index counts from 0 over the call's rows) and returns null.
  * With a workspace, the buffers (returned logits included) are the workspace's, reused by its next call.
+ * headFromRow (streaming only): rows before it get no head, and the callback sees none of them.
  */
 export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { params: LoraParams; settings: LoraSettings } | null,
   cache: KvCache, tokens: Int32Array, nNew: number,
-  logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void), workspace?: DecodeWorkspace): Float32Array | null {
+  logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void), workspace?: DecodeWorkspace,
+  headFromRow = 0): Float32Array | null {
   const arrays = workspace?.f32 ?? freshArrays;
   const cfg = model.config;
   const nSeq = cache.nSeq;
@@ -89,7 +91,7 @@ export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { para
   const chunkRows = Math.min(T, defaultHeadChunkRows(V));
   const chunk = new Float32Array(chunkRows * V);
   const uHead = headLora ? new Float32Array(T * ctx.rank) : null;
-  for (let r0 = 0; r0 < T; r0 += chunkRows) {
+  for (let r0 = Math.max(0, headFromRow); r0 < T; r0 += chunkRows) {
     const R = Math.min(chunkRows, T - r0);
     headLogits(ctx, xn, r0, R, chunk, uHead);
     logits(r0, R, chunk.subarray(0, R * V));

@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError, checkSamplingParams, type AdamParams, type Datum, type ForwardBackwardOutput, type SampleResponse, type SamplingParams } from '@tinker-ts/protocol';
+import { float32Tensor, int64Tensor, promptTargetLogprobs, readPromptTargets, type PromptTargets, type TensorData } from '@tinker-ts/protocol';
 import { DEFAULT_ADAM_PARAMS } from './adamw.js';
 import { DEFAULT_DIMUON_PARAMS, dimuonStep, type DimuonParams } from './dimuon.js';
 import { checkOptimizerKind, optimizerName, optimizerOf, resetOptimizerState } from './optimizer-state.js';
@@ -98,6 +99,12 @@ export interface SampleInput {
   topk_prompt_logprobs: number;
   /** For each sampled token, its k most likely alternatives with their logprobs (0 or absent = off). */
   topk_sample_logprobs?: number;
+  /** Token ids to score at prompt positions: int64 [len(prompt) - 1, K], -1 = skip, dense or CSR. */
+  target_prompt_logprobs?: TensorData | null;
+  /** k draws per prompt position after the first (0 or absent = off). */
+  prompt_alt_tokens_k?: number;
+  /** Prompt logprobs (plain and top-k) only at the last n positions (null or absent = all). */
+  prompt_logprobs_last_n?: number | null;
 }
 
 /**
@@ -267,6 +274,14 @@ export class Engine {
     const stopStrings = params.stop.filter((s): s is string => typeof s === 'string');
     const stopTokenIds = params.stop.filter((s): s is number => typeof s === 'number');
     const tokenizer = stopStrings.length > 0 ? this.registry.tokenizer(baseModel) : null;
+    let targets: PromptTargets | null = null;
+    try {
+      if (req.target_prompt_logprobs != null) targets = readPromptTargets(req.target_prompt_logprobs, req.prompt.length);
+    } catch (e) {
+      if (e instanceof ValidationError) throw new EngineUserError(e.message);
+      throw e;
+    }
+    const altK = req.prompt_alt_tokens_k ?? 0;
     const result = runSampling({
       kernels: this.kernels, model, adapter,
       maxContextLength: this.registry.maxContextLength(baseModel),
@@ -281,6 +296,9 @@ export class Engine {
       promptLogprobs: req.prompt_logprobs,
       topkPromptLogprobs: req.topk_prompt_logprobs,
       topkSampleLogprobs: req.topk_sample_logprobs ?? 0,
+      promptLogprobsLastN: req.prompt_logprobs_last_n ?? null,
+      promptTargets: targets,
+      promptAltTokensK: altK,
     });
     const response: SampleResponse = {
       sequences: result.sequences.map((s) => ({
@@ -293,6 +311,14 @@ export class Engine {
     };
     if (result.promptLogprobs) response.prompt_logprobs = result.promptLogprobs;
     if (result.topkPromptLogprobs) response.topk_prompt_logprobs = result.topkPromptLogprobs;
+    if (targets && result.targetPromptLogprobs) response.target_prompt_logprobs = promptTargetLogprobs(targets, result.targetPromptLogprobs);
+    if (result.promptAltTokens) {
+      const shape = [req.prompt.length - 1, altK];
+      response.prompt_alt_tokens = {
+        tokens: int64Tensor(result.promptAltTokens.tokens, shape),
+        logprobs: float32Tensor(result.promptAltTokens.logprobs, shape),
+      };
+    }
     return response;
   }
 

@@ -16,6 +16,7 @@ import { forwardWithCache } from './cached-forward.js';
 import { createKvCache, type KvCache } from './kv-cache.js';
 import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
 import { Prng } from './prng.js';
+import { AltTokenDrawer } from './prompt-alt-tokens.js';
 
 export interface SamplerParams {
   /** null: up to the context limit. */
@@ -41,6 +42,15 @@ export interface SampleJob {
   topkPromptLogprobs: number;
   /** For each sampled token, the k most likely tokens of the distribution it was drawn from (0 = off). */
   topkSampleLogprobs?: number;
+  /** Prompt logprobs (plain and top-k) only at the last n prompt positions; null = all. */
+  promptLogprobsLastN?: number | null;
+  /**
+   * Token ids to score inside the prompt: cell c asks for the logprob of ids[c] in logits row
+   * rows[c] (row i predicts prompt token i + 1). Rows must not decrease from cell to cell.
+   */
+  promptTargets?: { rows: readonly number[]; ids: readonly number[] } | null;
+  /** Draws per prompt position after the first from the (tempered) next-token distribution; 0 = off. */
+  promptAltTokensK?: number;
 }
 
 export interface SampledSequence {
@@ -56,6 +66,10 @@ export interface SampleResult {
   /** One entry per prompt token; the first is null (nothing predicts it). */
   promptLogprobs: (number | null)[] | null;
   topkPromptLogprobs: ([number, number][] | null)[] | null;
+  /** With promptTargets: the logprob of each cell, in the cells' order. */
+  targetPromptLogprobs?: number[];
+  /** With promptAltTokensK = k: [T - 1, k] row-major draws and their untempered logprobs. */
+  promptAltTokens?: { tokens: number[]; logprobs: number[] };
 }
 
 export interface SamplerContext {
@@ -94,6 +108,27 @@ export function validateSampleJob(job: SampleJob, maxContextLength: number, voca
   if (!Number.isInteger(topkSample) || topkSample < 0) {
     throw new EngineUserError(`topk_sample_logprobs must be a non-negative integer, got ${topkSample}`);
   }
+  const T = job.prompt.length;
+  const lastN = job.promptLogprobsLastN ?? null;
+  if (lastN !== null && (!Number.isInteger(lastN) || lastN < 1 || lastN > T - 1)) {
+    throw new EngineUserError(`prompt_logprobs_last_n must be an integer in [1, len(prompt) - 1 = ${T - 1}], got ${lastN}`);
+  }
+  const altK = job.promptAltTokensK ?? 0;
+  if (!Number.isInteger(altK) || altK < 0) throw new EngineUserError(`prompt_alt_tokens_k must be a non-negative integer, got ${altK}`);
+  if (job.promptTargets) {
+    const { rows, ids } = job.promptTargets;
+    if (rows.length !== ids.length) throw new EngineUserError(`prompt targets: ${rows.length} rows for ${ids.length} ids`);
+    for (let c = 0; c < ids.length; c++) {
+      const row = rows[c]!;
+      if (!Number.isInteger(row) || row < 0 || row > T - 2 || (c > 0 && row < rows[c - 1]!)) {
+        throw new EngineUserError(`prompt target ${c}: row ${row} is not a prompt row in order (rows 0..${T - 2}, non-decreasing)`);
+      }
+      const id = ids[c]!;
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+        throw new EngineUserError(`target_prompt_logprobs: token id ${id} is outside the vocabulary [0, ${vocabSize})`);
+      }
+    }
+  }
   const budget = job.prompt.length + (p.maxTokens ?? 0);
   if (job.prompt.length > maxContextLength || budget > maxContextLength) {
     throw new EngineUserError(`prompt (${job.prompt.length} tokens) + max_tokens (${p.maxTokens ?? 0}) exceeds the model's context length ${maxContextLength}`);
@@ -113,24 +148,45 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
   // Prefill the prompt once (one sequence), keeping the last row's distribution.
   let cache = createKvCache(model.config, 1, Math.min(ctx.maxContextLength, T + Math.min(maxTokens, ctx.initialDecodeCapacity ?? INITIAL_DECODE_CAPACITY)));
   const promptTokens = Int32Array.from(job.prompt);
-  const wantPrompt = job.promptLogprobs || job.topkPromptLogprobs > 0;
-  const promptLogprobs: (number | null)[] | null = job.promptLogprobs ? [null] : null;
-  const topk: ([number, number][] | null)[] | null = job.topkPromptLogprobs > 0 ? [null] : null;
+  // Positions outside the last n (and the first, which nothing predicts) stay null.
+  const promptLogprobs: (number | null)[] | null = job.promptLogprobs ? new Array(T).fill(null) : null;
+  const topk: ([number, number][] | null)[] | null = job.topkPromptLogprobs > 0 ? new Array(T).fill(null) : null;
+  const scoredFrom = T - 1 - (job.promptLogprobsLastN ?? T - 1); // first row whose prompt logprobs are reported
+  const targets = job.promptTargets && job.promptTargets.ids.length > 0 ? job.promptTargets : null;
+  const targetLogprobs: number[] | null = targets ? new Array(targets.ids.length) : null;
+  const altK = job.promptAltTokensK ?? 0;
+  const alt = altK > 0 ? { tokens: new Array<number>((T - 1) * altK), logprobs: new Array<number>((T - 1) * altK) } : null;
+  const baseSeed = p.seed ?? randomInt(0, 2 ** 48 - 1);
+  const altRng = alt ? new Prng(baseSeed, 'prompt_alt_tokens') : null;
+  const drawer = alt ? new AltTokenDrawer(V, p.temperature, altK) : null;
+  // The head runs only from the first row something is reported for (the last row always).
+  let headFrom = T - 1;
+  if (promptLogprobs || topk) headFrom = Math.min(headFrom, scoredFrom);
+  if (targets) headFrom = Math.min(headFrom, targets.rows[0]!);
+  if (alt) headFrom = 0;
+  let nextCell = 0;
   const lastRow = new Float32Array(V);
-  if (wantPrompt) {
+  if (headFrom < T - 1) {
     forwardWithCache(k, model, ctx.adapter, cache, promptTokens, T, (rowStart, rowCount, chunk) => {
       k.logSoftmaxRows(chunk, rowCount, V);
       for (let r = 0; r < rowCount; r++) {
         const row = rowStart + r; // predicts prompt[row + 1]
         const lp = chunk.subarray(r * V, (r + 1) * V);
         if (row + 1 < T) {
-          promptLogprobs?.push(lp[job.prompt[row + 1]]);
-          topk?.push(topKOf(lp, job.topkPromptLogprobs));
+          if (row >= scoredFrom) {
+            if (promptLogprobs) promptLogprobs[row + 1] = lp[job.prompt[row + 1]];
+            if (topk) topk[row + 1] = topKOf(lp, job.topkPromptLogprobs);
+          }
+          while (targets && nextCell < targets.ids.length && targets.rows[nextCell] === row) {
+            targetLogprobs![nextCell] = lp[targets.ids[nextCell]!]!;
+            nextCell++;
+          }
+          if (alt) drawer!.draw(lp, altRng!, alt.tokens, alt.logprobs, row * altK);
         } else {
           lastRow.set(lp);
         }
       }
-    });
+    }, undefined, headFrom);
   } else {
     lastRow.set(forwardWithCache(k, model, ctx.adapter, cache, promptTokens, T, 'last')!);
     k.logSoftmaxRows(lastRow, 1, V);
@@ -143,9 +199,12 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
     ...(topkSample > 0 ? { topkLogprobs: [] } : {}),
     stopReason: 'length' as const,
   }));
-  if (maxTokens === 0) return { sequences, promptLogprobs, topkPromptLogprobs: topk };
+  const extras: Pick<SampleResult, 'targetPromptLogprobs' | 'promptAltTokens'> = {
+    ...(targetLogprobs ? { targetPromptLogprobs: targetLogprobs } : {}),
+    ...(alt ? { promptAltTokens: alt } : {}),
+  };
+  if (maxTokens === 0) return { sequences, promptLogprobs, topkPromptLogprobs: topk, ...extras };
 
-  const baseSeed = p.seed ?? randomInt(0, 2 ** 48 - 1);
   const rngs = Array.from({ length: n }, (_, i) => new Prng(baseSeed, `sample.${i}`));
   const stopIds = new Set([...model.config.eosTokenIds, ...p.stopTokenIds]);
   const stops = new StopStringMatcher(p.stopStrings, ctx.decode);
@@ -199,7 +258,7 @@ export function runSampling(ctx: SamplerContext, job: SampleJob): SampleResult {
     dist = forwardWithCache(k, model, ctx.adapter, cache, tokens, 1, 'last', workspace)!;
     k.logSoftmaxRows(dist, active.length, V);
   }
-  return { sequences, promptLogprobs, topkPromptLogprobs: topk };
+  return { sequences, promptLogprobs, topkPromptLogprobs: topk, ...extras };
 }
 
 /** A new cache holding the given slots of `src` (in that order) with the given capacity. */

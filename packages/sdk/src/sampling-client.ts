@@ -6,6 +6,7 @@ import type * as wire from '@tinker-ts/protocol';
 import { TimeoutError, ValidationError } from './errors.js';
 import { APIFuture } from './future.js';
 import { ModelInput } from './model-input.js';
+import { TensorData } from './tensor-data.js';
 import type { CallOptions } from './runtime/options.js';
 import type { ClientContext, SamplingSessionInit } from './client-context.js';
 import { getTokenizer, type Tokenizer } from './tokenizer.js';
@@ -30,6 +31,20 @@ export interface SampleOptions {
   topkPromptLogprobs?: number;
   /** Also return, for every sampled token, the k most likely tokens with their logprobs; 0 (default) = off. */
   topkSampleLogprobs?: number;
+  /**
+   * Token ids whose logprobs to return inside the prompt: int64 [len(prompt) - 1, K] (a
+   * TensorData, dense or CSR, or rows of ids); cell [i, j] is scored at prompt position i + 1,
+   * and -1 asks for nothing. Answered as `targetPromptLogprobs` in the same shape and layout.
+   */
+  targetPromptLogprobs?: TensorData | readonly (readonly number[])[];
+  /**
+   * Draw this many tokens, independently and at the sampling temperature, from the model's
+   * next-token distribution at every prompt position after the first; answered as
+   * `promptAltTokens`. 0 (default) = off.
+   */
+  promptAltTokensK?: number;
+  /** With `includePromptLogprobs`: return prompt logprobs (and top-k) for only the last n positions, null elsewhere. */
+  promptLogprobsLastN?: number;
 }
 
 /** What a SamplingClient is made from: an open sampling session. */
@@ -69,6 +84,9 @@ export class SamplingClient {
       includePromptLogprobs = false,
       topkPromptLogprobs = 0,
       topkSampleLogprobs = 0,
+      targetPromptLogprobs,
+      promptAltTokensK = 0,
+      promptLogprobsLastN,
     } = options ?? ({} as SampleOptions);
     const input = prompt instanceof ModelInput ? prompt : Array.isArray(prompt) ? ModelInput.fromInts(prompt) : undefined;
     if (!input) throw new ValidationError('prompt: expected a ModelInput or an array of token ids', { field: 'prompt' });
@@ -76,11 +94,13 @@ export class SamplingClient {
     if (!Number.isInteger(numSamples) || numSamples < 1) {
       throw new ValidationError(`num_samples: must be a positive integer, got ${JSON.stringify(numSamples)}`, { field: 'num_samples' });
     }
-    for (const [field, value] of [['topk_prompt_logprobs', topkPromptLogprobs], ['topk_sample_logprobs', topkSampleLogprobs]] as const) {
+    const counts = [['topk_prompt_logprobs', topkPromptLogprobs], ['topk_sample_logprobs', topkSampleLogprobs], ['prompt_alt_tokens_k', promptAltTokensK]] as const;
+    for (const [field, value] of counts) {
       if (!Number.isInteger(value) || value < 0) {
         throw new ValidationError(`${field}: must be a non-negative integer, got ${JSON.stringify(value)}`, { field });
       }
     }
+    const scoring = promptScoringToWire(input.length, includePromptLogprobs, targetPromptLogprobs, promptLogprobsLastN);
     const params = samplingParamsToWire(samplingParams);
     protocolCheck(() => protocol.checkSamplingParams(params));
     const body: wire.SampleRequest = {
@@ -92,6 +112,9 @@ export class SamplingClient {
       prompt_logprobs: includePromptLogprobs,
       topk_prompt_logprobs: topkPromptLogprobs,
       topk_sample_logprobs: topkSampleLogprobs,
+      // Sent only when asked for, so requests without it stay what servers before it accept.
+      ...(promptAltTokensK > 0 ? { prompt_alt_tokens_k: promptAltTokensK } : {}),
+      ...scoring,
       type: 'sample',
     };
     return this.whenSlotFree(() =>
@@ -102,12 +125,22 @@ export class SamplingClient {
           if (out.sequences.length !== numSamples) {
             throw new ValidationError(`asample: asked for ${numSamples} samples, the server returned ${out.sequences.length}`, { field: 'sequences' });
           }
+          // A server that predates these fields ignores them: say so rather than return less than was asked.
+          if (promptAltTokensK > 0 && !out.promptAltTokens) {
+            throw new ValidationError(`asample: prompt_alt_tokens_k=${promptAltTokensK} was asked for, the server returned no prompt_alt_tokens (it may predate them)`, { field: 'prompt_alt_tokens' });
+          }
+          if (scoring.target_prompt_logprobs && !out.targetPromptLogprobs) {
+            throw new ValidationError('asample: target_prompt_logprobs was asked for, the server returned none (it may predate them)', { field: 'target_prompt_logprobs' });
+          }
           return out;
         }),
     );
   }
 
-  /** Logprob of every prompt token (null for the first), from one 1-token sample. */
+  /**
+   * Logprob of every prompt token (null for the first), from one 1-token sample: the list the
+   * newer official SDK's ComputeLogprobsResponse carries as `logprobs`.
+   */
   computeLogprobs(prompt: ModelInput | readonly number[], opts?: CallOptions): APIFuture<Array<number | null>> {
     return this.sample({ prompt, numSamples: 1, samplingParams: { maxTokens: 1 }, includePromptLogprobs: true }, opts).map((res) => {
       if (!res.promptLogprobs) throw new ValidationError('asample: the server returned no prompt_logprobs', { field: 'prompt_logprobs' });
@@ -146,6 +179,37 @@ export class SamplingClient {
     // Only submitted requests count as in flight; a queued one re-checks when the oldest ends.
     return settled(this.inFlight[0]!).chain(() => this.whenSlotFree(send));
   }
+}
+
+/**
+ * The prompt-scoring fields of a sample request, checked as far as the prompt alone allows (the
+ * server checks the rest: token ids against the vocabulary, the width it serves).
+ */
+function promptScoringToWire(
+  promptLength: number,
+  includePromptLogprobs: boolean,
+  target: TensorData | readonly (readonly number[])[] | undefined,
+  lastN: number | undefined,
+): Pick<wire.SampleRequest, 'target_prompt_logprobs' | 'prompt_logprobs_last_n'> {
+  const out: Pick<wire.SampleRequest, 'target_prompt_logprobs' | 'prompt_logprobs_last_n'> = {};
+  if (lastN !== undefined) {
+    if (!includePromptLogprobs) {
+      throw new ValidationError('prompt_logprobs_last_n: needs includePromptLogprobs: true', { field: 'prompt_logprobs_last_n' });
+    }
+    if (!Number.isInteger(lastN) || lastN < 1 || lastN > promptLength - 1) {
+      throw new ValidationError(`prompt_logprobs_last_n: must be an integer in [1, len(prompt) - 1 = ${promptLength - 1}], got ${JSON.stringify(lastN)}`, {
+        field: 'prompt_logprobs_last_n',
+      });
+    }
+    out.prompt_logprobs_last_n = lastN;
+  }
+  if (target !== undefined) {
+    const td = target instanceof TensorData ? target : TensorData.from(target, 'int64');
+    const tdWire = td.toWire();
+    protocolCheck(() => protocol.readPromptTargets(tdWire, promptLength));
+    out.target_prompt_logprobs = tdWire;
+  }
+  return out;
 }
 
 /** Resolves (with nothing) once `f` settles either way. */

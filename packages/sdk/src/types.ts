@@ -202,6 +202,21 @@ export interface SampleResponse {
   /** Per prompt position, up to k [tokenId, logprob] pairs, or null. */
   topkPromptLogprobs?: Array<Array<[number, number]> | null> | undefined;
   promptCacheHitTokens: number;
+  /**
+   * With `targetPromptLogprobs`: float32 in the request's shape and layout (dense or CSR); cell
+   * [i, j] is the logprob of the requested id at prompt position i + 1, 0 where -1 was sent.
+   */
+  targetPromptLogprobs?: TensorData | undefined;
+  /** With `promptAltTokensK` = k: draws at every prompt position after the first. */
+  promptAltTokens?: PromptAltTokens | undefined;
+}
+
+/** k draws per prompt position after the first; row i holds alternatives to prompt token i + 1. */
+export interface PromptAltTokens {
+  /** int64 [len(prompt) - 1, k]. */
+  tokens: TensorData;
+  /** float32 [len(prompt) - 1, k]: the model's (untempered) logprob of each drawn token there. */
+  logprobs: TensorData;
 }
 
 /** Wire sample responses as decoded from JSON or protobuf (typed arrays, NaN for missing). */
@@ -235,6 +250,13 @@ export function sampleResponseFromWire(w: WireSampleResponseLike, sequenceIds?: 
   }
   if (w.topk_prompt_logprobs) {
     out.topkPromptLogprobs = w.topk_prompt_logprobs.map((row) => (row ? row.map(([t, lp]) => [t, lp] as [number, number]) : null));
+  }
+  if (w.target_prompt_logprobs) out.targetPromptLogprobs = TensorData.fromWire(w.target_prompt_logprobs, 'target_prompt_logprobs');
+  if (w.prompt_alt_tokens) {
+    out.promptAltTokens = {
+      tokens: TensorData.fromWire(w.prompt_alt_tokens.tokens, 'prompt_alt_tokens.tokens'),
+      logprobs: TensorData.fromWire(w.prompt_alt_tokens.logprobs, 'prompt_alt_tokens.logprobs'),
+    };
   }
   return out;
 }

@@ -22,6 +22,11 @@ export interface RequestLimits {
   maxTrainingTokens: number;
   /** Most tokens one asample may generate: num_samples × max_tokens. */
   maxSampledTokens: number;
+  /**
+   * Widest prompt scoring one asample may ask for, as len(prompt) × width: the distinct ids of
+   * target_prompt_logprobs, and prompt_alt_tokens_k, each on its own.
+   */
+  maxPromptScoredCells: number;
 }
 
 const MiB = 1024 * 1024;
@@ -39,6 +44,8 @@ export const DEFAULT_REQUEST_LIMITS: Readonly<RequestLimits> = Object.freeze({
   maxJsonDepth: 64,
   maxTrainingTokens: 1 << 19,
   maxSampledTokens: 1 << 19,
+  // ≈ 12 MB of results as protobuf.
+  maxPromptScoredCells: 1 << 20,
 });
 
 /** Refuses a forward / forward_backward whose datums hold more tokens than one request may. */
@@ -65,6 +72,21 @@ export function checkSampleCost(numSamples: number, maxTokens: number, limits: R
       `num_samples (${numSamples}) × ${what} = ${numSamples * maxTokens} tokens; one request may generate at most ` +
         `${limits.maxSampledTokens} (set a smaller max_tokens, ask for fewer samples, or send several requests)`,
       { field: 'num_samples' },
+    );
+  }
+}
+
+/**
+ * Refuses prompt scoring wider than one request may ask for: `width` values at each of
+ * `promptLength` positions (the newer official SDK documents the same measure).
+ */
+export function checkPromptScoringCost(promptLength: number, width: number, what: string, field: string, limits: RequestLimits): void {
+  const cells = promptLength * width;
+  if (cells > limits.maxPromptScoredCells) {
+    throw new BadRequestError(
+      `len(prompt) (${promptLength}) × ${what} (${width}) = ${cells}; one request may score at most ${limits.maxPromptScoredCells} ` +
+        '(ask for fewer, or split the prompt across requests)',
+      { field },
     );
   }
 }

@@ -157,10 +157,10 @@ test('asample rejects unsupported newer fields clearly', async () => {
     prompt: { chunks: [{ type: 'encoded_text', tokens: [1, 2] }] },
     sampling_params: { max_tokens: 2 },
     base_model: TINY_MODEL,
-    prompt_alt_tokens_k: 3,
+    record_stability_info: true,
   });
   assert.equal(res.status, 400);
-  assert.match(res.json.error, /prompt_alt_tokens_k is not supported/);
+  assert.match(res.json.error, /record_stability_info is not supported/);
 });
 
 test('asample answers topk_sample_logprobs in JSON as [token, logprob] lists per sampled token', async () => {

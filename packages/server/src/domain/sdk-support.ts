@@ -22,7 +22,7 @@ export const SESSION_FUTURES_POLL_MIN_SDK = '0.33.0';
  * docs' API reference (generated from 0.30.4) lists them in.
  */
 export const NOT_SERVED: ReadonlyArray<{ since: string; what: string }> = [
-  { since: '0.30.0', what: 'the stable_reinforce loss (its formula is unpublished; forward_backward refuses it)' },
+  { since: '0.30.0', what: 'the stable_reinforce loss and the record_stability_info it needs (its formula is unpublished; both are refused)' },
   { since: '0.30.0', what: 'external weights (save_weights_external, get_external_weights_urls)' },
 ];
 

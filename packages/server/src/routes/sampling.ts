@@ -25,16 +25,7 @@ import { checkSampleCost } from '../limits.js';
 import { requestHash, requestIdFor } from '../futures.js';
 import { parseCheckpointPath } from '../tinker-paths.js';
 import { json, type Route, defineRoute } from '../router.js';
-
-/** Rejects newer request features this server does not implement, naming each. */
-function rejectUnsupported(body: SampleRequest): void {
-  const unsupported = (field: string, why: string): never => {
-    throw new BadRequestError(`${field} is not supported by this server (${why})`, { field });
-  };
-  if (body.target_prompt_logprobs != null) unsupported('target_prompt_logprobs', 'send null');
-  if (body.record_stability_info === true) unsupported('record_stability_info', 'send false');
-  if ((body.prompt_alt_tokens_k ?? 0) > 0) unsupported('prompt_alt_tokens_k', 'send 0');
-}
+import { checkPromptScoring } from './sample-prompt-scoring.js';
 
 interface ResolvedSource {
   source: EngineSampleSource;
@@ -105,7 +96,6 @@ export function samplingRoutes(ctx: ServerContext): Route[] {
       bodyLimit: 'data',
       body: (v) => parse(sampleRequestSchema, v),
       handler: ({ user, body }) => {
-        rejectUnsupported(body);
         const params = checkSamplingParams(body.sampling_params, 'sampling_params');
         const prompt = modelInputTokens(body.prompt, 'prompt');
         if (prompt.length === 0) throw new BadRequestError('prompt is empty', { field: 'prompt' });
@@ -114,6 +104,7 @@ export function samplingRoutes(ctx: ServerContext): Route[] {
             throw new BadRequestError(`token ids must be non-negative integers, got ${t}`, { field: `prompt.tokens[${i}]` });
           }
         });
+        checkPromptScoring(body, prompt.length, ctx.limits);
         const { source, queueKey, recheck } = resolveSource(ctx, user, body);
         const numSamples = body.num_samples ?? 1;
         // Without max_tokens the engine samples up to the context length.
@@ -159,6 +150,9 @@ export function samplingRoutes(ctx: ServerContext): Route[] {
                 prompt_logprobs: body.prompt_logprobs === true,
                 topk_prompt_logprobs: body.topk_prompt_logprobs ?? 0,
                 topk_sample_logprobs: body.topk_sample_logprobs ?? 0,
+                target_prompt_logprobs: body.target_prompt_logprobs ?? null,
+                prompt_alt_tokens_k: body.prompt_alt_tokens_k ?? 0,
+                prompt_logprobs_last_n: body.prompt_logprobs_last_n ?? null,
               });
               return { ...res, type: 'sample' };
             },
