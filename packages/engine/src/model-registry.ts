@@ -3,6 +3,7 @@
  * directories registered by name. Weights load lazily on first use and are shared by every
  * adapter on that base model.
  */
+import { parseModelId, formatModelId, TinkerProtocolError } from '@tinker-ts/protocol';
 import { EngineUserError } from './errors.js';
 import { readHfConfig } from './hf-config.js';
 import { readHfWeights } from './hf-weights.js';
@@ -51,20 +52,56 @@ export class ModelRegistry {
     }
   }
 
+  /** Every base model, each followed by the `:peft:<ctx>` variants listed for it. */
   list(): SupportedModelInfo[] {
-    return [...this.models.values()].map((m) => ({
-      model_name: m.name, max_context_length: m.maxContextLength, family: m.config.family, stand_in: m.standIn !== null,
-    }));
+    return [...this.models.values()].flatMap((m) => {
+      const info = (model_name: string, max_context_length: number): SupportedModelInfo => ({
+        model_name, max_context_length, family: m.config.family, stand_in: m.standIn !== null,
+      });
+      const variants = (m.standIn?.peftContexts ?? []).map((c) => info(formatModelId({ base: m.name, peftContext: c, samplingOnly: false }), c));
+      return [info(m.name, m.maxContextLength), ...variants];
+    });
   }
 
   has(name: string): boolean {
-    return this.models.has(name);
+    try {
+      this.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The registered model behind a model id, and the context the id allows. A `:peft:<ctx>`
+   * variant shares its base model's weights; its context may be up to the base's longest (its
+   * own or a listed variant's). `:sampling-nvfp4` changes nothing here: sampling runs at full
+   * precision.
+   */
+  private resolve(name: string): { entry: RegisteredModel; maxContextLength: number } {
+    const exact = this.models.get(name);
+    if (exact) return { entry: exact, maxContextLength: exact.maxContextLength };
+    let id;
+    try {
+      id = parseModelId(name);
+    } catch (e) {
+      if (e instanceof TinkerProtocolError) throw new EngineUserError(e.message);
+      throw e;
+    }
+    const entry = this.models.get(id.base);
+    if (!entry || (id.peftContext === null && !id.samplingOnly)) {
+      throw new EngineUserError(`unknown base model "${name}"; available: ${[...this.models.keys()].join(', ')}`);
+    }
+    if (id.peftContext === null) return { entry, maxContextLength: entry.maxContextLength };
+    const longest = Math.max(entry.maxContextLength, entry.config.maxPositionEmbeddings, ...(entry.standIn?.peftContexts ?? []));
+    if (id.peftContext > longest) {
+      throw new EngineUserError(`"${name}": ${id.base} takes a context of at most ${longest} tokens, not ${id.peftContext}`);
+    }
+    return { entry, maxContextLength: id.peftContext };
   }
 
   private entry(name: string): RegisteredModel {
-    const m = this.models.get(name);
-    if (!m) throw new EngineUserError(`unknown base model "${name}"; available: ${[...this.models.keys()].join(', ')}`);
-    return m;
+    return this.resolve(name).entry;
   }
 
   config(name: string): ModelConfig {
@@ -72,7 +109,7 @@ export class ModelRegistry {
   }
 
   maxContextLength(name: string): number {
-    return this.entry(name).maxContextLength;
+    return this.resolve(name).maxContextLength;
   }
 
   isStandIn(name: string): boolean {
@@ -85,9 +122,9 @@ export class ModelRegistry {
     if (!m.loaded) {
       if (m.standIn) {
         this.log(describeStandIn(m.standIn));
-        m.loaded = { name, config: m.config, weights: randomModelWeights(m.config, m.standIn.seed) };
+        m.loaded = { name: m.name, config: m.config, weights: randomModelWeights(m.config, m.standIn.seed) };
       } else {
-        m.loaded = { name, config: m.config, weights: readHfWeights(m.dir!, m.config) };
+        m.loaded = { name: m.name, config: m.config, weights: readHfWeights(m.dir!, m.config) };
       }
     }
     return m.loaded;
