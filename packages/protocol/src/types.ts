@@ -600,6 +600,10 @@ export interface SupportedModel {
   max_context_length?: number | null;
   trainable?: boolean | null;
   sampleable?: boolean | null;
+  /** tinker-ts: a small random-weight decoder registered under the hosted name. */
+  stand_in?: boolean | null;
+  /** tinker-ts: set when hosted Tinker retired this model (still served here). */
+  deprecation_notice?: string | null;
 }
 
 export interface GetServerCapabilitiesResponse {

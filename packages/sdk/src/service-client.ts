@@ -10,7 +10,8 @@ import { SamplingClient } from './sampling-client.js';
 import type { TokenizerOptions } from './tokenizer.js';
 import type { ClientContext, SamplingClientOptions, SamplingSessionInit } from './client-context.js';
 import { TrainingClient } from './training-client.js';
-import { capabilitiesFromWire, checkTinkerPath, type GetServerCapabilitiesResponse } from './types.js';
+import { capabilitiesFromWire, checkTinkerPath, protocolCheck, type GetServerCapabilitiesResponse } from './types.js';
+import { deprecationNotice, parseModelId } from '@tinker-ts/protocol';
 
 export type { SamplingClientOptions } from './client-context.js';
 
@@ -74,6 +75,7 @@ export class ServiceClient {
   createLoraTrainingClient(options: LoraTrainingClientOptions, opts?: CallOptions): APIFuture<TrainingClient> {
     const { baseModel, rank = 32, seed, trainMlp = true, trainAttn = true, trainUnembed = true, userMetadata } = options ?? ({} as LoraTrainingClientOptions);
     checkBaseModel(baseModel);
+    this.noteRetired(baseModel);
     if (!Number.isInteger(rank) || rank < 1) {
       throw new ValidationError(`rank: must be a positive integer, got ${JSON.stringify(rank)}`, { field: 'rank' });
     }
@@ -122,7 +124,10 @@ export class ServiceClient {
       throw new ValidationError('createSamplingClient: give exactly one of modelPath or baseModel', { field: 'model_path' });
     }
     if (modelPath !== undefined) checkTinkerPath(modelPath, 'model_path');
-    else checkBaseModel(baseModel!);
+    else {
+      checkBaseModel(baseModel!);
+      this.noteRetired(baseModel!);
+    }
     const seq = this.ctx.nextSamplingSessionSeqId();
     return this.withSession((config, sessionId) => {
       const body: wire.CreateSamplingSessionRequest = { session_id: sessionId, sampling_session_seq_id: seq, type: 'create_sampling_session' };
@@ -132,6 +137,16 @@ export class ServiceClient {
         .request<wire.CreateSamplingSessionResponse>({ method: 'POST', path: 'create_sampling_session', body }, opts)
         .map((res) => ({ samplingSessionId: res.sampling_session_id, config }));
     });
+  }
+
+  private readonly warnedRetired = new Set<string>();
+
+  /** Warns once per model id that hosted Tinker retired (servers like this one may still serve it). */
+  private noteRetired(baseModel: string): void {
+    const notice = deprecationNotice(baseModel);
+    if (notice === null || this.warnedRetired.has(baseModel)) return;
+    this.warnedRetired.add(baseModel);
+    this.runtime.warn(notice);
   }
 
   /** Queries and housekeeping of runs, checkpoints and sessions. */
@@ -225,4 +240,6 @@ function checkBaseModel(baseModel: unknown): asserts baseModel is string {
   if (typeof baseModel !== 'string' || baseModel.length === 0) {
     throw new ValidationError(`base_model: expected a model name such as "Qwen/Qwen3-8B", got ${JSON.stringify(baseModel)}`, { field: 'base_model' });
   }
+  // The id's suffixes (`:peft:<ctx>`, `:sampling-nvfp4`) are checked before anything is sent.
+  protocolCheck(() => parseModelId(baseModel, 'base_model'));
 }

@@ -246,6 +246,10 @@ export interface SupportedModel {
   maxContextLength?: number | undefined;
   trainable?: boolean | undefined;
   sampleable?: boolean | undefined;
+  /** tinker-ts servers: a small random-weight stand-in registered under the hosted name. */
+  standIn?: boolean | undefined;
+  /** tinker-ts servers: set when hosted Tinker retired the model. */
+  deprecationNotice?: string | undefined;
 }
 
 export interface GetServerCapabilitiesResponse {
@@ -259,6 +263,8 @@ export function capabilitiesFromWire(w: wire.GetServerCapabilitiesResponse): Get
       maxContextLength: m.max_context_length ?? undefined,
       trainable: m.trainable ?? undefined,
       sampleable: m.sampleable ?? undefined,
+      standIn: m.stand_in ?? undefined,
+      deprecationNotice: m.deprecation_notice ?? undefined,
     })),
   };
 }

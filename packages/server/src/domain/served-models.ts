@@ -9,6 +9,8 @@ import { requireReadableCheckpoint, type ServerContext } from '../context.js';
 import type { EngineSampleSource } from '../engine-port.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { formatCheckpointPath } from '../tinker-paths.js';
+import { resolveModel, sameBaseModel, type ResolvedModel } from '../model-names.js';
+import { parseModelId } from '@tinker-ts/protocol';
 
 export interface ServedModel {
   /** What the request named, echoed as the response's `model`. */
@@ -30,29 +32,45 @@ export function resolveServedModel(ctx: ServerContext, user: string, model: stri
   const split = model.indexOf(';');
   const basePart = split >= 0 ? model.slice(0, split).trim() : model.startsWith('tinker://') ? null : model;
   const pathPart = split >= 0 ? model.slice(split + 1).trim() : model.startsWith('tinker://') ? model : null;
-  if (basePart !== null && !ctx.models.some((m) => m.model_name === basePart)) {
-    throw new UnknownModelError(
-      `The model ${JSON.stringify(basePart)} does not exist on this server; it serves ${ctx.models.map((m) => m.model_name).join(', ')}, ` +
-        'or a sampler checkpoint as tinker://<run_id>/sampler_weights/<name>',
-    );
+  let baseInfo: ResolvedModel | null = null;
+  if (basePart !== null) {
+    // A malformed suffix is the caller's mistake (400); a well-formed unknown name is 404.
+    parseModelId(basePart, field);
+    try {
+      baseInfo = resolveModel(ctx, basePart, field);
+    } catch (e) {
+      if (!(e instanceof BadRequestError) || ctx.models.some((m) => sameBaseModel(m.model_name, basePart))) throw e;
+      throw new UnknownModelError(
+        `The model ${JSON.stringify(basePart)} does not exist on this server; it serves ${ctx.models.map((m) => m.model_name).join(', ')}, ` +
+          'or a sampler checkpoint as tinker://<run_id>/sampler_weights/<name>',
+      );
+    }
   }
   if (pathPart === null) {
-    const info = ctx.models.find((m) => m.model_name === basePart)!;
+    const info = baseInfo!;
     return { name: model, baseModel: info.model_name, source: { baseModel: info.model_name }, maxContextLength: info.max_context_length, recheck: () => {} };
   }
   const read = () => requireReadableCheckpoint(ctx, user, pathPart, 'sampler_weights', field);
   const ckpt = read();
   const run = ctx.store.models.get(ckpt.run_id);
   if (!run) throw new BadRequestError(`${field}: ${pathPart} has no training run record`, { field });
-  if (basePart !== null && basePart !== run.base_model) {
+  if (basePart !== null && !sameBaseModel(basePart, run.base_model)) {
     throw new BadRequestError(`${field}: ${pathPart} was trained on ${run.base_model}, not ${basePart}`, { field });
   }
-  const info = ctx.models.find((m) => m.model_name === run.base_model);
-  if (!info) throw new NotFoundError(`${pathPart} was trained on ${run.base_model}, which this server no longer serves`);
+  // `<base id>;<checkpoint>` samples the checkpoint with the context of that id (hosted picks
+  // a context length this way).
+  let info: ResolvedModel | null = baseInfo;
+  if (!info) {
+    try {
+      info = resolveModel(ctx, run.base_model);
+    } catch {
+      throw new NotFoundError(`${pathPart} was trained on ${run.base_model}, which this server no longer serves`);
+    }
+  }
   return {
     name: model,
-    baseModel: run.base_model,
-    source: { baseModel: run.base_model, samplerDir: ckpt.path },
+    baseModel: info.model_name,
+    source: { baseModel: info.model_name, samplerDir: ckpt.path },
     maxContextLength: info.max_context_length,
     recheck: () => void read(),
   };

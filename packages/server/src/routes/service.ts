@@ -13,6 +13,7 @@ import {
   type GetServerCapabilitiesResponse,
 } from '@tinker-ts/protocol';
 import type { ServerContext } from '../context.js';
+import { resolveModel } from '../model-names.js';
 import { NotFoundError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
 
@@ -30,12 +31,17 @@ export function clientConfig(ctx: ServerContext): ClientConfigResponse {
 
 function capabilities(ctx: ServerContext): GetServerCapabilitiesResponse {
   return {
-    supported_models: ctx.models.map((m) => ({
-      model_name: m.model_name,
-      max_context_length: m.max_context_length,
-      trainable: true,
-      sampleable: true,
-    })),
+    supported_models: ctx.models.map((listed) => {
+      const m = resolveModel(ctx, listed.model_name);
+      return {
+        model_name: m.model_name,
+        max_context_length: m.max_context_length,
+        trainable: m.trainable,
+        sampleable: m.sampleable,
+        stand_in: m.stand_in,
+        deprecation_notice: m.deprecation,
+      };
+    }),
   };
 }
 
