@@ -15,3 +15,4 @@ export * from './paths.js';
 export { base64ToBytes, bytesToBase64 } from './base64.js';
 export * from './metrics.js';
 export * from './model-ids.js';
+export * from './checkpoint-search.js';

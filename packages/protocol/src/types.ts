@@ -681,6 +681,8 @@ export interface Checkpoint {
   /** ISO 8601; null = never. */
   expires_at?: string | null;
   user_metadata?: Record<string, string> | null;
+  /** The base model of the run that saved it (newer SDKs). */
+  base_model?: string | null;
 }
 
 export interface Cursor {

@@ -299,6 +299,8 @@ export interface Checkpoint {
   public: boolean;
   expiresAt?: Date | undefined;
   userMetadata?: Record<string, string> | undefined;
+  /** The base model of the run that saved it (servers of newer SDKs report it). */
+  baseModel?: string | undefined;
 }
 
 export function checkpointFromWire(w: wire.Checkpoint): Checkpoint {
@@ -311,6 +313,7 @@ export function checkpointFromWire(w: wire.Checkpoint): Checkpoint {
     public: w.public ?? false,
     expiresAt: w.expires_at ? new Date(w.expires_at) : undefined,
     userMetadata: w.user_metadata ?? undefined,
+    baseModel: w.base_model ?? undefined,
   };
 }
 
