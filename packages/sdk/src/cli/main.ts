@@ -46,7 +46,7 @@ export async function usage(): Promise<string> {
     '  tinker-ts version',
     '',
     'client commands take --base-url URL (or TINKER_BASE_URL; default: the local server of TINKER_HOME),',
-    '--api-key KEY (or TINKER_API_KEY) and --json (machine-readable output).',
+    '--api-key KEY (or TINKER_API_KEY) and -f table|json (also before the command; --json is -f json).',
   ].join('\n');
 }
 
@@ -60,8 +60,40 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Moves a leading `-f FORMAT` / `--format FORMAT` (the Python CLI's global option, written
+ * before the command) after the command, where the client commands read it.
+ */
+export function hoistGlobalFormat(argv: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  for (;;) {
+    const a = argv[i];
+    if ((a === '-f' || a === '--format') && i + 1 < argv.length) {
+      leading.push('--format', argv[i + 1]!);
+      i += 2;
+    } else if (a !== undefined && (a.startsWith('--format=') || (a.startsWith('-f') && a.length > 2 && !a.startsWith('--')))) {
+      leading.push('--format', a.startsWith('--format=') ? a.slice('--format='.length) : a.slice(2));
+      i += 1;
+    } else break;
+  }
+  if (leading.length === 0) return argv;
+  const [command, ...rest] = argv.slice(i);
+  if (command === undefined || !CLIENT_GROUPS.includes(command)) {
+    throw new UsageError(`-f/--format applies to the client commands (${CLIENT_GROUPS.join(', ')}), not to ${command === undefined ? 'nothing' : JSON.stringify(command)}`);
+  }
+  return [command, ...rest, ...leading];
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  let command: string | undefined;
+  let rest: string[];
+  try {
+    [command, ...rest] = hoistGlobalFormat(argv);
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return 2;
+  }
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write((await usage()) + '\n');
