@@ -263,8 +263,9 @@ export function capabilitiesFromWire(w: wire.GetServerCapabilitiesResponse): Get
       maxContextLength: m.max_context_length ?? undefined,
       trainable: m.trainable ?? undefined,
       sampleable: m.sampleable ?? undefined,
-      standIn: m.stand_in ?? undefined,
-      deprecationNotice: m.deprecation_notice ?? undefined,
+      // tinker-ts extensions: present only when the server sends them.
+      ...(m.stand_in != null ? { standIn: m.stand_in } : {}),
+      ...(m.deprecation_notice != null ? { deprecationNotice: m.deprecation_notice } : {}),
     })),
   };
 }
@@ -313,7 +314,7 @@ export function checkpointFromWire(w: wire.Checkpoint): Checkpoint {
     public: w.public ?? false,
     expiresAt: w.expires_at ? new Date(w.expires_at) : undefined,
     userMetadata: w.user_metadata ?? undefined,
-    baseModel: w.base_model ?? undefined,
+    ...(w.base_model != null ? { baseModel: w.base_model } : {}),
   };
 }
 

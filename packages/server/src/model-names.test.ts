@@ -147,7 +147,7 @@ test('through the SDK: capabilities carry the flags, a malformed id is refused b
     const inkling = caps.supportedModels.find((m) => m.modelName === 'thinkingmachines/Inkling:peft:262144')!;
     assert.deepEqual(
       { ...inkling },
-      { modelName: 'thinkingmachines/Inkling:peft:262144', maxContextLength: 262144, trainable: true, sampleable: true, standIn: true, deprecationNotice: undefined },
+      { modelName: 'thinkingmachines/Inkling:peft:262144', maxContextLength: 262144, trainable: true, sampleable: true, standIn: true },
     );
     assert.match(caps.supportedModels.find((m) => m.modelName === 'Qwen/Qwen3-4B-Instruct-2507')!.deprecationNotice!, /use Qwen\/Qwen3\.5-4B/);
     assert.throws(() => sc.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-8B:peft:abc' }), (e: unknown) => e instanceof ValidationError && e.field === 'base_model' && /positive integer/.test(e.message));
