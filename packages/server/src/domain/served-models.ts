@@ -10,7 +10,6 @@ import type { EngineSampleSource } from '../engine-port.js';
 import { BadRequestError, NotFoundError } from '../errors.js';
 import { formatCheckpointPath } from '../tinker-paths.js';
 import { resolveModel, sameBaseModel, type ResolvedModel } from '../model-names.js';
-import { parseModelId } from '@tinker-ts/protocol';
 
 export interface ServedModel {
   /** What the request named, echoed as the response's `model`. */
@@ -34,8 +33,8 @@ export function resolveServedModel(ctx: ServerContext, user: string, model: stri
   const pathPart = split >= 0 ? model.slice(split + 1).trim() : model.startsWith('tinker://') ? model : null;
   let baseInfo: ResolvedModel | null = null;
   if (basePart !== null) {
-    // A malformed suffix is the caller's mistake (400); a well-formed unknown name is 404.
-    parseModelId(basePart, field);
+    // A malformed suffix (a ValidationError) or a context too long is a 400; a well-formed name
+    // of no served model is a 404.
     try {
       baseInfo = resolveModel(ctx, basePart, field);
     } catch (e) {
