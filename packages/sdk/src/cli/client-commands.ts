@@ -15,7 +15,7 @@ import type { RestClient } from '../rest-client.js';
 import type { Checkpoint, TrainingRun } from '../types.js';
 import { extractTar } from '@tinker-ts/protocol/tar';
 import { UsageError, expectPositionals, flagOption, intOption, stringOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
-import { formatBytes, formatTime, keyValues, table } from './output.js';
+import { errorMessage, formatBytes, formatTime, keyValues, table } from './output.js';
 import { answersHealthz } from '@tinker-ts/protocol/healthz';
 import { findLocalServer } from './local-server.js';
 import { confirmDelete, deletePaths, planDelete, ttlOfArgs } from './checkpoint-cleanup.js';
@@ -124,12 +124,6 @@ function print(args: ParsedArgs, value: unknown, human: () => string): void {
   process.stdout.write((wantsJson(args) ? JSON.stringify(value, null, 2) : human()) + '\n');
 }
 
-/** One line for a failed request: the server's own message when it sent one. */
-function describeError(err: unknown): string {
-  const e = err as Error & { status?: number; body?: { error?: unknown } };
-  if (typeof e?.status === 'number' && typeof e.body?.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** Up to `limit` items (0 = all) walking pages; also the total when the server reports one. */
 async function collect<T>(pages: PageFuture<T>, limit: number): Promise<{ items: T[]; total: number | undefined }> {
@@ -298,7 +292,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
           return;
         }
         const { rest } = await conn();
-        const out = await deletePaths(rest, plan.paths, describeError);
+        const out = await deletePaths(rest, plan.paths, errorMessage);
         print(args, { deleted_count: out.deleted.length, deleted: out.deleted, failed: out.failed }, () =>
           [
             ...out.deleted.map((p) => `deleted ${p}`),
@@ -427,6 +421,7 @@ export async function clientCommand(group: string, args: ParsedArgs): Promise<nu
     if (!allowed.has(name)) throw new UsageError(`option --${name} does not apply to "${group} ${sub}" (usage: ${cmd.usage})`);
   }
   const subArgs: ParsedArgs = { ...args, positionals: rest };
+  wantsJson(subArgs); // a bad -f is refused before the command does anything
   let connection: Connection | undefined;
   try {
     await cmd.run(subArgs, async () => (connection ??= await connect(subArgs)));

@@ -12,6 +12,7 @@ import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
 import { UsageError, packageVersionAt, parseArgs, runProgram, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
 import { DASHBOARD_OPTIONS, DASHBOARD_USAGE, dashboardCommand } from './dashboard-command.js';
+import { errorMessage } from './output.js';
 
 /** The server package's `serve` command: loaded only for `tinker-ts serve` (an optional peer of the SDK). */
 const SERVE_MODULE = '@tinker-ts/server/cli/serve';
@@ -50,15 +51,6 @@ export async function usage(): Promise<string> {
   ].join('\n');
 }
 
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    // SDK API errors carry the server's JSON body: its `error` says what was wrong.
-    const e = err as Error & { status?: number; body?: { error?: unknown } };
-    if (typeof e.status === 'number' && e.body && typeof e.body.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
-    return err.message;
-  }
-  return String(err);
-}
 
 /**
  * Moves a leading `-f FORMAT` / `--format FORMAT` (the Python CLI's global option, written

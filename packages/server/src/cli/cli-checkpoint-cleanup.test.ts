@@ -97,11 +97,13 @@ test('-f json before the command or after it prints JSON; -f table a table; anot
   assert.equal(JSON.parse(long.stdout).trainingRunId, runId);
   const table = await cli(['-f', 'table', 'checkpoint', 'list', '--run-id', runId]);
   assert.match(table.stdout, /^TINKER PATH\s+TYPE/);
-  for (const args of [['-f', 'yaml', 'run', 'list'], ['run', 'list', '-f', 'xml'], ['-f', 'json', 'version']]) {
+  for (const args of [['-f', 'yaml', 'run', 'list'], ['run', 'list', '-f', 'xml'], ['-f', 'json', 'version'], ['-f', 'yaml', 'checkpoint', 'delete', paths[0]!, '-y']]) {
     const bad = await cli(args);
     assert.equal(bad.code, 2, args.join(' '));
     assert.match(bad.stderr, /^error: -f\/--format/, args.join(' '));
   }
+  // The bad format was refused before the delete ran.
+  assert.equal(await exists(paths[0]!), true);
 });
 
 test('delete takes several paths at once; -f json reports the count', async () => {
