@@ -86,3 +86,23 @@ test('a :peft:<ctx> variant shares its base weights and is bounded by the contex
   assert.throws(() => reg.config('moonshotai/Kimi-K2.6:peft:x'), (e: Error) => e instanceof EngineUserError && /positive integer/.test(e.message));
   assert.throws(() => reg.config('nope/x:peft:4096'), (e: Error) => e instanceof EngineUserError && /unknown base model/.test(e.message));
 });
+
+test('retired names without a stand-in of their own are aliases of one: same weights and context, listed as aliases', async () => {
+  const { retirementOf } = await import('@tinker-ts/protocol');
+  const { RETIRED_ALIASES } = await import('./stand-ins.js');
+  const reg = new ModelRegistry({ log: () => {} });
+  for (const [alias, target] of Object.entries(RETIRED_ALIASES)) {
+    assert.ok(retirementOf(alias), `${alias} is not in protocol's RETIRED_MODELS`);
+    assert.equal(reg.has(alias), true, alias);
+    assert.equal(reg.maxContextLength(alias), reg.maxContextLength(target), alias);
+  }
+  assert.equal(reg.load('Qwen/Qwen3-32B'), reg.load('Qwen/Qwen3-8B'));
+  assert.equal(reg.maxContextLength('moonshotai/Kimi-K2.5:peft:131072'), 131072);
+  assert.deepEqual(reg.list().find((m) => m.model_name === 'Qwen/Qwen3-32B'), {
+    model_name: 'Qwen/Qwen3-32B', max_context_length: 32768, family: 'qwen3', stand_in: true, alias_of: 'Qwen/Qwen3-8B',
+  });
+  // A model registered under a retired name is that model, not an alias.
+  const local = new ModelRegistry({ models: { 'Qwen/Qwen3-32B': localModelDir(false) } });
+  assert.equal(local.list().find((m) => m.model_name === 'Qwen/Qwen3-32B')!.alias_of, undefined);
+  assert.equal(local.isStandIn('Qwen/Qwen3-32B'), false);
+});

@@ -9,7 +9,7 @@ import { readHfConfig } from './hf-config.js';
 import { readHfWeights } from './hf-weights.js';
 import { randomModelWeights } from './init.js';
 import type { LoadedModel, ModelConfig, ModelFamily } from './model-types.js';
-import { STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
+import { RETIRED_ALIASES, STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
 import { Tokenizer, type TokenizerFiles } from './tokenizer.js';
 
 export interface SupportedModelInfo {
@@ -17,6 +17,8 @@ export interface SupportedModelInfo {
   max_context_length: number;
   family: ModelFamily;
   stand_in: boolean;
+  /** Set on a retired name accepted as another model's alias (not a model of its own). */
+  alias_of?: string;
 }
 
 interface RegisteredModel {
@@ -38,6 +40,8 @@ export interface ModelRegistryOptions {
 
 export class ModelRegistry {
   private readonly models = new Map<string, RegisteredModel>();
+  /** Retired name → the registered model it stands for. */
+  private readonly aliases = new Map<string, string>();
   private readonly log: (line: string) => void;
 
   constructor(opts: ModelRegistryOptions = {}) {
@@ -50,6 +54,9 @@ export class ModelRegistry {
       // A local model replaces a stand-in of the same name: the real weights win.
       this.models.set(name, { name, config, maxContextLength: config.maxPositionEmbeddings, standIn: null, dir, loaded: null });
     }
+    for (const [alias, target] of Object.entries(RETIRED_ALIASES)) {
+      if (!this.models.has(alias) && this.models.has(target)) this.aliases.set(alias, target);
+    }
   }
 
   /** Every base model, each followed by the `:peft:<ctx>` variants listed for it. */
@@ -60,7 +67,12 @@ export class ModelRegistry {
       });
       const variants = (m.standIn?.peftContexts ?? []).map((c) => info(formatModelId({ base: m.name, peftContext: c, samplingOnly: false }), c));
       return [info(m.name, m.maxContextLength), ...variants];
-    });
+    }).concat(
+      [...this.aliases].map(([alias, target]) => {
+        const m = this.models.get(target)!;
+        return { model_name: alias, max_context_length: m.maxContextLength, family: m.config.family, stand_in: m.standIn !== null, alias_of: target };
+      }),
+    );
   }
 
   has(name: string): boolean {
@@ -88,7 +100,10 @@ export class ModelRegistry {
       if (e instanceof TinkerProtocolError) throw new EngineUserError(e.message);
       throw e;
     }
-    const entry = this.models.get(id.base);
+    const entry = this.models.get(id.base) ?? this.models.get(this.aliases.get(id.base) ?? '');
+    if (entry && id.base !== entry.name && id.peftContext === null && !id.samplingOnly) {
+      return { entry, maxContextLength: entry.maxContextLength };
+    }
     if (!entry || (id.peftContext === null && !id.samplingOnly)) {
       throw new EngineUserError(`unknown base model "${name}"; available: ${[...this.models.keys()].join(', ')}`);
     }

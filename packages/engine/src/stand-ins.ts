@@ -103,10 +103,28 @@ export const STAND_INS: readonly StandInSpec[] = [
   lineup('deepseek-ai/DeepSeek-V3.1', K32),
 ];
 
-/** The stand-in registered under `name` (a base model name, without suffixes), if any. */
-export function standInNamed(name: string): StandInSpec | undefined {
-  return STAND_INS.find((s) => s.name === name);
-}
+/**
+ * Names hosted Tinker retired (protocol RETIRED_MODELS) that have no stand-in of their own,
+ * each accepted as an alias of a stand-in of the same family: the same weights, tokenizer and
+ * context, so programs that still name them run (with a deprecation notice).
+ */
+export const RETIRED_ALIASES: Readonly<Record<string, string>> = {
+  'meta-llama/Llama-3.1-8B': 'meta-llama/Llama-3.2-1B',
+  'meta-llama/Llama-3.1-70B': 'meta-llama/Llama-3.2-1B',
+  'meta-llama/Llama-3.2-3B': 'meta-llama/Llama-3.2-1B',
+  'meta-llama/Llama-3.3-70B-Instruct': 'meta-llama/Llama-3.1-8B-Instruct',
+  'Qwen/Qwen3-235B-A22B-Instruct-2507': 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  'Qwen/Qwen3-30B-A3B': 'Qwen/Qwen3-8B',
+  'Qwen/Qwen3-30B-A3B-Base': 'Qwen/Qwen3-8B',
+  'Qwen/Qwen3-32B': 'Qwen/Qwen3-8B',
+  'Qwen/Qwen3-VL-235B-A22B-Instruct': 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  'Qwen/Qwen3-VL-30B-A3B-Instruct': 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  'Qwen/Qwen3.5-35B-A3B': 'Qwen/Qwen3.6-35B-A3B',
+  'Qwen/Qwen3.5-27B': 'Qwen/Qwen3.6-27B',
+  'deepseek-ai/DeepSeek-V3.1-Base': 'deepseek-ai/DeepSeek-V3.1',
+  'moonshotai/Kimi-K2-Thinking': 'moonshotai/Kimi-K2.6',
+  'moonshotai/Kimi-K2.5': 'moonshotai/Kimi-K2.6',
+};
 
 /** One-line description used in logs. */
 export function describeStandIn(s: StandInSpec): string {

@@ -169,3 +169,25 @@ test("a training run on a :peft:<ctx> variant takes data up to that context, no 
   assert.equal(failed.category, 'user');
   assert.match(failed.error, /has 17 tokens but .*:peft:16 supports at most 16/);
 });
+
+test('other retired names are accepted as aliases (not listed), warned about once, and keep their suffixes', async () => {
+  const caps = (await client.request('GET', 'get_server_capabilities')).json;
+  assert.equal(caps.supported_models.some((m: any) => m.model_name === 'Qwen/Qwen3-32B'), false);
+  const warned: string[] = [];
+  const sc = new ServiceClient({ baseURL: fx.server.url, apiKey: 'tml-model-names', logger: { warn: (m) => warned.push(m), info() {} } });
+  try {
+    const tc = await sc.createLoraTrainingClient({ baseModel: 'Qwen/Qwen3-32B', rank: 2 });
+    const info = await tc.getInfo();
+    assert.equal(info.modelData.modelName, 'Qwen/Qwen3-32B');
+    await sc.createSamplingClient({ baseModel: 'moonshotai/Kimi-K2.5:peft:131072' });
+  } finally {
+    await sc.close();
+  }
+  assert.ok(warned.some((w) => /Qwen\/Qwen3-32B was retired by hosted Tinker on 2026-06-12.*Qwen\/Qwen3\.6-27B/.test(w)), warned.join('\n'));
+  assert.ok(warned.some((w) => /Kimi-K2\.5:peft:131072 was retired by hosted Tinker on 2026-07-12/.test(w)), warned.join('\n'));
+  const tooLong = await client.request('POST', 'create_sampling_session', {
+    session_id: sessionId, sampling_session_seq_id: 70, base_model: 'moonshotai/Kimi-K2.5:peft:262144', type: 'create_sampling_session',
+  });
+  assert.equal(tooLong.status, 400);
+  assert.match(tooLong.json.error, /at most 131072 tokens/);
+});

@@ -50,9 +50,10 @@ export function resolveModel(ctx: ServerContext, name: string, field = 'base_mod
   if (exact) return describe(exact, id.base, id.samplingOnly);
   const info = baseInfo!;
   if (id.peftContext === null) return describe({ ...info, model_name: name }, id.base, id.samplingOnly);
-  // The longest context of the base: its own or any listed variant's.
+  // The longest context of the base (or of the model an alias stands for): its own or any listed variant's.
+  const target = info.alias_of ?? id.base;
   const longest = Math.max(
-    ...ctx.models.filter((m) => m.model_name === id.base || m.model_name.startsWith(`${id.base}:peft:`)).map((m) => m.max_context_length),
+    ...ctx.models.filter((m) => m.model_name === target || m.model_name.startsWith(`${target}:peft:`)).map((m) => m.max_context_length),
   );
   if (id.peftContext > longest) {
     throw new BadRequestError(`${field} ${JSON.stringify(name)}: ${id.base} takes a context of at most ${longest} tokens, not ${id.peftContext}`, { field });

@@ -83,7 +83,7 @@ export interface ServedModelListing {
 
 /** Every base model, then the user's own sampler checkpoints (newest first, at most `limit`). */
 export function listServedModels(ctx: ServerContext, user: string, limit = 1000): ServedModelListing[] {
-  const bases = ctx.models.map((m) => ({ id: m.model_name, createdAt: 0, ownedBy: 'tinker-ts' }));
+  const bases = ctx.models.filter((m) => !m.alias_of).map((m) => ({ id: m.model_name, createdAt: 0, ownedBy: 'tinker-ts' }));
   const now = ctx.clock();
   const own = ctx.store.checkpoints
     .ofOwner(user, limit, 0)

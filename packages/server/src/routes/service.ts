@@ -31,7 +31,8 @@ export function clientConfig(ctx: ServerContext): ClientConfigResponse {
 
 function capabilities(ctx: ServerContext): GetServerCapabilitiesResponse {
   return {
-    supported_models: ctx.models.map((listed) => {
+    // Retired names accepted as aliases are not models of their own: hosted no longer lists them.
+    supported_models: ctx.models.filter((listed) => !listed.alias_of).map((listed) => {
       const m = resolveModel(ctx, listed.model_name);
       return {
         model_name: m.model_name,

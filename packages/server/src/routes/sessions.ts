@@ -19,7 +19,7 @@ import { sameBaseModel } from '../model-names.js';
 
 /** What create_session tells every client when some served models are stand-ins; null when none is. */
 export function standInNotice(ctx: ServerContext): string | null {
-  const bases = ctx.models.filter((m) => !m.model_name.includes(':peft:'));
+  const bases = ctx.models.filter((m) => !m.model_name.includes(':peft:') && !m.alias_of);
   const standIns = bases.filter((m) => m.stand_in).length;
   if (standIns === 0) return null;
   return (
