@@ -29,6 +29,11 @@ export function clientConfig(ctx: ServerContext): ClientConfigResponse {
   };
 }
 
+/**
+ * SupportedModel's `trainable` / `sampleable` are named as in tinker's API reference (the newest
+ * SDK source read here lists only model_name and max_context_length); `stand_in` and
+ * `deprecation_notice` are this server's.
+ */
 function capabilities(ctx: ServerContext): GetServerCapabilitiesResponse {
   return {
     // Retired names accepted as aliases are not models of their own: hosted no longer lists them.
