@@ -68,7 +68,8 @@ test('the current hosted lineup is served by stand-ins, with their :peft:<ctx> v
     assert.ok(names.includes(name), name);
   }
   const variant = reg.list().find((m) => m.model_name === 'thinkingmachines/Inkling:peft:262144')!;
-  assert.deepEqual(variant, { model_name: 'thinkingmachines/Inkling:peft:262144', max_context_length: 262144, family: 'qwen3', stand_in: true });
+  assert.deepEqual(variant, { model_name: 'thinkingmachines/Inkling:peft:262144', max_context_length: 262144, family: 'qwen3', stand_in: true, tokenizer_id: 'Qwen/Qwen3-8B' });
+  assert.equal(reg.list().find((m) => m.model_name === 'Qwen/Qwen3-8B')!.tokenizer_id, undefined);
   assert.equal(reg.maxContextLength('thinkingmachines/Inkling'), 65536);
 });
 

@@ -9,7 +9,7 @@ import { readHfConfig } from './hf-config.js';
 import { readHfWeights } from './hf-weights.js';
 import { randomModelWeights } from './init.js';
 import type { LoadedModel, ModelConfig, ModelFamily } from './model-types.js';
-import { RETIRED_ALIASES, STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
+import { RETIRED_ALIASES, SHARED_TOKENIZER_ID, STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
 import { Tokenizer, type TokenizerFiles } from './tokenizer.js';
 
 export interface SupportedModelInfo {
@@ -19,6 +19,8 @@ export interface SupportedModelInfo {
   stand_in: boolean;
   /** Set on a retired name accepted as another model's alias (not a model of its own). */
   alias_of?: string;
+  /** Set when the model's tokenizer is not its own: the id of the one it uses. */
+  tokenizer_id?: string;
 }
 
 interface RegisteredModel {
@@ -64,13 +66,17 @@ export class ModelRegistry {
     return [...this.models.values()].flatMap((m) => {
       const info = (model_name: string, max_context_length: number): SupportedModelInfo => ({
         model_name, max_context_length, family: m.config.family, stand_in: m.standIn !== null,
+        ...(m.standIn && !m.standIn.ownTokenizer ? { tokenizer_id: SHARED_TOKENIZER_ID } : {}),
       });
       const variants = (m.standIn?.peftContexts ?? []).map((c) => info(formatModelId({ base: m.name, peftContext: c, samplingOnly: false }), c));
       return [info(m.name, m.maxContextLength), ...variants];
     }).concat(
       [...this.aliases].map(([alias, target]) => {
         const m = this.models.get(target)!;
-        return { model_name: alias, max_context_length: m.maxContextLength, family: m.config.family, stand_in: m.standIn !== null, alias_of: target };
+        return {
+          model_name: alias, max_context_length: m.maxContextLength, family: m.config.family, stand_in: m.standIn !== null, alias_of: target,
+          ...(m.standIn && !m.standIn.ownTokenizer ? { tokenizer_id: SHARED_TOKENIZER_ID } : {}),
+        };
       }),
     );
   }

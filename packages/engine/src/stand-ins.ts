@@ -126,6 +126,9 @@ export const RETIRED_ALIASES: Readonly<Record<string, string>> = {
   'moonshotai/Kimi-K2.5': 'moonshotai/Kimi-K2.6',
 };
 
+/** Hugging Face id of the tokenizer the stand-ins without their own use (the bundled Qwen3 one). */
+export const SHARED_TOKENIZER_ID = 'Qwen/Qwen3-8B';
+
 /** One-line description used in logs. */
 export function describeStandIn(s: StandInSpec): string {
   const c = s.config;

@@ -191,3 +191,19 @@ test('other retired names are accepted as aliases (not listed), warned about onc
   assert.equal(tooLong.status, 400);
   assert.match(tooLong.json.error, /at most 131072 tokens/);
 });
+
+test("a stand-in without its own tokenizer names the one it uses in get_info, and the SDK's training client loads it", async () => {
+  const sc = new ServiceClient({ baseURL: fx.server.url, apiKey: 'tml-model-names', logger: { warn() {}, info() {} } });
+  try {
+    const tc = await sc.createLoraTrainingClient({ baseModel: 'openai/gpt-oss-20b', rank: 2 });
+    const info = await tc.getInfo();
+    assert.equal(info.modelData.tokenizerId, 'Qwen/Qwen3-8B');
+    const tok = await tc.getTokenizer();
+    assert.equal(tok.source, 'qwen3');
+    assert.deepEqual(tok.encode('Hello'), [9707]);
+    const own = await sc.createLoraTrainingClient({ baseModel: 'meta-llama/Llama-3.2-1B', rank: 2 });
+    assert.equal((await own.getInfo()).modelData.tokenizerId, 'meta-llama/Llama-3.2-1B');
+  } finally {
+    await sc.close();
+  }
+});

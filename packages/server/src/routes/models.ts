@@ -72,7 +72,9 @@ export function modelRoutes(ctx: ServerContext): Route[] {
           model_data: {
             arch: info?.family ?? null,
             model_name: model.base_model,
-            tokenizer_id: model.base_model,
+            // A stand-in without its own tokenizer names the one it uses, so clients that load
+            // tokenizers by this id (the Python SDK) encode with the vocabulary the model has.
+            tokenizer_id: info?.tokenizer_id ?? model.base_model,
           },
           model_id: model.model_id,
           is_lora: true,
