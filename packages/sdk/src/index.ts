@@ -98,3 +98,10 @@ export type { Tokenizer, TokenizerOptions, ChatMessage, ChatTemplateOptions, Enc
 // Progress of long operations (a bar on a terminal, plain lines in logs)
 export { Progress } from './progress.js';
 export type { ProgressOptions, ProgressStream } from './progress.js';
+export type {
+  CheckpointSearchCursor,
+  CheckpointSearchPage,
+  CheckpointStorageUsage,
+  CheckpointStorageUsageItem,
+  SearchCheckpointsOptions,
+} from './checkpoint-search.js';

@@ -5,6 +5,14 @@ import type * as wire from '@tinker-ts/protocol';
 import { ValidationError } from './errors.js';
 import type { APIFuture } from './future.js';
 import { fetchPage, type PageFuture } from './pagination.js';
+import {
+  searchPageFromWire,
+  searchRequestToWire,
+  storageUsageFromWire,
+  type CheckpointSearchPage,
+  type CheckpointStorageUsage,
+  type SearchCheckpointsOptions,
+} from './checkpoint-search.js';
 import type { Runtime } from './runtime/runtime.js';
 import type { CallOptions } from './runtime/options.js';
 import {
@@ -208,6 +216,26 @@ export class RestClient {
   /** The session's requests (queued, running, result written, polled) as trace-event JSON for Perfetto. */
   exportSessionTrace(sessionId: string, opts?: CallOptions): APIFuture<SessionTrace> {
     return this.get<SessionTrace>(`sessions/${segment(sessionId, 'session_id')}/trace_export`, undefined, opts);
+  }
+
+  /**
+   * Your checkpoints matching every given filter, newest first, one page at a time: pass
+   * `nextCursor` as `cursor` for the next page (null once exhausted).
+   */
+  searchCheckpoints(options: SearchCheckpointsOptions = {}, opts?: CallOptions): APIFuture<CheckpointSearchPage> {
+    const { limit } = options;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > protocol.CHECKPOINT_SEARCH_MAX_LIMIT)) {
+      throw new ValidationError(`limit: must be an integer from 1 to ${protocol.CHECKPOINT_SEARCH_MAX_LIMIT}, got ${JSON.stringify(limit)}`, { field: 'limit' });
+    }
+    return this.runtime
+      .request<wire.CheckpointSearchResponse>({ method: 'POST', path: 'checkpoints/search', body: searchRequestToWire(options) }, opts)
+      .map(searchPageFromWire);
+  }
+
+  /** Checkpoint storage in use now, grouped by project (optionally of one project only). */
+  getCurrentCheckpointStorageUsage(options: { projectId?: string } = {}, opts?: CallOptions): APIFuture<CheckpointStorageUsage> {
+    const query = options.projectId !== undefined ? { project_id: options.projectId } : undefined;
+    return this.get<wire.CurrentCheckpointStorageUsageResponse>('billing/usage/checkpoints/current', query, opts).map(storageUsageFromWire);
   }
 
   getSampler(samplerId: string, opts?: CallOptions): APIFuture<GetSamplerResponse> {

@@ -12,7 +12,8 @@ import type { ClientContext, SamplingClientOptions, SamplingSessionInit } from '
 import { TrainingClient } from './training-client.js';
 import { decodeSamplerHandle } from './sampler-handle.js';
 import { ADAM_OPTIMIZER, checkOptimizer, type OptimizerConfig } from './optimizer.js';
-import { capabilitiesFromWire, checkTinkerPath, type GetServerCapabilitiesResponse } from './types.js';
+import { capabilitiesFromWire, checkTinkerPath, protocolCheck, type GetServerCapabilitiesResponse } from './types.js';
+import { deprecationNotice, parseModelId } from '@tinker-ts/protocol';
 
 export type { SamplingClientOptions } from './client-context.js';
 
@@ -88,6 +89,7 @@ export class ServiceClient {
     checkBaseModel(baseModel);
     const chosenOptimizer = options?.optimizer;
     const optimizer = checkOptimizer(chosenOptimizer);
+    this.noteRetired(baseModel);
     if (!Number.isInteger(rank) || rank < 1) {
       throw new ValidationError(`rank: must be a positive integer, got ${JSON.stringify(rank)}`, { field: 'rank' });
     }
@@ -166,7 +168,10 @@ export class ServiceClient {
       throw new ValidationError('createSamplingClient: give exactly one of modelPath or baseModel', { field: 'model_path' });
     }
     if (modelPath !== undefined) checkTinkerPath(modelPath, 'model_path');
-    else checkBaseModel(baseModel!);
+    else {
+      checkBaseModel(baseModel!);
+      this.noteRetired(baseModel!);
+    }
     const seq = this.ctx.nextSamplingSessionSeqId();
     return this.withSession((config, sessionId) => {
       const body: wire.CreateSamplingSessionRequest = { session_id: sessionId, sampling_session_seq_id: seq, type: 'create_sampling_session' };
@@ -176,6 +181,16 @@ export class ServiceClient {
         .request<wire.CreateSamplingSessionResponse>({ method: 'POST', path: 'create_sampling_session', body }, opts)
         .map((res) => ({ samplingSessionId: res.sampling_session_id, config }));
     });
+  }
+
+  private readonly warnedRetired = new Set<string>();
+
+  /** Warns once per model id that hosted Tinker retired (servers like this one may still serve it). */
+  private noteRetired(baseModel: string): void {
+    const notice = deprecationNotice(baseModel);
+    if (notice === null || this.warnedRetired.has(baseModel)) return;
+    this.warnedRetired.add(baseModel);
+    this.runtime.warn(notice);
   }
 
   /** Queries and housekeeping of runs, checkpoints and sessions. */
@@ -291,4 +306,6 @@ function checkBaseModel(baseModel: unknown): asserts baseModel is string {
   if (typeof baseModel !== 'string' || baseModel.length === 0) {
     throw new ValidationError(`base_model: expected a model name such as "Qwen/Qwen3-8B", got ${JSON.stringify(baseModel)}`, { field: 'base_model' });
   }
+  // The id's suffixes (`:peft:<ctx>`, `:sampling-nvfp4`) are checked before anything is sent.
+  protocolCheck(() => parseModelId(baseModel, 'base_model'));
 }

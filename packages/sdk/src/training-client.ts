@@ -13,8 +13,9 @@ import type { CallOptions } from './runtime/options.js';
 import { SamplingClient } from './sampling-client.js';
 import type { ClientContext } from './client-context.js';
 import { TensorData } from './tensor-data.js';
-import { getTokenizer, type Tokenizer } from './tokenizer.js';
+import { getTokenizer, tokenizerFamily, type Tokenizer } from './tokenizer.js';
 import { ADAM_OPTIMIZER, optimStepFields, type OptimParams, type OptimizerConfig } from './optimizer.js';
+import { environment } from '#environment';
 import {
   checkTinkerPath,
   forwardBackwardOutputFromWire,
@@ -242,11 +243,16 @@ export class TrainingClient {
     return this.ctx.runtime.request<wire.GetInfoResponse>({ method: 'POST', path: 'get_info', body }, opts).map(getInfoFromWire);
   }
 
-  /** The tokenizer of this model's base model (resolved locally, see tokenizer.ts). */
+  /**
+   * The tokenizer of this model's base model (resolved locally, see tokenizer.ts). For a name
+   * with no bundled tokenizer, the server's get_info `tokenizer_id` picks it (a tinker-ts
+   * stand-in names the bundled tokenizer it uses).
+   */
   getTokenizer(opts?: CallOptions): APIFuture<Tokenizer> {
-    if (this.baseModel) return APIFuture.resolved(getTokenizer(this.baseModel, this.ctx.tokenizerOptions));
+    const local = this.ctx.tokenizerOptions.tokenizerPath !== undefined || environment.variable('TINKER_TOKENIZER_DIR') !== undefined;
+    if (this.baseModel && (local || tokenizerFamily(this.baseModel))) return APIFuture.resolved(getTokenizer(this.baseModel, this.ctx.tokenizerOptions));
     return this.getInfo(opts).map((info) => {
-      const name = info.modelData.modelName ?? info.modelName;
+      const name = info.modelData.tokenizerId ?? info.modelData.modelName ?? info.modelName ?? this.baseModel;
       if (!name) throw new ValidationError('get_info returned no model name to pick a tokenizer by', { field: 'model_name' });
       return getTokenizer(name, this.ctx.tokenizerOptions);
     });

@@ -268,6 +268,10 @@ export interface SupportedModel {
   maxContextLength?: number | undefined;
   trainable?: boolean | undefined;
   sampleable?: boolean | undefined;
+  /** tinker-ts servers: a small random-weight stand-in registered under the hosted name. */
+  standIn?: boolean | undefined;
+  /** tinker-ts servers: set when hosted Tinker retired the model. */
+  deprecationNotice?: string | undefined;
 }
 
 export interface GetServerCapabilitiesResponse {
@@ -281,6 +285,9 @@ export function capabilitiesFromWire(w: wire.GetServerCapabilitiesResponse): Get
       maxContextLength: m.max_context_length ?? undefined,
       trainable: m.trainable ?? undefined,
       sampleable: m.sampleable ?? undefined,
+      // tinker-ts extensions: present only when the server sends them.
+      ...(m.stand_in != null ? { standIn: m.stand_in } : {}),
+      ...(m.deprecation_notice != null ? { deprecationNotice: m.deprecation_notice } : {}),
     })),
   };
 }
@@ -318,6 +325,8 @@ export interface Checkpoint {
   public: boolean;
   expiresAt?: Date | undefined;
   userMetadata?: Record<string, string> | undefined;
+  /** The base model of the run that saved it (servers of newer SDKs report it). */
+  baseModel?: string | undefined;
 }
 
 export function checkpointFromWire(w: wire.Checkpoint): Checkpoint {
@@ -330,6 +339,7 @@ export function checkpointFromWire(w: wire.Checkpoint): Checkpoint {
     public: w.public ?? false,
     expiresAt: w.expires_at ? new Date(w.expires_at) : undefined,
     userMetadata: w.user_metadata ?? undefined,
+    ...(w.base_model != null ? { baseModel: w.base_model } : {}),
   };
 }
 

@@ -23,6 +23,7 @@ import { anthropicRoutes } from './routes/anthropic.js';
 import { modelRoutes } from './routes/models.js';
 import { openAIRoutes } from './routes/openai.js';
 import { restRoutes } from './routes/rest.js';
+import { checkpointSearchRoutes } from './routes/rest-checkpoint-search.js';
 import { samplingRoutes } from './routes/sampling.js';
 import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -127,6 +128,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...samplingRoutes(ctx),
     ...futureRoutes(ctx),
     ...restRoutes(ctx),
+    ...checkpointSearchRoutes(ctx),
     ...trainingMetricsRoutes(ctx),
     ...dashboardRoutes(ctx),
     ...sessionTraceRoutes(ctx),

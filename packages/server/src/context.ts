@@ -13,6 +13,7 @@ import type { Authenticator } from './router.js';
 import type { Store } from './store.js';
 import type { CheckpointKind, CheckpointRow, ModelRow, SamplingSessionRow, SessionRow } from './store/rows.js';
 import { parseCheckpointPath } from './tinker-paths.js';
+import { resolveModel, type ModelUse, type ResolvedModel } from './model-names.js';
 
 export interface ServerSettings {
   /** How long retrieve_future waits for a result before answering try_again. */
@@ -109,15 +110,9 @@ export function requireSamplingSession(ctx: ServerContext, user: string, id: str
   return s;
 }
 
-export function requireBaseModel(ctx: ServerContext, name: string, field = 'base_model'): EngineModelInfo {
-  const info = ctx.models.find((m) => m.model_name === name);
-  if (!info) {
-    throw new BadRequestError(
-      `unknown ${field} ${JSON.stringify(name)}; this server serves: ${ctx.models.map((m) => m.model_name).join(', ')}`,
-      { field },
-    );
-  }
-  return info;
+/** A base model id the server serves, suffixed variants included (see model-names.ts). */
+export function requireBaseModel(ctx: ServerContext, name: string, field = 'base_model', use: ModelUse = 'sample'): ResolvedModel {
+  return resolveModel(ctx, name, field, use);
 }
 
 /**

@@ -125,9 +125,11 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
       log(`request thread alone on CPUs ${placed.requestCpus.join(',')}; the process's other threads on CPUs ${placed.backgroundCpus.join(',')}`);
     }
   }
-  for (const m of app.ctx.models) {
+  for (const m of app.ctx.models.filter((x) => !x.alias_of)) {
     log(`model ${m.model_name} (${m.family}, context ${m.max_context_length})${m.stand_in ? ' [stand-in: random weights]' : ''}`);
   }
+  const aliases = app.ctx.models.filter((x) => x.alias_of);
+  if (aliases.length > 0) log(`retired names accepted as aliases: ${aliases.map((m) => `${m.model_name} → ${m.alias_of}`).join(', ')}`);
 
   const server = http.createServer(withCors(app.router.handle, opts.cors ?? []));
   server.on('clientError', answerClientError);

@@ -15,9 +15,10 @@ import type { RestClient } from '../rest-client.js';
 import type { Checkpoint, TrainingRun } from '../types.js';
 import { extractTar } from '@tinker-ts/protocol/tar';
 import { UsageError, expectPositionals, flagOption, intOption, stringOption, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
-import { formatBytes, formatTime, keyValues, table } from './output.js';
+import { errorMessage, formatBytes, formatTime, keyValues, table } from './output.js';
 import { answersHealthz } from '@tinker-ts/protocol/healthz';
 import { findLocalServer } from './local-server.js';
+import { confirmDelete, deletePaths, planDelete, ttlOfArgs } from './checkpoint-cleanup.js';
 
 /** A failure to report as one line with exit code 1 (not a usage error). */
 export class CommandError extends Error {}
@@ -29,6 +30,16 @@ export const CLIENT_OPTIONS: OptionSpecs = {
   limit: {},
   run: {},
   output: { short: 'o' },
+  // As the Python CLI: -f table|json (also before the command), checkpoint delete's filters
+  // and -y, set-ttl's --ttl / --remove.
+  format: { short: 'f' },
+  'run-id': {},
+  type: {},
+  before: {},
+  after: {},
+  yes: { short: 'y', flag: true },
+  ttl: {},
+  remove: { flag: true },
 };
 
 interface Connection {
@@ -100,9 +111,19 @@ function checkPath(p: string): string {
   return p;
 }
 
-function print(args: ParsedArgs, value: unknown, human: () => string): void {
-  process.stdout.write((flagOption(args, 'json') ? JSON.stringify(value, null, 2) : human()) + '\n');
+/** `--json`, or `-f json` / `--format json` (the Python CLI's spelling); default table. */
+function wantsJson(args: ParsedArgs): boolean {
+  const format = stringOption(args, 'format');
+  if (format !== undefined && format !== 'table' && format !== 'json') {
+    throw new UsageError(`-f/--format must be table or json, got ${JSON.stringify(format)}`);
+  }
+  return flagOption(args, 'json') || format === 'json';
 }
+
+function print(args: ParsedArgs, value: unknown, human: () => string): void {
+  process.stdout.write((wantsJson(args) ? JSON.stringify(value, null, 2) : human()) + '\n');
+}
+
 
 /** Up to `limit` items (0 = all) walking pages; also the total when the server reports one. */
 async function collect<T>(pages: PageFuture<T>, limit: number): Promise<{ items: T[]; total: number | undefined }> {
@@ -150,7 +171,7 @@ async function findCheckpoint(rest: RestClient, tinkerPath: string): Promise<Che
 type Handler = (args: ParsedArgs, conn: () => Promise<Connection>) => Promise<void>;
 
 /** Options every client command takes. */
-const COMMON = ['base-url', 'api-key', 'json'];
+const COMMON = ['base-url', 'api-key', 'json', 'format'];
 
 const commands: Record<string, Record<string, { usage: string; options?: string[]; run: Handler }>> = {
   run: {
@@ -170,7 +191,7 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
                 items.map((r) => [r.trainingRunId, r.baseModel, String(r.loraRank ?? '-'), formatTime(r.lastRequestTime), r.lastCheckpoint?.tinkerPath ?? '-']),
               ),
         );
-        if (!flagOption(args, 'json')) noteTruncated(items.length, total);
+        if (!wantsJson(args)) noteTruncated(items.length, total);
       },
     },
     info: {
@@ -185,17 +206,18 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
   },
   checkpoint: {
     list: {
-      usage: 'tinker-ts checkpoint list [--run RUN_ID] [--limit N]',
-      options: ['run', 'limit'],
+      usage: 'tinker-ts checkpoint list [--run-id RUN_ID] [--limit N]',
+      options: ['run', 'run-id', 'limit'],
       run: async (args, conn) => {
         expectPositionals(args, [], usageOf('checkpoint', 'list'));
         const limit = intOption(args, 'limit', 0, 0, 1_000_000);
-        const run = stringOption(args, 'run');
+        if (stringOption(args, 'run') !== undefined && stringOption(args, 'run-id') !== undefined) throw new UsageError('give --run-id (or its older spelling --run) once');
+        const run = stringOption(args, 'run-id') ?? stringOption(args, 'run');
         const { rest } = await conn();
         const pages = run ? rest.listCheckpoints(run) : rest.listUserCheckpoints({ limit: limit === 0 ? 100 : Math.min(limit, 100) });
         const { items, total } = await collect(pages, limit);
         print(args, { checkpoints: items, total_count: total }, () => checkpointRows(items));
-        if (!flagOption(args, 'json')) noteTruncated(items.length, total);
+        if (!wantsJson(args)) noteTruncated(items.length, total);
       },
     },
     info: {
@@ -257,13 +279,40 @@ const commands: Record<string, Record<string, { usage: string; options?: string[
       },
     },
     delete: {
-      usage: 'tinker-ts checkpoint delete <tinker_path>',
+      usage: 'tinker-ts checkpoint delete <tinker_path...> | --run-id RUN_ID [--type weights|sampler_weights] [--before DATE] [--after DATE] [-y]',
+      options: ['run-id', 'type', 'before', 'after', 'yes'],
       run: async (args, conn) => {
-        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'delete'));
-        checkPath(p!);
+        const plan = await planDelete(args, async () => (await conn()).rest);
+        if (plan.paths.length === 0) {
+          print(args, { deleted_count: 0, failed: [] }, () => `no checkpoints of run ${stringOption(args, 'run-id')} match the filters`);
+          return;
+        }
+        if (!(await confirmDelete(args, plan))) {
+          print(args, { deleted_count: 0, failed: [], cancelled: true }, () => 'Deletion cancelled.');
+          return;
+        }
         const { rest } = await conn();
-        await rest.deleteCheckpoint(p!);
-        print(args, { deleted: p }, () => `deleted ${p}`);
+        const out = await deletePaths(rest, plan.paths, errorMessage);
+        print(args, { deleted_count: out.deleted.length, deleted: out.deleted, failed: out.failed }, () =>
+          [
+            ...out.deleted.map((p) => `deleted ${p}`),
+            ...(plan.paths.length > 1 ? [`Deleted ${out.deleted.length} checkpoint(s)`] : []),
+            ...out.failed.map((f) => `failed to delete ${f.tinker_path}: ${f.error}`),
+          ].join('\n'),
+        );
+        if (out.failed.length > 0) throw new CommandError(`${out.failed.length} of ${plan.paths.length} checkpoint(s) could not be deleted`);
+      },
+    },
+    'set-ttl': {
+      usage: 'tinker-ts checkpoint set-ttl <tinker_path> --ttl SECONDS | --remove',
+      options: ['ttl', 'remove'],
+      run: async (args, conn) => {
+        const [p] = expectPositionals(args, ['tinker_path'], usageOf('checkpoint', 'set-ttl'));
+        checkPath(p!);
+        const ttl = ttlOfArgs(args);
+        const { rest } = await conn();
+        await rest.setCheckpointTtl(p!, ttl);
+        print(args, { tinker_path: p, ttl_seconds: ttl }, () => (ttl === null ? `${p} no longer expires` : `${p} expires in ${ttl} s`));
       },
     },
     publish: {
@@ -372,6 +421,7 @@ export async function clientCommand(group: string, args: ParsedArgs): Promise<nu
     if (!allowed.has(name)) throw new UsageError(`option --${name} does not apply to "${group} ${sub}" (usage: ${cmd.usage})`);
   }
   const subArgs: ParsedArgs = { ...args, positionals: rest };
+  wantsJson(subArgs); // a bad -f is refused before the command does anything
   let connection: Connection | undefined;
   try {
     await cmd.run(subArgs, async () => (connection ??= await connect(subArgs)));

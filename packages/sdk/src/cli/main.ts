@@ -12,6 +12,7 @@ import { TINKER_WIRE_VERSION } from '@tinker-ts/protocol';
 import { UsageError, packageVersionAt, parseArgs, runProgram, type OptionSpecs, type ParsedArgs } from '@tinker-ts/protocol/cli-args';
 import { CLIENT_GROUPS, CLIENT_OPTIONS, CommandError, clientCommand, clientUsage } from './client-commands.js';
 import { DASHBOARD_OPTIONS, DASHBOARD_USAGE, dashboardCommand } from './dashboard-command.js';
+import { errorMessage } from './output.js';
 
 /** The server package's `serve` command: loaded only for `tinker-ts serve` (an optional peer of the SDK). */
 const SERVE_MODULE = '@tinker-ts/server/cli/serve';
@@ -46,22 +47,45 @@ export async function usage(): Promise<string> {
     '  tinker-ts version',
     '',
     'client commands take --base-url URL (or TINKER_BASE_URL; default: the local server of TINKER_HOME),',
-    '--api-key KEY (or TINKER_API_KEY) and --json (machine-readable output).',
+    '--api-key KEY (or TINKER_API_KEY) and -f table|json (also before the command; --json is -f json).',
   ].join('\n');
 }
 
-function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    // SDK API errors carry the server's JSON body: its `error` says what was wrong.
-    const e = err as Error & { status?: number; body?: { error?: unknown } };
-    if (typeof e.status === 'number' && e.body && typeof e.body.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
-    return err.message;
+
+/**
+ * Moves a leading `-f FORMAT` / `--format FORMAT` (the Python CLI's global option, written
+ * before the command) after the command, where the client commands read it.
+ */
+export function hoistGlobalFormat(argv: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  for (;;) {
+    const a = argv[i];
+    if ((a === '-f' || a === '--format') && i + 1 < argv.length) {
+      leading.push('--format', argv[i + 1]!);
+      i += 2;
+    } else if (a !== undefined && (a.startsWith('--format=') || (a.startsWith('-f') && a.length > 2 && !a.startsWith('--')))) {
+      leading.push('--format', a.startsWith('--format=') ? a.slice('--format='.length) : a.slice(2));
+      i += 1;
+    } else break;
   }
-  return String(err);
+  if (leading.length === 0) return argv;
+  const [command, ...rest] = argv.slice(i);
+  if (command === undefined || !CLIENT_GROUPS.includes(command)) {
+    throw new UsageError(`-f/--format applies to the client commands (${CLIENT_GROUPS.join(', ')}), not to ${command === undefined ? 'nothing' : JSON.stringify(command)}`);
+  }
+  return [command, ...rest, ...leading];
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  let command: string | undefined;
+  let rest: string[];
+  try {
+    [command, ...rest] = hoistGlobalFormat(argv);
+  } catch (err) {
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return 2;
+  }
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write((await usage()) + '\n');

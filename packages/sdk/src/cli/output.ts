@@ -20,3 +20,13 @@ export function formatTime(d: Date | undefined | null): string {
   if (!d) return '-';
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
+
+/** One line for a failed command or request: SDK API errors carry the server's JSON body, whose `error` says what was wrong. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const e = err as Error & { status?: number; body?: { error?: unknown } };
+    if (typeof e.status === 'number' && e.body && typeof e.body.error === 'string') return `${e.body.error} (HTTP ${e.status})`;
+    return err.message;
+  }
+  return String(err);
+}

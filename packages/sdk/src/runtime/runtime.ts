@@ -96,6 +96,11 @@ export class Runtime {
     return this.session;
   }
 
+  /** Reports to the client's logger (console.warn by default). */
+  warn(msg: string): void {
+    this.logger.warn(msg);
+  }
+
   /**
    * Fails pending calls, finishes the session on the server (best effort: a short timeout, a
    * 404 from an older server is fine), stops heartbeats, ends the network thread. Never throws.

@@ -47,3 +47,9 @@ export function sdkVersionWarning(sdkVersion: string): string | null {
   if (missing.length) parts.push(`This server does not serve: ${missing.join('; ')}.`);
   return parts.length ? parts.join(' ') : null;
 }
+
+/** Several notices as one message (null when there is none). */
+export function joinNotices(...notices: Array<string | null>): string | null {
+  const present = notices.filter((n): n is string => !!n);
+  return present.length ? present.join(' ') : null;
+}

@@ -17,6 +17,7 @@ import { MAX_LORA_RANK, createModel, unloadModel } from '../domain/models.js';
 import { BadRequestError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
 import type { LoraSettingsRow } from '../store/rows.js';
+import { sameBaseModel } from '../model-names.js';
 
 export function modelRoutes(ctx: ServerContext): Route[] {
   return [
@@ -26,7 +27,8 @@ export function modelRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(createModelRequestSchema, v),
       handler: ({ user, body }) => {
         requireSession(ctx, user, body.session_id);
-        requireBaseModel(ctx, body.base_model);
+        const base = requireBaseModel(ctx, body.base_model, 'base_model', 'train');
+        if (base.deprecation) ctx.log(`create_model: ${base.deprecation}`);
         const lora = body.lora_config ?? { rank: 32 };
         if (lora.rank < 1 || lora.rank > MAX_LORA_RANK) {
           throw new BadRequestError(`lora_config.rank must be between 1 and ${MAX_LORA_RANK}, got ${lora.rank}`, {
@@ -66,13 +68,15 @@ export function modelRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(getInfoRequestSchema, v),
       handler: ({ user, body }) => {
         const model = requireModel(ctx, user, body.model_id);
-        const info = ctx.models.find((m) => m.model_name === model.base_model);
+        const info = ctx.models.find((m) => sameBaseModel(m.model_name, model.base_model));
         const res: GetInfoResponse = {
           type: 'get_info',
           model_data: {
             arch: info?.family ?? null,
             model_name: model.base_model,
-            tokenizer_id: model.base_model,
+            // A stand-in without its own tokenizer names the one it uses, so clients that load
+            // tokenizers by this id (the Python SDK) encode with the vocabulary the model has.
+            tokenizer_id: info?.tokenizer_id ?? model.base_model,
           },
           model_id: model.model_id,
           is_lora: true,

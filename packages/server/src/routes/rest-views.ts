@@ -28,7 +28,8 @@ export function iso(ms: number): string {
   return new Date(t).toISOString();
 }
 
-export function checkpointView(row: CheckpointRow): Checkpoint {
+/** A checkpoint as the wire shows it; `baseModel` is its run's (null when the run is gone). */
+export function checkpointView(row: CheckpointRow, baseModel: string | null): Checkpoint {
   return {
     checkpoint_id: `${row.kind}/${row.name}`,
     checkpoint_type: row.kind === 'weights' ? 'training' : 'sampler',
@@ -38,6 +39,7 @@ export function checkpointView(row: CheckpointRow): Checkpoint {
     public: row.public,
     expires_at: row.expires_at !== null ? iso(row.expires_at) : null,
     user_metadata: row.user_metadata,
+    base_model: baseModel,
   };
 }
 
@@ -55,8 +57,8 @@ export function trainingRunView(ctx: ServerContext, q: RestQueries, model: Model
     corrupted: model.state === 'failed',
     lora_rank: model.lora_rank,
     last_request_time: iso(model.last_request_time),
-    last_checkpoint: last ? checkpointView(last) : null,
-    last_sampler_checkpoint: lastSampler ? checkpointView(lastSampler) : null,
+    last_checkpoint: last ? checkpointView(last, model.base_model) : null,
+    last_sampler_checkpoint: lastSampler ? checkpointView(lastSampler, model.base_model) : null,
     user_metadata: stringMetadata(model.user_metadata),
   };
 }

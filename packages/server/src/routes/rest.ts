@@ -101,6 +101,8 @@ function checkRunId(runId: string): string {
 export function restRoutes(ctx: ServerContext): Route[] {
   const q = new RestQueries(ctx.store);
   const signer = new ArchiveSigner();
+  /** A checkpoint with its run's base model. */
+  const view = (row: CheckpointRow) => checkpointView(row, ctx.store.models.get(row.run_id)?.base_model ?? null);
 
   /** A run the user may read: their own, or (scope accessible) one holding a published checkpoint. */
   const readableRun = (user: string, runId: string, scope: 'owned' | 'accessible'): { model: ModelRow; owner: boolean } => {
@@ -125,7 +127,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
     const { owner } = readableRun(user, params.run_id!, 'accessible');
     const page = pageOf(query, 1000);
     const { rows, total } = q.checkpointsOfRun(params.run_id!, ctx.clock(), !owner, page.limit, page.offset);
-    return json({ checkpoints: rows.map(checkpointView), cursor: { offset: page.offset, limit: page.limit, total_count: total } });
+    return json({ checkpoints: rows.map(view), cursor: { offset: page.offset, limit: page.limit, total_count: total } });
   };
 
   const deleteCheckpoint = async (user: string, a: CheckpointAddress): Promise<Reply> => {
@@ -192,7 +194,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
     if (a.includes('/')) return checkpointAction(rc, method, addressOf(run_id, a), b);
     const addr = addressOf(run_id, `${a}/${b}`);
     if (method === 'DELETE') return deleteCheckpoint(rc.user, addr);
-    if (method === 'GET') return json(checkpointView(findCheckpoint(rc.user, addr, false)));
+    if (method === 'GET') return json(view(findCheckpoint(rc.user, addr, false)));
     throw new HttpError(405, 'method_not_allowed', `${method} is not allowed on a checkpoint (use GET or DELETE)`, { allowed: ['GET', 'DELETE'] });
   };
 
@@ -235,7 +237,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
     {
       method: 'GET',
       path: `${CK}/{checkpoint_id}`,
-      handler: ({ user, params }) => json(checkpointView(findCheckpoint(user, addressOf(checkRunId(params.run_id!), params.checkpoint_id!), false))),
+      handler: ({ user, params }) => json(view(findCheckpoint(user, addressOf(checkRunId(params.run_id!), params.checkpoint_id!), false))),
     },
     {
       method: 'DELETE',
@@ -284,7 +286,7 @@ export function restRoutes(ctx: ServerContext): Route[] {
       handler: ({ user, query }) => {
         const page = pageOf(query, 100);
         const { rows, total } = q.checkpointsOfOwner(user, ctx.clock(), page.limit, page.offset);
-        return json({ checkpoints: rows.map(checkpointView), cursor: { offset: page.offset, limit: page.limit, total_count: total } });
+        return json({ checkpoints: rows.map(view), cursor: { offset: page.offset, limit: page.limit, total_count: total } });
       },
     },
     {

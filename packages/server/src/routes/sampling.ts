@@ -3,6 +3,7 @@
  * sampling session. Requests are not ordered among themselves; each sampling target has its
  * own queue so a long generation on one never holds up another's bookkeeping.
  */
+import { contextLengthOf } from '../model-names.js';
 import {
   checkSamplingParams,
   modelInputTokens,
@@ -108,7 +109,7 @@ export function samplingRoutes(ctx: ServerContext): Route[] {
         const { source, queueKey, recheck } = resolveSource(ctx, user, body);
         const numSamples = body.num_samples ?? 1;
         // Without max_tokens the engine samples up to the context length.
-        const context = ctx.models.find((m) => m.model_name === source.baseModel)?.max_context_length ?? 0;
+        const context = contextLengthOf(ctx, source.baseModel);
         checkSampleCost(numSamples, params.max_tokens ?? Math.max(0, context - prompt.length), ctx.limits, params.max_tokens === null);
         // Only sampling-session requests carry a seq_id that identifies them for dedup. The
         // SDK's unpickled sampling clients (subprocess sampling) number from k·10^9, beyond

@@ -13,6 +13,7 @@ import {
   type GetServerCapabilitiesResponse,
 } from '@tinker-ts/protocol';
 import type { ServerContext } from '../context.js';
+import { resolveModel } from '../model-names.js';
 import { NotFoundError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
 import { offersSessionFuturesPoll } from '../domain/sdk-support.js';
@@ -31,14 +32,25 @@ export function clientConfig(ctx: ServerContext, sdkVersion?: string): ClientCon
   };
 }
 
+/**
+ * SupportedModel's `trainable` / `sampleable` are named as in tinker's API reference (the newest
+ * SDK source read here lists only model_name and max_context_length); `stand_in` and
+ * `deprecation_notice` are this server's.
+ */
 function capabilities(ctx: ServerContext): GetServerCapabilitiesResponse {
   return {
-    supported_models: ctx.models.map((m) => ({
-      model_name: m.model_name,
-      max_context_length: m.max_context_length,
-      trainable: true,
-      sampleable: true,
-    })),
+    // Retired names accepted as aliases are not models of their own: hosted no longer lists them.
+    supported_models: ctx.models.filter((listed) => !listed.alias_of).map((listed) => {
+      const m = resolveModel(ctx, listed.model_name);
+      return {
+        model_name: m.model_name,
+        max_context_length: m.max_context_length,
+        trainable: m.trainable,
+        sampleable: m.sampleable,
+        stand_in: m.stand_in,
+        deprecation_notice: m.deprecation,
+      };
+    }),
   };
 }
 

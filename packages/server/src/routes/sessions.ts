@@ -17,7 +17,20 @@ import { requireBaseModel, requireReadableCheckpoint, requireSamplingSession, re
 import { BadRequestError } from '../errors.js';
 import { json, type Route, defineRoute } from '../router.js';
 import { finishSession, samplingSessionIdOf } from '../domain/sessions.js';
-import { sdkVersionWarning } from '../domain/sdk-support.js';
+import { joinNotices, sdkVersionWarning } from '../domain/sdk-support.js';
+import { sameBaseModel } from '../model-names.js';
+
+/** What create_session tells every client when some served models are stand-ins; null when none is. */
+export function standInNotice(ctx: ServerContext): string | null {
+  const bases = ctx.models.filter((m) => !m.model_name.includes(':peft:') && !m.alias_of);
+  const standIns = bases.filter((m) => m.stand_in).length;
+  if (standIns === 0) return null;
+  return (
+    `${standIns} of the ${bases.length} models this tinker-ts server serves are stand-ins under hosted names ` +
+    '(tiny decoders with random weights: their outputs mean nothing until trained); get_server_capabilities flags them ' +
+    'with stand_in; serve real weights with --model NAME=DIR'
+  );
+}
 
 export function sessionRoutes(ctx: ServerContext): Route[] {
   return [
@@ -36,14 +49,12 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
           project_id: body.project_id ?? null,
           now: ctx.clock(),
         });
-        const standIns = ctx.models.filter((m) => m.stand_in).map((m) => m.model_name);
         const res: CreateSessionResponse = {
           type: 'create_session',
           session_id: sessionId,
-          info_message: standIns.length
-            ? `local tinker-ts server: ${standIns.join(', ')} are small stand-in models with random weights, not the real checkpoints`
-            : null,
-          warning_message: sdkVersionWarning(body.sdk_version),
+          info_message: null,
+          // Warnings, so every SDK shows them by default: results from stand-ins mean nothing.
+          warning_message: joinNotices(standInNotice(ctx), sdkVersionWarning(body.sdk_version)),
           error_message: null,
         };
         return json(res);
@@ -83,12 +94,14 @@ export function sessionRoutes(ctx: ServerContext): Route[] {
           const run = ctx.store.models.get(ckpt.run_id);
           if (!run) throw new BadRequestError(`model_path ${modelPath} has no training run record`, { field: 'model_path' });
           baseModel = run.base_model;
-          if (body.base_model != null && body.base_model !== baseModel) {
+          if (body.base_model != null && !sameBaseModel(body.base_model, baseModel)) {
             throw new BadRequestError(
               `base_model ${body.base_model} does not match the base model of ${modelPath} (${baseModel})`,
               { field: 'base_model' },
             );
           }
+          // A variant of the run's base (`X:peft:<ctx>`) picks the context to sample with.
+          if (body.base_model != null) baseModel = requireBaseModel(ctx, body.base_model).model_name;
           samplerDir = ckpt.path;
         } else if (body.base_model != null) {
           baseModel = requireBaseModel(ctx, body.base_model).model_name;

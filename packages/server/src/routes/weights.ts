@@ -6,6 +6,7 @@
  * A save writes to a temporary directory, fsyncs, renames into place, and only then commits
  * the checkpoint record together with the future's result.
  */
+import { sameBaseModel } from '../model-names.js';
 import {
   checkOptimizerConfig,
   copyWeightsRequestSchema,
@@ -235,8 +236,8 @@ export function weightsRoutes(ctx: ServerContext): Route[] {
             // Create-via-load: this load is the new model's creation (its seq_id 0).
             requireSession(ctx, user, body.session_id);
             const baseModel = body.base_model ?? source.base_model;
-            requireBaseModel(ctx, baseModel);
-            if (baseModel !== source.base_model) {
+            requireBaseModel(ctx, baseModel, 'base_model', 'train');
+            if (!sameBaseModel(baseModel, source.base_model)) {
               throw new BadRequestError(
                 `base_model ${baseModel} is not compatible with ${body.path}, which was trained on ${source.base_model}`,
                 { field: 'base_model' },

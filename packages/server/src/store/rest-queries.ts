@@ -48,6 +48,18 @@ export class RestQueries {
   setSessionProject(sessionId: string, projectId: string): void {
     this.stmts.setSessionProject.run(projectId, sessionId);
   }
+
+  /**
+   * Every live checkpoint of the user, newest first, with its run's base model and its
+   * session's project (what checkpoint search and storage usage filter and group by).
+   */
+  checkpointsWithRunOf(owner: string, now: number): Array<{ row: CheckpointRow; baseModel: string | null; projectId: string | null }> {
+    return (this.stmts.ownerCheckpointsWithRun.all(owner, now) as RawRow[]).map((r) => ({
+      row: toCheckpoint(r),
+      baseModel: (r['run_base_model'] as string | null) ?? null,
+      projectId: (r['run_project_id'] as string | null) ?? null,
+    }));
+  }
 }
 
 const LIVE = '(expires_at IS NULL OR expires_at > ?)';
@@ -78,5 +90,11 @@ function prepare(db: Database.Database) {
        WHERE m.owner = ? AND (? IS NULL OR s.project_id = ?)`,
     ),
     setSessionProject: db.prepare(`UPDATE sessions SET project_id = ? WHERE session_id = ?`),
+    ownerCheckpointsWithRun: db.prepare(
+      `SELECT c.*, m.base_model AS run_base_model, s.project_id AS run_project_id FROM checkpoints c
+       LEFT JOIN models m ON m.model_id = c.run_id LEFT JOIN sessions s ON s.session_id = m.session_id
+       WHERE c.owner = ? AND (c.expires_at IS NULL OR c.expires_at > ?)
+       ORDER BY c.created_at DESC, c.run_id DESC, c.kind DESC, c.name DESC`,
+    ),
   };
 }
