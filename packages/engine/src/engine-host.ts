@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Datum, ForwardBackwardOutput, SampleResponse, AdamParams } from '@tinker-ts/protocol';
 import type { AdapterInfo, Engine, EngineMemoryInfo, EngineOptions, LoraConfigInput, SampleInput, SampleSource, StateInfo } from './engine.js';
 import { EngineError, EngineUserError, type EngineErrorCategory } from './errors.js';
+import type { LossProgram } from './loss-graph.js';
 import type { SupportedModelInfo } from './model-registry.js';
 
 /** Names of the Engine methods callable through the host. */
@@ -272,8 +273,9 @@ export class EngineHost {
   createAdapter(adapterId: string, baseModel: string, lora: LoraConfigInput): Promise<void> { return this.call('createAdapter', adapterId, baseModel, lora); }
   adapterInfo(adapterId: string): Promise<AdapterInfo> { return this.call('adapterInfo', adapterId); }
   dropAdapter(adapterId: string): Promise<void> { return this.call('dropAdapter', adapterId); }
-  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean): Promise<ForwardBackwardOutput> {
-    return this.call('forwardBackward', adapterId, data, lossFn, lossFnConfig, forwardOnly);
+  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean,
+    customLoss: LossProgram | null = null): Promise<ForwardBackwardOutput> {
+    return this.call('forwardBackward', adapterId, data, lossFn, lossFnConfig, forwardOnly, customLoss);
   }
   optimStep(adapterId: string, adam: Partial<AdamParams>): Promise<{ metrics: Record<string, number> }> { return this.call('optimStep', adapterId, adam); }
   saveState(adapterId: string, dir: string, withOptimizer: boolean): Promise<void> { return this.call('saveState', adapterId, dir, withOptimizer); }

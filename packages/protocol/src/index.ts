@@ -14,3 +14,4 @@ export * from './zstd.js';
 export * from './paths.js';
 export { base64ToBytes, bytesToBase64 } from './base64.js';
 export * from './metrics.js';
+export * from './custom-loss.js';

@@ -25,6 +25,7 @@ import {
 } from './schema.js';
 import { ValidationError } from './errors.js';
 import type * as T from './types.js';
+import { createCustomLossRequestSchema } from './custom-loss.js';
 
 /** Size limits that keep one request from exhausting the server. */
 export const REQUEST_LIMITS = Object.freeze({
@@ -139,8 +140,9 @@ export const lossFnTypeSchema: Schema<T.LossFnType> = literal(
 
 export const forwardBackwardInputSchema: Schema<T.ForwardBackwardInput> = object({
   data: array(datumSchema, { maxLength: REQUEST_LIMITS.maxDatums }),
-  loss_fn: lossFnTypeSchema,
+  loss_fn: literal('cross_entropy', 'importance_sampling', 'ppo', 'cispo', 'dro', 'custom'),
   loss_fn_config: optionalNullable(record(number(), { maxKeys: 64 })),
+  loss_id: optionalNullable(id()),
 });
 
 export const adamParamsSchema: Schema<Partial<T.AdamParams>> = object({
@@ -428,4 +430,5 @@ export const REQUEST_SCHEMAS = {
   'POST auth/token': authTokenRequestSchema,
   'PUT training_runs/{id}/checkpoints/{checkpoint_id}/ttl': checkpointTtlRequestSchema,
   'PUT sessions/{id}/project': sessionProjectRequestSchema,
+  'POST create_custom_loss': createCustomLossRequestSchema,
 } as const;
