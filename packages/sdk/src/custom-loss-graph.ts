@@ -105,8 +105,11 @@ export class Sym {
   clamp(min: number | null, max: number | null = null): Sym {
     return this.recorder.call('call_function', 'torch.clamp', [this], { min, max });
   }
-  /** The values at `index` (a rank-1 tensor of positions, e.g. a loss_fn_inputs key). */
-  gather(index: Sym): Sym { return this.fn('torch.gather', 0, index); }
+  /** The values at `index`: positions as a rank-1 Sym (e.g. a loss_fn_inputs key) or constants. */
+  gather(index: Sym | readonly number[]): Sym {
+    const at = index instanceof Sym ? index : this.recorder.call('call_function', 'torch.stack', [[...index]]);
+    return this.fn('torch.gather', 0, at);
+  }
   /** Σ this·o over two rank-1 tensors of one length. */
   dot(o: Sym): Sym { return this.fn('torch.dot', o); }
   /** One element of a rank-1 tensor (negative counts from the end). */

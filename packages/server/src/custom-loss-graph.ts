@@ -77,7 +77,7 @@ function describe(a: Arg | undefined): string {
   if (a === undefined) return 'nothing';
   if (isStep(a)) return 'a node';
   if (Array.isArray(a)) return 'a list';
-  if (typeof a === 'object' && a !== null) return `${Object.keys(a)[0]} argument`;
+  if (typeof a === 'object' && a !== null) return 'word' in a ? `${a.word.split('=')[0]} argument` : `${Object.keys(a)[0]} argument`;
   return JSON.stringify(a);
 }
 
