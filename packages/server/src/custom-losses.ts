@@ -21,12 +21,11 @@ export interface StoredCustomLoss {
 /** Most losses one session may register. */
 export const MAX_CUSTOM_LOSSES_PER_SESSION = 256;
 
-const stores = new WeakMap<ServerContext, Map<string, StoredCustomLoss>>();
+/** Per server: session id → its losses by loss_id. */
+const stores = new WeakMap<ServerContext, Map<string, Map<string, StoredCustomLoss>>>();
 
-function storeOf(ctx: ServerContext): Map<string, StoredCustomLoss> {
-  let store = stores.get(ctx);
-  if (!store) stores.set(ctx, (store = new Map()));
-  return store;
+function lossesOf(ctx: ServerContext, sessionId: string): Map<string, StoredCustomLoss> | undefined {
+  return stores.get(ctx)?.get(sessionId);
 }
 
 export function customLossIdOf(sessionId: string, seqId: number): string {
@@ -35,29 +34,35 @@ export function customLossIdOf(sessionId: string, seqId: number): string {
 
 /** Stores `loss`; the same seq id again is a retry when the loss is the same, an error when not. */
 export function registerCustomLoss(ctx: ServerContext, loss: StoredCustomLoss): StoredCustomLoss {
-  const store = storeOf(ctx);
-  const existing = store.get(loss.lossId);
+  let sessions = stores.get(ctx);
+  if (!sessions) stores.set(ctx, (sessions = new Map()));
+  let losses = sessions.get(loss.sessionId);
+  if (!losses) sessions.set(loss.sessionId, (losses = new Map()));
+  const existing = losses.get(loss.lossId);
   if (existing) {
     if (existing.fingerprint !== loss.fingerprint) {
       throw new BadRequestError(`custom_loss_seq_id of ${loss.lossId} is already used by another custom loss`, { field: 'custom_loss_seq_id' });
     }
     return existing;
   }
-  let count = 0;
-  for (const l of store.values()) if (l.sessionId === loss.sessionId) count++;
-  if (count >= MAX_CUSTOM_LOSSES_PER_SESSION) {
+  if (losses.size >= MAX_CUSTOM_LOSSES_PER_SESSION) {
     throw new BadRequestError(`a session may register at most ${MAX_CUSTOM_LOSSES_PER_SESSION} custom losses`, { field: 'custom_loss_seq_id' });
   }
-  store.set(loss.lossId, loss);
+  losses.set(loss.lossId, loss);
   return loss;
 }
 
 /** The loss `lossId` of session `sessionId`, or a 400 naming the field. */
 export function requireCustomLoss(ctx: ServerContext, sessionId: string, lossId: string | null | undefined, field: string): StoredCustomLoss {
   if (lossId == null) throw new BadRequestError('loss_fn "custom" needs the loss_id of a loss made with create_custom_loss', { field });
-  const loss = storeOf(ctx).get(lossId);
-  if (!loss || loss.sessionId !== sessionId) {
+  const loss = lossesOf(ctx, sessionId)?.get(lossId);
+  if (!loss) {
     throw new BadRequestError(`no custom loss ${lossId} in this session (losses live in server memory: register it again after a server restart)`, { field });
   }
   return loss;
+}
+
+/** Forgets a finished session's losses. */
+export function dropCustomLosses(ctx: ServerContext, sessionId: string): void {
+  stores.get(ctx)?.delete(sessionId);
 }
