@@ -170,6 +170,9 @@ test('the SDK refuses bad losses and batches before sending; a loss that fails o
   const bad = { ...tracedDpo, graph: { format: 1 as const, nodes: tracedDpo.graph.nodes.slice(0, -1) } };
   assert.throws(() => tc.createCustomLoss(bad), (e: unknown) => e instanceof ValidationError && /output node/.test(e.message));
   assert.throws(() => traceCustomLoss({ name: 'x', datums: 2 }, ({ logprobs: lp }) => lp.at(2).sum()), ValidationError);
+  // Well-formed but not allowed: only the server knows its allow-list; its 400 is the user's error.
+  const evil = { ...tracedDpo, graph: { format: 1 as const, nodes: tracedDpo.graph.nodes.map((n) => (n.target === 'torch.nn.functional.logsigmoid' ? { ...n, target: 'subprocess.run' } : n)) } };
+  await assert.rejects(async () => tc.createCustomLoss(evil), (e: unknown) => e instanceof BadRequestError && e.category === 'user' && /"subprocess\.run", which is not an allowed operation/.test(e.message));
 
   const loss = await tc.createCustomLoss(tracedDpo);
   assert.throws(() => tc.forwardBackward(withRefs(preferencePairs()).slice(0, 3), loss), /traced for 4 datums/);
