@@ -41,12 +41,7 @@ export interface TrainingPassOptions {
   batchLossGradient?: BatchLossGradientFn;
   /** Rows per head chunk; the default keeps a chunk's logits around 8M floats. */
   headChunkRows?: number;
-  /** With batchLossGradient over several chunks: logits (floats) kept between the two head sweeps. */
-  keptLogitsBudget?: number;
 }
-
-/** Default keptLogitsBudget: 64M floats (256 MB), about three 128-row chunks of a 152k vocabulary. */
-export const KEPT_LOGITS_BUDGET = 1 << 26;
 
 /**
  * Runs the model over a packed batch and returns the target logprobs [T * K]. With
@@ -106,39 +101,27 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
   const dxnF = training ? new Float32Array(T * d) : null;
   const duHead = headLora && training ? new Float32Array(chunkRows * ctx.rank) : null;
   // A coupled loss needs every logprob before any gradient: with several head chunks, one extra
-  // sweep computes them all. Chunks whose logits fit in keptLogitsBudget keep them for their
-  // backward; the loop below recomputes the others.
+  // sweep computes them all (the loop below recomputes each chunk's logits for its backward).
   const batchGrad = coupled ? new Float32Array(T * K) : null;
   let batchGradReady = false;
   const takeBatchGradient = () => {
     coupled!(logprobs, batchGrad!);
     batchGradReady = true;
   };
-  const kept: Float32Array[] = [];
-  const lseAll = coupled && chunkRows < T ? new Float32Array(T) : null;
-  if (lseAll) {
-    const budget = options.keptLogitsBudget ?? KEPT_LOGITS_BUDGET;
+  if (coupled && chunkRows < T) {
     for (let r0 = 0; r0 < T; r0 += chunkRows) {
       const R = Math.min(chunkRows, T - r0);
-      const keep = r0 * V + R * V <= budget;
-      const buf = keep ? new Float32Array(R * V) : logits;
-      if (keep) kept.push(buf);
-      headLogits(ctx, xnF, r0, R, buf, uHead);
-      k.targetLogprobs(buf, R, V, batch.targets.subarray(r0 * K, (r0 + R) * K), K, logprobs.subarray(r0 * K, (r0 + R) * K), lseAll.subarray(r0, r0 + R));
+      headLogits(ctx, xnF, r0, R, logits, uHead);
+      k.targetLogprobs(logits, R, V, batch.targets.subarray(r0 * K, (r0 + R) * K), K, logprobs.subarray(r0 * K, (r0 + R) * K), lse);
     }
     takeBatchGradient();
   }
-  for (let r0 = 0, chunk = 0; r0 < T; r0 += chunkRows, chunk++) {
+  for (let r0 = 0; r0 < T; r0 += chunkRows) {
     const R = Math.min(chunkRows, T - r0);
+    headLogits(ctx, xnF, r0, R, logits, uHead);
     const targets = batch.targets.subarray(r0 * K, (r0 + R) * K);
     const lp = logprobs.subarray(r0 * K, (r0 + R) * K);
-    const keptLogits = kept[chunk];
-    const chunkLogits = keptLogits ?? logits;
-    const chunkLse = lseAll ? lseAll.subarray(r0, r0 + R) : lse;
-    if (!keptLogits) {
-      headLogits(ctx, xnF, r0, R, logits, uHead);
-      k.targetLogprobs(logits, R, V, targets, K, lp, chunkLse);
-    }
+    k.targetLogprobs(logits, R, V, targets, K, lp, lse);
     if (!training) continue;
     const g = dlogprobs!.subarray(0, R * K);
     g.fill(0);
@@ -148,10 +131,10 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
     } else {
       options.lossGradient!(r0, R, lp, g);
     }
-    k.targetLogprobsBackward(chunkLogits, R, V, targets, K, g, chunkLse);
+    k.targetLogprobsBackward(logits, R, V, targets, K, g, lse);
     const lora = uHead === null ? null
       : loraBackward(ctx, LM_HEAD_KEY, uHead.subarray(r0 * ctx.rank, (r0 + R) * ctx.rank), duHead!);
-    linearBackward(k, chunkLogits, xnF.subarray(r0 * d, (r0 + R) * d), R, headWeight(model.weights), d, V,
+    linearBackward(k, logits, xnF.subarray(r0 * d, (r0 + R) * d), R, headWeight(model.weights), d, V,
       dxnF!.subarray(r0 * d, (r0 + R) * d), false, lora);
   }
   if (!training) return logprobs;
