@@ -1,12 +1,14 @@
 // Direct Preference Optimization with a loss written on the client: `forwardBackwardCustom` hands
 // each sequence's target-token logprobs to our function, which computes the DPO loss with `Var`
 // (the SDK differentiates it) and sends the gradient back as one cross-entropy pass.
+// With `serverSide`, the same loss is traced once (`traceCustomLoss`, over `Sym`s) and registered
+// with the server, which evaluates it inside one forward_backward: one request per step.
 //
-//   node examples/dist/dpo-step.js
+//   node examples/dist/dpo-step.js [--server-side]
 import { runIfMain } from './run-if-main.js';
 import {
-  ServiceClient, differentiable, dpoLoss, sequenceLogprob,
-  type CustomLossFn, type Datum, type DpoPair, type ServiceClientOptions,
+  ServiceClient, Sym, TensorData, differentiable, dpoLoss, sequenceLogprob, traceCustomLoss,
+  type CustomLossFn, type Datum, type DpoPair, type ForwardBackwardOutput, type ServiceClientOptions,
 } from '@tinker-ts/sdk';
 import { conversationToDatum, readConversations, type Conversation } from './conversations.js';
 import { INTENTS, INTENT_TRAIN_FILE, expectedIntent, intentReply } from './intent-task.js';
@@ -20,6 +22,8 @@ export interface DpoOptions {
   beta?: number;
   learningRate?: number;
   rank?: number;
+  /** Register the loss with the server (one request per step) instead of computing it here. */
+  serverSide?: boolean;
   client?: ServiceClientOptions;
   log?: (line: string) => void;
 }
@@ -33,7 +37,7 @@ export interface DpoStepMetrics {
   accuracy: number;
 }
 
-const DEFAULTS = { baseModel: 'tinker-ts/tiny-qwen3', pairs: 8, steps: 6, beta: 0.1, learningRate: 1e-3, rank: 16 };
+const DEFAULTS = { baseModel: 'tinker-ts/tiny-qwen3', pairs: 8, steps: 6, beta: 0.1, learningRate: 1e-3, rank: 16, serverSide: false };
 
 export async function main(options: DpoOptions = {}): Promise<{ metrics: DpoStepMetrics[] }> {
   const o = { ...DEFAULTS, ...options };
@@ -72,9 +76,21 @@ export async function main(options: DpoOptions = {}): Promise<{ metrics: DpoStep
       return { loss: dpo.loss, metrics: { ...dpo.metrics, 'dpo_loss:mean': dpo.loss.value } };
     });
 
+    // The same loss for the server: the masks ride along as `weights`, the references as `ref_logprob`.
+    const serverLoss = o.serverSide
+      ? await training.createCustomLoss(traceCustomLoss({ name: 'dpo', datums: data.length, inputs: { weights: 1, ref_logprob: 0 } }, ({ logprobs, weights, ref_logprob }) => {
+        const rel = (i: number) => logprobs.at(i).dot(weights.at(i)).sub(ref_logprob.at(i).sum());
+        const margins: Sym[] = [];
+        for (let i = 0; i < data.length; i += 2) margins.push(rel(i).sub(rel(i + 1)).mul(o.beta));
+        const dpoLossSym = Sym.mean(margins.map((m) => m.logSigmoid().neg()));
+        return { loss: dpoLossSym, metrics: { 'dpo_loss:mean': dpoLossSym, 'dpo_margin:mean': Sym.mean(margins), 'dpo_accuracy:mean': Sym.mean(margins.map((m) => m.gt(0))) } };
+      }))
+      : null;
+    const serverData = data.map((d, i) => d.withLossFnInputs({ ref_logprob: TensorData.float32([refLogprob[i]!]) }));
+
     const metrics: DpoStepMetrics[] = [];
     for (let step = 0; step < o.steps; step++) {
-      const fwdBwd = training.forwardBackwardCustom(data, loss);
+      const fwdBwd: PromiseLike<ForwardBackwardOutput> = serverLoss ? training.forwardBackward(serverData, serverLoss) : training.forwardBackwardCustom(data, loss);
       const optim = training.optimStep({ learningRate: o.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
       const result = await fwdBwd;
       await optim;
@@ -102,4 +118,4 @@ function withReply(c: Conversation, reply: string): Conversation['messages'] {
   return [...c.messages.slice(0, -1), { role: 'assistant', content: reply }];
 }
 
-runIfMain(import.meta.url, 'dpo-step', () => main());
+runIfMain(import.meta.url, 'dpo-step', () => main({ serverSide: process.argv.includes('--server-side') }));

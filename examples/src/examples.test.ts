@@ -75,6 +75,15 @@ test('dpo-step widens the preference margin with a client-side loss', async () =
   assert.ok(metrics[3]!.accuracy >= 0.5);
 });
 
+test('dpo-step with the loss on the server widens the margin too', async () => {
+  const { metrics } = await dpoStep({ steps: 4, pairs: 6, client, log: quiet, serverSide: true });
+  assert.ok(Math.abs(metrics[0]!.margin) < 1e-3, 'the first step measures the reference itself');
+  assert.ok(Math.abs(metrics[0]!.loss - Math.LN2) < 1e-3, 'at the reference, -log σ(0)');
+  assert.ok(metrics[3]!.margin > 0.05, `margin after 3 updates: ${metrics[3]!.margin}`);
+  assert.ok(metrics[3]!.loss < metrics[0]!.loss, 'DPO loss goes down');
+  assert.ok(metrics[3]!.accuracy >= 0.5);
+});
+
 test('blocking-style trains with result() from a separate process', async () => {
   // result() blocks its thread, so the loop runs in a child process while this one serves.
   const script = fileURLToPath(new URL('./blocking-style.js', import.meta.url));

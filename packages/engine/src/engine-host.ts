@@ -14,6 +14,7 @@ import type { Datum, ForwardBackwardOutput, SampleResponse } from '@tinker-ts/pr
 import type { AdapterInfo, Engine, EngineMemoryInfo, EngineOptions, LoraConfigInput, OptimStepInput, SampleInput, SampleSource, StateInfo } from './engine.js';
 import type { OptimizerKind } from './model-types.js';
 import { EngineError, EngineUserError, type EngineErrorCategory } from './errors.js';
+import type { LossProgram } from './loss-graph.js';
 import type { SupportedModelInfo } from './model-registry.js';
 
 /** Names of the Engine methods callable through the host. */
@@ -275,8 +276,9 @@ export class EngineHost {
   }
   adapterInfo(adapterId: string): Promise<AdapterInfo> { return this.call('adapterInfo', adapterId); }
   dropAdapter(adapterId: string): Promise<void> { return this.call('dropAdapter', adapterId); }
-  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean): Promise<ForwardBackwardOutput> {
-    return this.call('forwardBackward', adapterId, data, lossFn, lossFnConfig, forwardOnly);
+  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean,
+    customLoss: LossProgram | null = null): Promise<ForwardBackwardOutput> {
+    return this.call('forwardBackward', adapterId, data, lossFn, lossFnConfig, forwardOnly, customLoss);
   }
   optimStep(adapterId: string, params: OptimStepInput): Promise<{ metrics: Record<string, number> }> { return this.call('optimStep', adapterId, params); }
   saveState(adapterId: string, dir: string, withOptimizer: boolean): Promise<void> { return this.call('saveState', adapterId, dir, withOptimizer); }

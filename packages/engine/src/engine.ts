@@ -16,6 +16,7 @@ import { loadTrainingState, readTrainingStateInfo, saveTrainingState, STATE_JSON
 import { EngineUserError } from './errors.js';
 import { createAdapterState } from './init.js';
 import type { Kernels } from './kernels.js';
+import type { LossProgram } from './loss-graph.js';
 import { zerosLike } from './lora.js';
 import type { AdapterState, LoraParams, LoraSettings, OptimizerKind } from './model-types.js';
 import { ModelRegistry, type SupportedModelInfo } from './model-registry.js';
@@ -175,14 +176,15 @@ export class Engine {
     this.adapters.delete(adapterId);
   }
 
-  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean): ForwardBackwardOutput {
+  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean,
+    customLoss: LossProgram | null = null): ForwardBackwardOutput {
     const { baseModel, state } = this.adapter(adapterId);
     const limit = this.registry.maxContextLength(baseModel);
     data?.forEach?.((d, i) => {
       const n = (d?.model_input?.chunks ?? []).reduce((sum, c) => sum + (c.type === 'encoded_text' && Array.isArray(c.tokens) ? c.tokens.length : 0), 0);
       if (n > limit) throw new EngineUserError(`datum ${i} has ${n} tokens but ${baseModel} supports at most ${limit}`);
     });
-    return runForwardBackward(this.kernels, this.registry.load(baseModel), state, data, lossFn, lossFnConfig, forwardOnly);
+    return runForwardBackward(this.kernels, this.registry.load(baseModel), state, data, lossFn, lossFnConfig, forwardOnly, customLoss);
   }
 
   /** One step of the adapter's optimizer; parameters of the other family are refused. */

@@ -31,9 +31,14 @@ import { loraBackward, makeContext, type AdapterView } from './layers/pass-conte
  */
 export type LossGradientFn = (rowStart: number, rowCount: number, logprobs: Float32Array, dlogprobs: Float32Array) => void;
 
+/** Called once with every target logprob of the batch [T * K]; must fill dlogprobs = dL/dlogprobs. */
+export type BatchLossGradientFn = (logprobs: Float32Array, dlogprobs: Float32Array) => void;
+
 export interface TrainingPassOptions {
-  /** Absent: forward only (no activations kept, no gradients). */
+  /** Absent (and no batchLossGradient): forward only (no activations kept, no gradients). */
   lossGradient?: LossGradientFn;
+  /** For a loss that couples rows (a custom loss over whole sequences): used instead of lossGradient. */
+  batchLossGradient?: BatchLossGradientFn;
   /** Rows per head chunk; the default keeps a chunk's logits around 8M floats. */
   headChunkRows?: number;
 }
@@ -52,7 +57,8 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
   const V = cfg.vocabSize;
   const logprobs = new Float32Array(T * K);
   if (T === 0) return logprobs;
-  const training = options.lossGradient !== undefined;
+  const coupled = options.batchLossGradient;
+  const training = options.lossGradient !== undefined || coupled !== undefined;
   if (training && (adapter === null || adapter.grads === undefined)) throw new Error('a training pass needs an adapter with gradient buffers');
   let maxPos = 0;
   for (let i = 0; i < T; i++) maxPos = Math.max(maxPos, batch.positions[i]);
@@ -94,6 +100,22 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
   const dlogprobs = training ? new Float32Array(chunkRows * K) : null;
   const dxnF = training ? new Float32Array(T * d) : null;
   const duHead = headLora && training ? new Float32Array(chunkRows * ctx.rank) : null;
+  // A coupled loss needs every logprob before any gradient: with several head chunks, one extra
+  // sweep computes them all (the loop below recomputes each chunk's logits for its backward).
+  const batchGrad = coupled ? new Float32Array(T * K) : null;
+  let batchGradReady = false;
+  const takeBatchGradient = () => {
+    coupled!(logprobs, batchGrad!);
+    batchGradReady = true;
+  };
+  if (coupled && chunkRows < T) {
+    for (let r0 = 0; r0 < T; r0 += chunkRows) {
+      const R = Math.min(chunkRows, T - r0);
+      headLogits(ctx, xnF, r0, R, logits, uHead);
+      k.targetLogprobs(logits, R, V, batch.targets.subarray(r0 * K, (r0 + R) * K), K, logprobs.subarray(r0 * K, (r0 + R) * K), lse);
+    }
+    takeBatchGradient();
+  }
   for (let r0 = 0; r0 < T; r0 += chunkRows) {
     const R = Math.min(chunkRows, T - r0);
     headLogits(ctx, xnF, r0, R, logits, uHead);
@@ -103,7 +125,12 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
     if (!training) continue;
     const g = dlogprobs!.subarray(0, R * K);
     g.fill(0);
-    options.lossGradient!(r0, R, lp, g);
+    if (coupled) {
+      if (!batchGradReady) takeBatchGradient(); // one chunk: every logprob is known now
+      g.set(batchGrad!.subarray(r0 * K, (r0 + R) * K));
+    } else {
+      options.lossGradient!(r0, R, lp, g);
+    }
     k.targetLogprobsBackward(logits, R, V, targets, K, g, lse);
     const lora = uHead === null ? null
       : loraBackward(ctx, LM_HEAD_KEY, uHead.subarray(r0 * ctx.rank, (r0 + R) * ctx.rank), duHead!);

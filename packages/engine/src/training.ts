@@ -14,6 +14,7 @@ import { packSequences } from './packed-batch.js';
 import { createTokenLoss, isLossName, LOSS_INPUT_KEYS, LOSS_NAMES, resolveLossConfig, type LossInputs, type LossName } from './losses.js';
 import { optimStep, type AdamParams } from './adamw.js';
 import { EngineUserError } from './errors.js';
+import { evaluateLossProgram, type LossProgram, type LossProgramResult } from './loss-graph.js';
 
 /** Class name hosted Tinker reports for per-datum output records. */
 export const LOSS_FN_OUTPUT_TYPE = 'ArrayRecord';
@@ -68,7 +69,8 @@ function floatInput(d: Datum, key: string, n: number, i: number): Float32Array {
   return out;
 }
 
-function parseDatum(d: Datum, i: number, loss: LossName): ParsedDatum {
+/** The datum's input tokens (text chunks only). */
+function datumTokens(d: Datum, i: number): number[] {
   if (d === null || typeof d !== 'object' || d.model_input == null || !Array.isArray(d.model_input.chunks)) {
     throw new EngineUserError(`datum ${i}: model_input.chunks is missing`);
   }
@@ -79,8 +81,13 @@ function parseDatum(d: Datum, i: number, loss: LossName): ParsedDatum {
     }
     for (const t of chunk.tokens) tokens.push(t);
   }
+  if (tokens.length === 0) throw new EngineUserError(`datum ${i}: model_input has no tokens`);
+  return tokens;
+}
+
+function parseDatum(d: Datum, i: number, loss: LossName): ParsedDatum {
+  const tokens = datumTokens(d, i);
   const N = tokens.length;
-  if (N === 0) throw new EngineUserError(`datum ${i}: model_input has no tokens`);
   const inputs = d.loss_fn_inputs ?? {};
   const allowed = new Set<string>(['target_tokens', ...LOSS_INPUT_KEYS[loss]]);
   for (const key of Object.keys(inputs)) {
@@ -145,7 +152,11 @@ function packColumns(data: ParsedDatum[], K: number, pick: (d: ParsedDatum) => A
  * adapter.grads; outputs per datum are the target `logprobs` and `elementwise_loss`.
  */
 export function runForwardBackward(k: Kernels, model: LoadedModel, adapter: AdapterState, data: Datum[], lossFn: string,
-  lossFnConfig: Record<string, number> | null, forwardOnly: boolean): ForwardBackwardOutput {
+  lossFnConfig: Record<string, number> | null, forwardOnly: boolean, customLoss?: LossProgram | null): ForwardBackwardOutput {
+  if (lossFn === CUSTOM_LOSS_FN) {
+    if (!customLoss) throw new EngineUserError(`loss_fn '${CUSTOM_LOSS_FN}' needs the custom loss to evaluate`);
+    return runCustomLoss(k, model, adapter, data, customLoss, forwardOnly);
+  }
   if (!isLossName(lossFn)) throw new EngineUserError(`unknown loss function '${lossFn}'; expected one of ${LOSS_NAMES.join(', ')}`);
   const config = resolveLossConfig(lossFn, lossFnConfig);
   if (!Array.isArray(data)) throw new EngineUserError('data must be a list of datums');
@@ -191,6 +202,60 @@ export function runForwardBackward(k: Kernels, model: LoadedModel, adapter: Adap
     };
   });
   return { loss_fn_output_type: LOSS_FN_OUTPUT_TYPE, loss_fn_outputs: outputs, metrics: loss.metrics() };
+}
+
+/** The loss_fn of a forward_backward that names a custom loss (a LossProgram rides along). */
+export const CUSTOM_LOSS_FN = 'custom';
+
+/**
+ * forward_backward with a custom loss: one pass whose head gradient comes from the whole batch's
+ * logprobs (the program may couple datums, as DPO does). Outputs per datum are the `logprobs`.
+ */
+function runCustomLoss(k: Kernels, model: LoadedModel, adapter: AdapterState, data: Datum[], program: LossProgram, forwardOnly: boolean): ForwardBackwardOutput {
+  if (!Array.isArray(data) || data.length === 0) throw new EngineUserError('data must be a non-empty list of datums');
+  const ranks = new Map<string, 0 | 1>();
+  for (const s of program.steps) if (s.op === 'input' && s.name !== 'logprobs') ranks.set(s.name, s.rank);
+  const values: Record<string, Float32Array[]> = {};
+  for (const name of ranks.keys()) values[name] = [];
+  const sequences = data.map((d, i) => {
+    const tokens = datumTokens(d, i);
+    const N = tokens.length;
+    const inputs = d.loss_fn_inputs ?? {};
+    for (const key of Object.keys(inputs)) {
+      if (key !== 'target_tokens' && !ranks.has(key)) {
+        throw new EngineUserError(`datum ${i}: loss_fn_inputs.${key} is not an input of the custom loss (it reads ${['target_tokens', ...ranks.keys()].join(', ')})`);
+      }
+    }
+    if (inputs.target_tokens == null) throw new EngineUserError(`datum ${i}: a custom loss requires loss_fn_inputs.target_tokens`);
+    const tt = dense(inputs.target_tokens, `datum ${i}: loss_fn_inputs.target_tokens`);
+    if (tt.values.length !== N) throw new EngineUserError(`datum ${i}: target_tokens has ${tt.values.length} values but model_input has ${N} tokens`);
+    const targets = Int32Array.from(tt.values);
+    for (let j = 0; j < N; j++) {
+      if (targets[j] !== tt.values[j] || targets[j] < 0) throw new EngineUserError(`datum ${i}: target_tokens[${j}] = ${tt.values[j]} is not a valid token id`);
+    }
+    for (const [name, rank] of ranks) {
+      if (inputs[name] == null) throw new EngineUserError(`datum ${i}: the custom loss reads loss_fn_inputs.${name}`);
+      values[name]!.push(floatInput(d, name, rank === 1 ? N : 1, i));
+    }
+    return { tokens, targets };
+  });
+  const batch = packSequences(model.config, sequences, 1);
+  const perDatum = (all: Float32Array) => sequences.map((s, i) => all.subarray(batch.seqStarts[i], batch.seqStarts[i] + s.tokens.length));
+  let evaluated = undefined as LossProgramResult | undefined;
+  let logprobs: Float32Array;
+  if (forwardOnly) {
+    logprobs = runTrainingPass(k, model, adapter, batch);
+    evaluated = evaluateLossProgram(program, { ...values, logprobs: perDatum(logprobs) }, false);
+  } else {
+    logprobs = runTrainingPass(k, model, adapter, batch, {
+      batchLossGradient: (lp, dlp) => {
+        evaluated = evaluateLossProgram(program, { ...values, logprobs: perDatum(lp) }, true);
+        evaluated.dlogprobs!.forEach((g, i) => dlp.set(g, batch.seqStarts[i]));
+      },
+    });
+  }
+  const outputs = perDatum(logprobs).map((lp) => ({ logprobs: { data: Array.from(lp), dtype: 'float32' as const, shape: [lp.length] } }));
+  return { loss_fn_output_type: LOSS_FN_OUTPUT_TYPE, loss_fn_outputs: outputs, metrics: evaluated!.metrics };
 }
 
 /** optim_step: AdamW on the accumulated gradients, which are then cleared. */

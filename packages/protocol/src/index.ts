@@ -19,3 +19,4 @@ export * from './metrics.js';
 export * from './prompt-targets.js';
 export * from './model-ids.js';
 export * from './checkpoint-search.js';
+export * from './custom-loss.js';

@@ -26,6 +26,7 @@ import {
 import { ValidationError } from './errors.js';
 import { refusedLossReason } from './refused-losses.js';
 import type * as T from './types.js';
+import { createCustomLossRequestSchema } from './custom-loss.js';
 
 /** Size limits that keep one request from exhausting the server. */
 export const REQUEST_LIMITS = Object.freeze({
@@ -150,8 +151,9 @@ export const lossFnTypeSchema: Schema<T.LossFnType> = {
 
 export const forwardBackwardInputSchema: Schema<T.ForwardBackwardInput> = object({
   data: array(datumSchema, { maxLength: REQUEST_LIMITS.maxDatums }),
-  loss_fn: lossFnTypeSchema,
+  loss_fn: literal('cross_entropy', 'importance_sampling', 'ppo', 'cispo', 'dro', 'custom'),
   loss_fn_config: optionalNullable(record(number(), { maxKeys: 64 })),
+  loss_id: optionalNullable(id()),
 });
 
 export const adamParamsSchema: Schema<Partial<T.AdamParams>> = object({
@@ -473,4 +475,5 @@ export const REQUEST_SCHEMAS = {
   'POST auth/token': authTokenRequestSchema,
   'PUT training_runs/{id}/checkpoints/{checkpoint_id}/ttl': checkpointTtlRequestSchema,
   'PUT sessions/{id}/project': sessionProjectRequestSchema,
+  'POST create_custom_loss': createCustomLossRequestSchema,
 } as const;

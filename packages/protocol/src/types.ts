@@ -118,8 +118,11 @@ export type LossFnConfig = Record<string, number>;
 
 export interface ForwardBackwardInput {
   data: Datum[];
-  loss_fn: LossFnType;
+  /** A built-in loss, or 'custom' for a loss registered with create_custom_loss (custom-loss.ts). */
+  loss_fn: LossFnType | 'custom';
   loss_fn_config?: LossFnConfig | null;
+  /** With loss_fn 'custom': the CreateCustomLossResponse.loss_id of this session's loss. */
+  loss_id?: string | null;
 }
 
 /** JSON form of `POST forward_backward` (pre-0.25 clients, or JSON fallback). */

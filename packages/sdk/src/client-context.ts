@@ -27,6 +27,8 @@ export interface ClientContext {
   nextModelSeqId(): number;
   /** Numbers sampling sessions within the session (`sampling_session_seq_id`). */
   nextSamplingSessionSeqId(): number;
+  /** Numbers custom losses within the session (`custom_loss_seq_id`). */
+  nextCustomLossSeqId(): number;
   /** create_sampling_session (checks `source` first, throwing a ValidationError at once). */
   openSamplingSession(source: SamplingClientOptions, opts?: CallOptions): APIFuture<SamplingSessionInit>;
 }

@@ -9,7 +9,7 @@ export type {
   SamplingClientOptions,
   CopyWeightsOptions,
 } from './service-client.js';
-export { TrainingClient } from './training-client.js';
+export { TrainingClient, CustomLoss, type CustomLossRef } from './training-client.js';
 export type { SaveStateOptions, SaveWeightsForSamplerOptions } from './training-client.js';
 export { SamplingClient } from './sampling-client.js';
 export type { SampleOptions } from './sampling-client.js';
@@ -90,6 +90,8 @@ export type {
 // Custom losses
 export { Var, track, differentiable, dpoLoss, klPenalty, sequenceLogprob, evaluateCustomLoss } from './custom-loss.js';
 export type { CustomLossFn, CustomLossOutput, DpoPair, LossAndGradients } from './custom-loss.js';
+export { Sym, SymBatch, traceCustomLoss } from './custom-loss-graph.js';
+export type { CustomLossDefinition, CustomLossSpec, SymOperand, TracedLoss } from './custom-loss-graph.js';
 
 // Tokenizers
 export { getTokenizer, tokenizerFamily } from './tokenizer.js';

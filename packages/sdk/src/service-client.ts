@@ -66,12 +66,14 @@ export class ServiceClient {
     this.runtime = Runtime.create(opts);
     let modelSeq = 0;
     let samplingSeq = 0;
+    let customLossSeq = 0;
     const tokenizerOptions: TokenizerOptions = opts.tokenizerPath !== undefined ? { tokenizerPath: opts.tokenizerPath } : {};
     this.ctx = {
       runtime: this.runtime,
       tokenizerOptions,
       nextModelSeqId: () => modelSeq++,
       nextSamplingSessionSeqId: () => samplingSeq++,
+      nextCustomLossSeqId: () => customLossSeq++,
       openSamplingSession: (source, callOpts) => this.openSamplingSession(source, callOpts),
     };
   }

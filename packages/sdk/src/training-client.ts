@@ -7,6 +7,7 @@ import { ValidationError } from './errors.js';
 import { APIFuture } from './future.js';
 import { chunkData, combineChunkOutputs, submissionOrder, type DatumChunk } from './chunking.js';
 import { evaluateCustomLoss, type CustomLossFn } from './custom-loss.js';
+import type { CustomLossDefinition } from './custom-loss-graph.js';
 import { Datum, toDatum, type DatumLike } from './datum.js';
 import { chunkTurns, type ModelTurn } from './runtime/model-turns.js';
 import type { CallOptions } from './runtime/options.js';
@@ -87,14 +88,45 @@ export class TrainingClient {
     this.turnLane = `${init.modelId}#${++turnLanes}`;
   }
 
-  /** Loss and per-token outputs without gradients. */
-  forward(data: readonly DatumLike[], lossFn: LossFnType, lossFnConfig?: LossFnConfig, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+  /** Loss and per-token outputs without gradients (`lossFn` may name a custom loss, see createCustomLoss). */
+  forward(data: readonly DatumLike[], lossFn: LossFnType | CustomLossRef, lossFnConfig?: LossFnConfig, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+    if (isCustomLossRef(lossFn)) return this.runCustomLoss(data, lossFn, lossFnConfig, true, opts);
     return this.runForwardBackward(data, lossFn, lossFnConfig, true, opts);
   }
 
-  /** Loss, per-token outputs, and gradients accumulated on the server for the next optimStep. */
-  forwardBackward(data: readonly DatumLike[], lossFn: LossFnType, lossFnConfig?: LossFnConfig, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+  /**
+   * Loss, per-token outputs, and gradients accumulated on the server for the next optimStep.
+   * `lossFn` is a built-in loss, or a custom loss made by createCustomLoss (or `{ lossId }`).
+   */
+  forwardBackward(data: readonly DatumLike[], lossFn: LossFnType | CustomLossRef, lossFnConfig?: LossFnConfig, opts?: CallOptions): APIFuture<ForwardBackwardOutput> {
+    if (isCustomLossRef(lossFn)) return this.runCustomLoss(data, lossFn, lossFnConfig, false, opts);
     return this.runForwardBackward(data, lossFn, lossFnConfig, false, opts);
+  }
+
+  /**
+   * Registers a traced loss (traceCustomLoss) with the server. forwardBackward(data, loss) then
+   * evaluates it in the training pass itself: one request and one forward pass per step, where
+   * forwardBackwardCustom needs two.
+   */
+  createCustomLoss(definition: CustomLossDefinition, opts?: CallOptions): APIFuture<CustomLoss> {
+    const seq = this.ctx.nextCustomLossSeqId();
+    const draft: wire.CreateCustomLossRequest = {
+      session_id: 'unknown',
+      custom_loss_seq_id: seq,
+      name: definition?.name,
+      inputs: definition?.inputs,
+      graph: definition?.graph,
+      type: 'create_custom_loss',
+    };
+    protocolCheck(() => protocol.checkCreateCustomLoss(protocol.parse(protocol.createCustomLossRequestSchema, draft)));
+    return this.ctx.runtime.sessionId().chain((sessionId) =>
+      this.ctx.runtime
+        .request<wire.CreateCustomLossResponse>({ method: 'POST', path: 'create_custom_loss', body: { ...draft, session_id: sessionId } }, opts)
+        .map((res) => {
+          if (!res?.loss_id) throw new ValidationError('create_custom_loss: the server returned no loss_id', { field: 'loss_id' });
+          return new CustomLoss(res.loss_id, definition.name, definition.inputs, definition.datums);
+        }),
+    );
   }
 
   /**
@@ -308,6 +340,35 @@ export class TrainingClient {
     return this.sendChunks(wireChunks(chunks, wireData), seqIds, turns, lossFn, lossFnConfig, forwardOnly, opts);
   }
 
+  /** forward_backward with a registered custom loss: one request (the loss may couple every datum of the batch). */
+  private runCustomLoss(
+    data: readonly DatumLike[],
+    loss: CustomLossRef,
+    lossFnConfig: LossFnConfig | undefined,
+    forwardOnly: boolean,
+    opts?: CallOptions,
+  ): APIFuture<ForwardBackwardOutput> {
+    if (lossFnConfig !== undefined) throw new ValidationError('a custom loss takes no loss_fn_config (its constants are in its graph)', { field: 'loss_fn_config' });
+    const datums = toDatums(data);
+    if (datums.length === 0) throw new ValidationError('data: no data provided', { field: 'data' });
+    const wireData = datums.map((d) => d.toWire());
+    if (loss instanceof CustomLoss) {
+      if (datums.length !== loss.datums) {
+        throw new ValidationError(`data: the custom loss ${loss.name} is traced for ${loss.datums} datums, got ${datums.length}`, { field: 'data' });
+      }
+      protocolCheck(() => protocol.checkCustomLossData(wireData, loss.inputs, 'data'));
+    }
+    const input: wire.ForwardBackwardInput = { data: wireData, loss_fn: protocol.CUSTOM_LOSS_FN, loss_id: loss.lossId };
+    const body: wire.ForwardBackwardRequest = { forward_backward_input: input, model_id: this.modelId, seq_id: this.nextSeqId(), forward_only: forwardOnly };
+    // JSON, not protobuf: the protobuf ForwardBackwardRequest has no field for loss_id.
+    return this.ctx.runtime
+      .submit<wire.ForwardBackwardOutput>(
+        { path: 'forward_backward', body, requestType: forwardOnly ? 'Forward' : 'ForwardBackward', resultKind: 'ForwardBackwardOutput', turn: this.takeTurn() },
+        opts,
+      )
+      .map(forwardBackwardOutputFromWire);
+  }
+
   /** Checks every datum for `lossFn` and returns their wire form. */
   private checkData(datums: readonly Datum[], lossFn: LossFnType): wire.Datum[] {
     if (datums.length === 0) throw new ValidationError('data: no data provided', { field: 'data' });
@@ -352,6 +413,29 @@ export class TrainingClient {
     }
     return APIFuture.all(futures).map((outs) => combineChunkOutputs(outs.map(forwardBackwardOutputFromWire)));
   }
+}
+
+/** A loss registered with createCustomLoss; pass it to forwardBackward as the loss. */
+export class CustomLoss {
+  constructor(
+    /** Names the loss in forward_backward requests of this session. */
+    readonly lossId: string,
+    readonly name: string,
+    readonly inputs: readonly wire.CustomLossInput[],
+    /** The batch size the loss was traced for. */
+    readonly datums: number,
+  ) {}
+}
+
+/** A registered custom loss: its handle, or `{ lossId }` of one this session registered. */
+export type CustomLossRef = CustomLoss | { readonly lossId: string };
+
+function isCustomLossRef(lossFn: unknown): lossFn is CustomLossRef {
+  if (lossFn instanceof CustomLoss) return true;
+  if (typeof lossFn !== 'object' || lossFn === null) return false;
+  const id = (lossFn as { lossId?: unknown }).lossId;
+  if (typeof id !== 'string' || id.length === 0) throw new ValidationError('loss_fn: a custom loss reference needs a non-empty lossId', { field: 'loss_id' });
+  return true;
 }
 
 /** Numbers the training clients' order lanes within the process. */

@@ -29,6 +29,7 @@ import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { sessionTraceRoutes } from './routes/session-trace.js';
 import { trainingRoutes } from './routes/training.js';
+import { customLossRoutes } from './routes/custom-losses.js';
 import { trainingMetricsRoutes } from './routes/training-metrics.js';
 import { weightsRoutes } from './routes/weights.js';
 import { Store } from './store.js';
@@ -124,6 +125,7 @@ async function assemble(opts: AppOptions, store: Store, lock: DataDirLock, check
     ...sessionRoutes(ctx),
     ...modelRoutes(ctx),
     ...trainingRoutes(ctx),
+    ...customLossRoutes(ctx),
     ...weightsRoutes(ctx),
     ...samplingRoutes(ctx),
     ...futureRoutes(ctx),

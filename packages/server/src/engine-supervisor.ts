@@ -7,7 +7,7 @@
  * then fails at once, and healthz says so.
  */
 import { randomInt } from 'node:crypto';
-import { EngineHost, type EngineExit, type EngineHostOptions } from '@tinker-ts/engine';
+import { EngineHost, type EngineExit, type EngineHostOptions, type LossProgram } from '@tinker-ts/engine';
 import type { Datum, OptimizerKind } from '@tinker-ts/protocol';
 import { AdapterLedger } from './adapter-ledger.js';
 import type { EngineLoraSettings, EnginePort, EngineSampleRequest, EngineSampleSource } from './engine-port.js';
@@ -265,10 +265,11 @@ export class EngineSupervisor implements EnginePort {
     await this.call(adapterId, (h) => h.dropAdapter(adapterId));
   }
 
-  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean) {
+  forwardBackward(adapterId: string, data: Datum[], lossFn: string, lossFnConfig: Record<string, number> | null, forwardOnly: boolean,
+    customLoss: LossProgram | null = null) {
     return this.call(
       adapterId,
-      (h) => h.forwardBackward(adapterId, data, lossFn, lossFnConfig, forwardOnly),
+      (h) => h.forwardBackward(adapterId, data, lossFn, lossFnConfig, forwardOnly, customLoss),
       () => this.ledger.trained(adapterId, forwardOnly),
     );
   }

@@ -284,7 +284,7 @@ function timedEngine(engine: EngineHost, calls: EngineCall[]): EnginePort {
     hasModel: (n) => engine.hasModel(n),
     createAdapter: (id, base, lora) => engine.createAdapter(id, base, lora),
     dropAdapter: (id) => engine.dropAdapter(id),
-    forwardBackward: (id, data, loss, cfg, fo) => timed(next(id), () => engine.forwardBackward(id, data, loss, cfg, fo)),
+    forwardBackward: (id, data, loss, cfg, fo, custom) => timed(next(id), () => engine.forwardBackward(id, data, loss, cfg, fo, custom)),
     optimStep: (id, adam) => timed(next(id), () => engine.optimStep(id, adam)),
     saveState: (id, dir, opt) => engine.saveState(id, dir, opt),
     loadState: (id, dir, opt) => engine.loadState(id, dir, opt),

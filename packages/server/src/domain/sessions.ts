@@ -3,6 +3,7 @@
  * session (by the client, or by the idle reaper), which frees its models and ephemeral weights.
  */
 import type { ServerContext } from '../context.js';
+import { dropCustomLosses } from '../custom-losses.js';
 import { releaseSessionSamplers } from '../ephemeral-samplers.js';
 import { unloadModel } from './models.js';
 
@@ -20,4 +21,5 @@ export function finishSession(ctx: ServerContext, sessionId: string, reason: str
     if (model.state === 'active' || model.state === 'creating') unloadModel(ctx, model, reason);
   }
   void releaseSessionSamplers(ctx, sessionId).catch((err) => ctx.log(`could not release sampler weights of session ${sessionId}: ${String(err)}`));
+  dropCustomLosses(ctx, sessionId);
 }

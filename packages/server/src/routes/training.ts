@@ -4,6 +4,8 @@
  * 400 naming its field instead of a failed future later.
  */
 import {
+  CUSTOM_LOSS_FN,
+  checkCustomLossData,
   checkData,
   checkLossFnConfig,
   checkOptimizerMatches,
@@ -16,6 +18,9 @@ import {
   type OptimStepResponse,
 } from '@tinker-ts/protocol';
 import { requireModel, type ServerContext } from '../context.js';
+import { requireCustomLoss } from '../custom-losses.js';
+import { BadRequestError } from '../errors.js';
+import type { ModelRow } from '../store/rows.js';
 import { checkTrainingCost } from '../limits.js';
 import { json, type Route, defineRoute } from '../router.js';
 import { numberedModelRoutes, submitModelRequest } from '../submit.js';
@@ -31,8 +36,9 @@ interface TrainingStep {
 
 function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
   const model = requireModel(ctx, user, step.model_id);
-  const lossFn = step.input.loss_fn;
   const path = step.forwardOnly ? 'forward_input' : 'forward_backward_input';
+  if (step.input.loss_fn === CUSTOM_LOSS_FN) return submitCustomLossStep(ctx, user, step, model, path);
+  const lossFn = step.input.loss_fn;
   checkData(step.input.data, lossFn, `${path}.data`);
   checkTrainingCost(step.input.data, ctx.limits, `${path}.data`);
   const config = checkLossFnConfig(lossFn, step.input.loss_fn_config ?? null, `${path}.loss_fn_config`);
@@ -53,6 +59,27 @@ function submitStep(ctx: ServerContext, user: string, step: TrainingStep) {
       );
       return out;
     },
+    finish: finishRecordingMetrics(ctx, model.model_id, kind, step.seq_id),
+  });
+}
+
+/** A step whose loss is one the session registered (create_custom_loss): evaluated in the same pass. */
+function submitCustomLossStep(ctx: ServerContext, user: string, step: TrainingStep, model: ModelRow, path: string) {
+  const loss = requireCustomLoss(ctx, model.session_id, step.input.loss_id, `${path}.loss_id`);
+  if (step.input.loss_fn_config != null && Object.keys(step.input.loss_fn_config).length > 0) {
+    throw new BadRequestError('a custom loss takes no loss_fn_config (its constants are in its graph)', { field: `${path}.loss_fn_config` });
+  }
+  if (step.input.data.length === 0) throw new BadRequestError('a batch needs at least one datum', { field: `${path}.data` });
+  checkCustomLossData(step.input.data, loss.inputs, `${path}.data`);
+  checkTrainingCost(step.input.data, ctx.limits, `${path}.data`);
+  const kind = step.forwardOnly ? 'forward' : 'forward_backward';
+  return submitModelRequest(ctx, {
+    user,
+    model,
+    kind,
+    seqId: step.seq_id,
+    payload: { model_id: step.model_id, seq_id: step.seq_id, input: step.input },
+    execute: () => ctx.engine.forwardBackward(model.model_id, step.input.data, CUSTOM_LOSS_FN, null, step.forwardOnly, loss.program),
     finish: finishRecordingMetrics(ctx, model.model_id, kind, step.seq_id),
   });
 }
