@@ -16,6 +16,8 @@ export interface RecipeRunConfig {
   logDir: string;
   /** LoRA rank of a new run (default 32). */
   rank?: number;
+  /** Which weights a new run's adapter covers (default all: MLP, attention and the output projection). */
+  lora?: { trainMlp?: boolean; trainAttn?: boolean; trainUnembed?: boolean };
   /** Seeds the LoRA initialisation, the data order and sampling (default: unseeded LoRA, order 0). */
   seed?: number;
   /** Start a new run from this training state (`tinker://.../weights/...`), e.g. a supervised run's final one. */
@@ -63,6 +65,7 @@ export async function openTrainingRun(service: ServiceClient, config: RecipeRunC
     training = await service.createLoraTrainingClient({
       baseModel: config.baseModel,
       rank: config.rank ?? 32,
+      ...config.lora,
       ...(config.seed !== undefined ? { seed: config.seed } : {}),
     });
   }
