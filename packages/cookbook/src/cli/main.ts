@@ -55,10 +55,10 @@ const RECIPES: Record<string, { options: Options; usage: string }> = {
     options: { data: { type: 'string' }, beta: { type: 'string' }, reference: { type: 'string' } },
   },
   distill: {
-    usage: '--data prompts.jsonl (--teacher-model-path PATH | --teacher-base-model MODEL) [--group-size N] [--max-tokens N] [--kl-coef C]',
+    usage: '--data prompts.jsonl (--teacher-model-path PATH | --teacher-base-model MODEL) [--group-size N] [--max-tokens N] [--kl-coef C] [--kl-discount G]',
     options: {
       data: { type: 'string' }, 'teacher-model-path': { type: 'string' }, 'teacher-base-model': { type: 'string' },
-      'group-size': { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'kl-coef': { type: 'string' },
+      'group-size': { type: 'string' }, 'max-tokens': { type: 'string' }, temperature: { type: 'string' }, 'kl-coef': { type: 'string' }, 'kl-discount': { type: 'string' },
     },
   },
   'prompt-distill': {
@@ -190,7 +190,7 @@ async function runRecipe(recipe: string, v: Values, c: ReturnType<typeof commonC
       return trainOnPolicyDistillation(service, {
         ...c, dataFile: required(v, 'data'),
         ...opt('teacherModelPath', str(v, 'teacher-model-path')), ...opt('teacherBaseModel', str(v, 'teacher-base-model')),
-        ...opt('groupSize', n('group-size')), ...opt('maxTokens', n('max-tokens')), ...opt('temperature', n('temperature', false)), ...opt('klCoef', n('kl-coef', false)),
+        ...opt('groupSize', n('group-size')), ...opt('maxTokens', n('max-tokens')), ...opt('temperature', n('temperature', false)), ...opt('klCoef', n('kl-coef', false)), ...opt('klDiscountFactor', n('kl-discount', false)),
       });
     case 'prompt-distill':
       return trainPromptDistillation(service, {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readMetrics } from './metrics-log.js';
-import { trainOnPolicyDistillation } from './on-policy-distillation.js';
+import { discountedFutureSum, trainOnPolicyDistillation } from './on-policy-distillation.js';
 import { promptDistillationDataFile, trainPromptDistillation } from './prompt-distillation.js';
 import { trainSupervised, type SupervisedResult } from './supervised.js';
 import { RENDERER, STAND_IN, intentConversations, quiet, startRecipeServer, type RecipeServer } from './testing/recipe-server.js';
@@ -35,7 +35,7 @@ test('on-policy distillation lowers the reverse KL to the teacher, and a rerun r
   assert.equal(resumed.startStep, 2);
   const logged = readMetrics(logDir);
   assert.deepEqual(logged.map((m) => m.step), [0, 1, 2, 3, 4]);
-  const kl = logged.map((m) => m['distill/reverse_kl']!);
+  const kl = logged.map((m) => m['teacher_kl']!);
   t.diagnostic(`reverse KL per token: ${kl.map((x) => x.toFixed(3)).join(' ')}`);
   assert.ok(kl[0]! > 0.5, `the taught student starts away from the base model: ${kl[0]}`);
   assert.ok(kl[4]! < kl[0]! * 0.8, `reverse KL ${kl[0]!.toFixed(3)} → ${kl[4]!.toFixed(3)}`);
@@ -69,4 +69,9 @@ test('prompt distillation trains the student on the teacher\'s answers without t
   t.diagnostic(`student NLL per step: ${nll.map(([, x]) => x.toFixed(2)).join(' ')}`);
   assert.deepEqual(nll.map(([s]) => s), [0, 1, 2, 3, 4, 5]);
   assert.ok(nll[5]![1] < nll[0]![1] - 2, `student NLL ${nll[0]![1].toFixed(2)} → ${nll[5]![1].toFixed(2)}`);
+});
+
+test('the discounted reverse-KL advantage sums the tokens after each one', () => {
+  assert.deepEqual(discountedFutureSum([1, 2, 4], 0), [1, 2, 4]);
+  assert.deepEqual(discountedFutureSum([1, 2, 4], 0.5), [1 + 1 + 1, 2 + 2, 4]);
 });

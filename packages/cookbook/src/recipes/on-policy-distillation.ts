@@ -1,8 +1,9 @@
 // On-policy distillation (the cookbook's distillation recipe): the student samples replies to the
 // prompts from its current weights, the teacher scores the same tokens (computeLogprobs of its
 // sampling client), and each sampled token's advantage is −klCoef · (student − teacher logprob),
-// the per-token reverse KL, trained with importance_sampling. The reverse KL per token, measured
-// on each step's samples, is what falls as the student matches the teacher.
+// the per-token reverse KL (optionally summed over the following tokens with a discount), trained
+// with importance_sampling. The reverse KL per token on each step's samples (`teacher_kl`, as the
+// cookbook logs it) is what falls as the student matches the teacher.
 import { ValidationError, type SamplingClient, type ServiceClient } from '@tinker-ts/sdk';
 import { logprobGapWarning, sampleTrainMetrics, DEFAULT_LOGPROB_GAP_THRESHOLD } from '../rl-metrics.js';
 import type { Message } from '../renderers/message.js';
@@ -30,6 +31,8 @@ export interface OnPolicyDistillationConfig extends RecipeRunConfig {
   temperature?: number;
   /** Weight of the reverse-KL advantage (default 1). */
   klCoef?: number;
+  /** 0 (default): each token's advantage is its own −KL; γ > 0: the discounted sum of the −KL of it and the tokens after it. */
+  klDiscountFactor?: number;
   renderer?: string;
   logprobGapThreshold?: number;
 }
@@ -48,6 +51,8 @@ export async function trainOnPolicyDistillation(service: ServiceClient, config: 
   const totalSteps = config.steps ?? Math.floor(prompts.length / batchSize);
   const learningRate = learningRateOf(config);
   const klCoef = config.klCoef ?? 1;
+  const discount = config.klDiscountFactor ?? 0;
+  if (!(discount >= 0 && discount <= 1)) throw new ValidationError(`klDiscountFactor: must be in [0, 1], got ${discount}`, { field: 'klDiscountFactor' });
 
   const run = await openTrainingRun(service, config);
   const teacher: SamplingClient = await service.createSamplingClient(
@@ -60,7 +65,7 @@ export async function trainOnPolicyDistillation(service: ServiceClient, config: 
     label: 'distillation',
     totalSteps,
     saveEvery: config.saveEvery ?? 0,
-    progressKeys: ['distill/reverse_kl', 'optim/logprob_gap_mean', 'tokens/sample', 'cost/total_usd', 'time/step_s'],
+    progressKeys: ['teacher_kl', 'optim/logprob_gap_mean', 'tokens/sample', 'cost/total_usd', 'time/step_s'],
     submit: async (step) => {
       const student = await run.training.saveWeightsAndGetSamplingClient();
       const batch = batchAt(prompts, batchSize, step, config.seed ?? 0);
@@ -99,9 +104,9 @@ export async function trainOnPolicyDistillation(service: ServiceClient, config: 
         tokenCount += s.reverseKl.length;
         prefill += s.observation.length * 2 + s.action.length;
         const trajectory = { transitions: [{ observation: s.observation, action: s.action, actionLogprobs: s.logprobs, reward: 0, episodeDone: true, metrics: {} }] };
-        items.push(...trajectoryToData(trajectory, 0, [s.reverseKl.map((kl) => -klCoef * kl)]));
+        items.push(...trajectoryToData(trajectory, 0, [discountedFutureSum(s.reverseKl.map((kl) => -klCoef * kl), discount)]));
       }
-      const base = { 'distill/reverse_kl': tokenCount > 0 ? klSum / tokenCount : NaN, learning_rate: learningRate, num_datums: items.length };
+      const base = { teacher_kl: tokenCount > 0 ? klSum / tokenCount : NaN, learning_rate: learningRate, num_datums: items.length };
       const tokens = { sample: tokenCount, prefill };
       if (items.length === 0) return { outcome: Promise.resolve<StepOutcome>({ metrics: base, tokens }) };
 
@@ -120,4 +125,15 @@ export async function trainOnPolicyDistillation(service: ServiceClient, config: 
       return { outcome };
     },
   });
+}
+
+/** x_t + γ·x_{t+1} + γ²·x_{t+2} + …, for each t (x itself when γ = 0). */
+export function discountedFutureSum(x: readonly number[], gamma: number): number[] {
+  const out = new Array<number>(x.length);
+  let acc = 0;
+  for (let t = x.length - 1; t >= 0; t--) {
+    acc = x[t]! + gamma * acc;
+    out[t] = acc;
+  }
+  return out;
 }
