@@ -86,12 +86,15 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Record<string, string | undefined>;
+  /** Standard error when it is a terminal: the steps then show as a progress bar. */
+  terminal?: { isTTY?: boolean; write(text: string): unknown };
 }
 
 const defaultIo: CliIo = {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   env: process.env,
+  ...(process.stderr.isTTY ? { terminal: process.stderr } : {}),
 };
 
 /** Runs the CLI on `argv` (without the program name); resolves to the exit code. */
@@ -150,6 +153,7 @@ function commonConfig(v: Values, io: CliIo): RecipeRunConfig & { learningRate?: 
     baseModel,
     logDir,
     log: (line) => io.stderr(line + '\n'),
+    ...(io.terminal ? { progress: io.terminal } : {}),
   };
   setNumber(c, 'learningRate', v, 'learning-rate', false);
   setNumber(c, 'rank', v, 'rank', true);

@@ -69,3 +69,20 @@ test('a resumed metrics log drops the lines of steps it redoes and continues the
     rmSync(logDir, { recursive: true, force: true });
   }
 });
+
+test('on a terminal the loop draws one progress bar with the metrics instead of a line per step', async () => {
+  const logDir = mkdtempSync(join(tmpdir(), 'step-loop-'));
+  try {
+    const events: string[] = [];
+    let drawn = '';
+    const run = { ...recordingRun(logDir, events), progress: { isTTY: true, write: (s: string) => void (drawn += s) } };
+    await runStepLoop({
+      run, label: 'bar', totalSteps: 3, saveEvery: 0, progressKeys: ['loss'],
+      submit: async (step) => ({ outcome: Promise.resolve({ metrics: { loss: 3 - step }, tokens: {} }) }),
+    });
+    assert.ok(!events.some((e) => e.startsWith('log bar step')), 'no per-step lines');
+    assert.match(drawn, /\r\x1b\[2Kbar .*3\/3.*loss 1\n$/s, `bar: ${JSON.stringify(drawn)}`);
+  } finally {
+    rmSync(logDir, { recursive: true, force: true });
+  }
+});

@@ -3,6 +3,7 @@
 // (the cookbook's pipelining); checkpoints are submitted between steps, so each holds exactly
 // the updates before it; each finished step writes one metrics.jsonl line with its token and
 // cost accounting, and a progress line.
+import { Progress } from '@tinker-ts/sdk';
 import type { StepTokens } from '../cost-meter.js';
 import { checkpointName, submitCheckpoint, type CheckpointRecord } from './checkpoint-log.js';
 import type { StepMetrics } from './metrics-log.js';
@@ -46,6 +47,9 @@ export async function runStepLoop(o: StepLoopOptions): Promise<StepLoopResult> {
   const steps: Array<StepMetrics & { step: number }> = [];
   let pending: { step: number; started: number; submitted: SubmittedStep } | undefined;
   let checkpoint: (() => Promise<CheckpointRecord>) | undefined;
+  // On a terminal, one bar redrawn in place with the step's metrics as its note.
+  let lastNote: string | undefined;
+  const bar = run.progress?.isTTY ? new Progress({ label: o.label, total: totalSteps - run.startStep, stream: run.progress }) : undefined;
 
   const finish = async (p: NonNullable<typeof pending>) => {
     const out = await p.submitted.outcome;
@@ -57,8 +61,10 @@ export async function runStepLoop(o: StepLoopOptions): Promise<StepLoopResult> {
     };
     run.metrics.write(p.step, line);
     steps.push(line);
-    run.log(progressLine(o.label, p.step, totalSteps, line, o.progressKeys));
-    for (const w of out.warnings ?? []) run.log(`warning: ${w}`);
+    lastNote = metricsText(line, o.progressKeys);
+    if (bar) bar.update(p.step + 1 - run.startStep, lastNote);
+    else run.log(`${o.label} step ${p.step + 1}/${totalSteps}  ${lastNote}`);
+    for (const w of out.warnings ?? []) run.log(`${bar ? '\n' : ''}warning: ${w}`);
   };
 
   for (let step = run.startStep; step < totalSteps; step++) {
@@ -75,6 +81,7 @@ export async function runStepLoop(o: StepLoopOptions): Promise<StepLoopResult> {
     pending = { step, started, submitted };
   }
   if (pending) await finish(pending);
+  bar?.finish(lastNote);
 
   const final =
     run.startStep >= totalSteps && run.resumedFrom
@@ -84,10 +91,9 @@ export async function runStepLoop(o: StepLoopOptions): Promise<StepLoopResult> {
   return { startStep: run.startStep, steps, final };
 }
 
-function progressLine(label: string, step: number, total: number, m: StepMetrics, keys?: readonly string[]): string {
+function metricsText(m: StepMetrics, keys?: readonly string[]): string {
   const shown = (keys ?? Object.keys(m).filter((k) => k !== 'step')).filter((k) => m[k] !== undefined);
-  const parts = shown.map((k) => `${k} ${formatNumber(m[k]!)}`);
-  return `${label} step ${step + 1}/${total}  ${parts.join('  ')}`;
+  return shown.map((k) => `${k} ${formatNumber(m[k]!)}`).join('  ');
 }
 
 function formatNumber(x: number): string {

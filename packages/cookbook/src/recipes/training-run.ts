@@ -1,7 +1,7 @@
 // What every recipe shares before its first step: a training client that is new, started from a
 // given state, or resumed from the run's checkpoints.jsonl (weights and optimizer state), and the
 // run's metrics log, cost meter and progress output.
-import type { ServiceClient, TrainingClient } from '@tinker-ts/sdk';
+import type { ProgressStream, ServiceClient, TrainingClient } from '@tinker-ts/sdk';
 import { ValidationError } from '@tinker-ts/sdk';
 import { CostMeter } from '../cost-meter.js';
 import { ZERO_PRICES, type TokenPrices } from '../prices.js';
@@ -28,6 +28,8 @@ export interface RecipeRunConfig {
   prices?: TokenPrices;
   /** Progress lines (default: standard error). */
   log?: (line: string) => void;
+  /** A terminal to draw a progress bar on instead of one line per step (what is not a terminal gets the lines). */
+  progress?: ProgressStream;
 }
 
 export interface TrainingRun {
@@ -39,6 +41,7 @@ export interface TrainingRun {
   metrics: MetricsLog;
   cost: CostMeter;
   log: (line: string) => void;
+  progress?: ProgressStream;
 }
 
 export function defaultLog(line: string): void {
@@ -71,5 +74,5 @@ export async function openTrainingRun(service: ServiceClient, config: RecipeRunC
   }
   const metrics = new MetricsLog(config.logDir, startStep);
   const cost = new CostMeter(config.prices ?? ZERO_PRICES, metrics.lastBefore(startStep));
-  return { training, startStep, ...(resume ? { resumedFrom: resume } : {}), metrics, cost, log };
+  return { training, startStep, ...(resume ? { resumedFrom: resume } : {}), metrics, cost, log, ...(config.progress ? { progress: config.progress } : {}) };
 }
