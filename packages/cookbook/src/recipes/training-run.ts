@@ -57,7 +57,8 @@ export async function openTrainingRun(service: ServiceClient, config: RecipeRunC
   let training: TrainingClient;
   let startStep = 0;
   if (resume) {
-    // The weights and the Adam moments: the resumed run continues as if never stopped.
+    // A model of the checkpoint's shape, then loadStateWithOptimizer: weights and Adam moments, so
+    // the resumed run continues as if never stopped.
     training = await service.createTrainingClientFromStateWithOptimizer(resume.statePath!);
     startStep = resume.step;
     log(`resuming at step ${startStep} from ${resume.statePath}`);
