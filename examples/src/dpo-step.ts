@@ -1,16 +1,18 @@
-// Direct Preference Optimization with a loss written on the client: `forwardBackwardCustom` hands
-// each sequence's target-token logprobs to our function, which computes the DPO loss with `Var`
-// (the SDK differentiates it) and sends the gradient back as one cross-entropy pass.
-// With `serverSide`, the same loss is traced once (`traceCustomLoss`, over `Sym`s) and registered
-// with the server, which evaluates it inside one forward_backward: one request per step.
+// Direct Preference Optimization with a loss written on the client: the cookbook's DPO recipe
+// (`trainDpo`) hands each sequence's target-token logprobs to a DPO loss written with `Var` (the
+// SDK differentiates it) through `forwardBackwardCustom`, against a frozen reference sampler.
+// With `--server-side` the same loss is traced once (`traceCustomLoss`, over `Sym`s) and
+// registered with the server, which evaluates it inside one forward_backward: one request a step.
+// Here the pairs come from the intent data: chosen, the right intent; rejected, a wrong one.
 //
 //   node examples/dist/dpo-step.js [--server-side]
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runIfMain } from './run-if-main.js';
-import {
-  ServiceClient, Sym, TensorData, differentiable, dpoLoss, sequenceLogprob, traceCustomLoss,
-  type CustomLossFn, type Datum, type DpoPair, type ForwardBackwardOutput, type ServiceClientOptions,
-} from '@tinker-ts/sdk';
-import { conversationToDatum, readConversations, type Conversation } from './conversations.js';
+import { ServiceClient, type ServiceClientOptions } from '@tinker-ts/sdk';
+import { trainDpo, type Message, type PreferencePair } from '@tinker-ts/cookbook';
+import { readConversations } from './conversations.js';
 import { INTENTS, INTENT_TRAIN_FILE, expectedIntent, intentReply } from './intent-task.js';
 
 export interface DpoOptions {
@@ -24,6 +26,8 @@ export interface DpoOptions {
   rank?: number;
   /** Register the loss with the server (one request per step) instead of computing it here. */
   serverSide?: boolean;
+  /** Log directory (default a fresh temporary one: every run starts over). */
+  logPath?: string;
   client?: ServiceClientOptions;
   log?: (line: string) => void;
 }
@@ -37,73 +41,37 @@ export interface DpoStepMetrics {
   accuracy: number;
 }
 
-const DEFAULTS = { baseModel: 'tinker-ts/tiny-qwen3', pairs: 8, steps: 6, beta: 0.1, learningRate: 1e-3, rank: 16, serverSide: false };
+const DEFAULTS = { baseModel: 'tinker-ts/tiny-qwen3', pairs: 8, steps: 6, beta: 0.1, learningRate: 1e-3, rank: 16 };
 
 export async function main(options: DpoOptions = {}): Promise<{ metrics: DpoStepMetrics[] }> {
   const o = { ...DEFAULTS, ...options };
   const log = o.log ?? ((line: string) => console.log(line));
-  const conversations = readConversations(INTENT_TRAIN_FILE).slice(0, o.pairs);
+  const pairs: PreferencePair[] = readConversations(INTENT_TRAIN_FILE)
+    .slice(0, o.pairs)
+    .map((c) => ({
+      prompt: c.messages.slice(0, -1) as Message[],
+      chosen: c.messages[c.messages.length - 1] as Message,
+      rejected: { role: 'assistant', content: intentReply(wrongIntent(expectedIntent(c))) },
+    }));
 
   const service = new ServiceClient(o.client ?? {});
   try {
-    const training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank });
-    const tokenizer = await training.getTokenizer();
-    // Interleaved: data[2i] is pair i's chosen reply, data[2i + 1] its rejected one.
-    const data: Datum[] = conversations.flatMap((c) => [
-      conversationToDatum(tokenizer, c.messages),
-      conversationToDatum(tokenizer, withReply(c, intentReply(wrongIntent(expectedIntent(c))))),
-    ]);
-    const masks = data.map((d) => d.lossFnInputs['weights']!.toArray());
-
-    // The reference policy is the model before any update (a fresh LoRA adapter adds nothing).
-    const reference = await training.forward(data, 'cross_entropy');
-    const refLogprob = reference.lossFnOutputs.map((out, i) => {
-      const lp = out['logprobs']!.toArray();
-      return lp.reduce((sum, x, k) => sum + x * masks[i]![k]!, 0);
+    const run = await trainDpo(service, {
+      baseModel: o.baseModel,
+      logDir: o.logPath ?? mkdtempSync(join(tmpdir(), 'tinker-ts-dpo-step-')),
+      pairs,
+      batchSize: pairs.length,
+      steps: o.steps,
+      beta: o.beta,
+      learningRate: o.learningRate,
+      rank: o.rank,
+      renderer: 'qwen3_disable_thinking',
+      serverSideLoss: o.serverSide ?? false,
+      log,
     });
-
-    const loss: CustomLossFn = differentiable((_data, logprobs) => {
-      const pairs: DpoPair[] = [];
-      for (let i = 0; i < logprobs.length; i += 2) {
-        pairs.push({
-          chosen: sequenceLogprob(logprobs[i]!, masks[i]!),
-          rejected: sequenceLogprob(logprobs[i + 1]!, masks[i + 1]!),
-          refChosen: refLogprob[i]!,
-          refRejected: refLogprob[i + 1]!,
-        });
-      }
-      const dpo = dpoLoss(pairs, o.beta);
-      return { loss: dpo.loss, metrics: { ...dpo.metrics, 'dpo_loss:mean': dpo.loss.value } };
-    });
-
-    // The same loss for the server: the masks ride along as `weights`, the references as `ref_logprob`.
-    const serverLoss = o.serverSide
-      ? await training.createCustomLoss(traceCustomLoss({ name: 'dpo', datums: data.length, inputs: { weights: 1, ref_logprob: 0 } }, ({ logprobs, weights, ref_logprob }) => {
-        const rel = (i: number) => logprobs.at(i).dot(weights.at(i)).sub(ref_logprob.at(i).sum());
-        const margins: Sym[] = [];
-        for (let i = 0; i < data.length; i += 2) margins.push(rel(i).sub(rel(i + 1)).mul(o.beta));
-        const dpoLossSym = Sym.mean(margins.map((m) => m.logSigmoid().neg()));
-        return { loss: dpoLossSym, metrics: { 'dpo_loss:mean': dpoLossSym, 'dpo_margin:mean': Sym.mean(margins), 'dpo_accuracy:mean': Sym.mean(margins.map((m) => m.gt(0))) } };
-      }))
-      : null;
-    const serverData = data.map((d, i) => d.withLossFnInputs({ ref_logprob: TensorData.float32([refLogprob[i]!]) }));
-
-    const metrics: DpoStepMetrics[] = [];
-    for (let step = 0; step < o.steps; step++) {
-      const fwdBwd: PromiseLike<ForwardBackwardOutput> = serverLoss ? training.forwardBackward(serverData, serverLoss) : training.forwardBackwardCustom(data, loss);
-      const optim = training.optimStep({ learningRate: o.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
-      const result = await fwdBwd;
-      await optim;
-      const m: DpoStepMetrics = {
-        step,
-        loss: result.metrics['dpo_loss:mean'] ?? NaN,
-        margin: result.metrics['dpo_margin:mean'] ?? NaN,
-        accuracy: result.metrics['dpo_accuracy:mean'] ?? NaN,
-      };
-      metrics.push(m);
-      log(`step ${step}: DPO loss ${m.loss.toFixed(4)}, margin ${m.margin.toFixed(4)}, preference accuracy ${(m.accuracy * 100).toFixed(0)}%`);
-    }
-    return { metrics };
+    return {
+      metrics: run.steps.map((m) => ({ step: m.step, loss: m['dpo/loss']!, margin: m['dpo/margin']!, accuracy: m['dpo/accuracy']! })),
+    };
   } finally {
     await service.close();
   }
@@ -112,10 +80,6 @@ export async function main(options: DpoOptions = {}): Promise<{ metrics: DpoStep
 function wrongIntent(intent: string): string {
   const i = (INTENTS as readonly string[]).indexOf(intent);
   return INTENTS[(i + 1) % INTENTS.length]!;
-}
-
-function withReply(c: Conversation, reply: string): Conversation['messages'] {
-  return [...c.messages.slice(0, -1), { role: 'assistant', content: reply }];
 }
 
 runIfMain(import.meta.url, 'dpo-step', () => main({ serverSide: process.argv.includes('--server-side') }));

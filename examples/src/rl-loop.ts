@@ -1,13 +1,15 @@
-// Reinforcement learning in one flat loop, shaped like the Tinker cookbook's rl_loop.py (GRPO
-// style): each iteration samples a group of replies per prompt from the current weights, scores
-// them with a reward function, centres rewards within each group to get advantages, and trains
-// with the `importance_sampling` loss on the sampler's own logprobs.
+// Reinforcement learning shaped like the Tinker cookbook's rl_loop.py (GRPO style): each
+// iteration samples a group of replies per prompt from the current weights, scores them with a
+// reward function, centres rewards within each group to get advantages, and trains with the
+// `importance_sampling` loss on the sampler's own logprobs. The loop is the cookbook's RL recipe
+// (`trainRl`); this file makes the intent task its environment.
 //
 //   node examples/dist/rl-loop.js [tinker://.../weights/<initial state>]
 import { runIfMain } from './run-if-main.js';
-import { Datum, ServiceClient, TensorData, type ServiceClientOptions, type TrainingClient } from '@tinker-ts/sdk';
-import { lastResumableCheckpoint, saveCheckpoint } from './checkpoint-log.js';
-import { promptTokens, readConversations } from './conversations.js';
+import { ServiceClient, getTokenizer, type ServiceClientOptions } from '@tinker-ts/sdk';
+import { PromptAnswerEnv, getRenderer, trainRl, type EnvGroupBuilder, type RLDataset, type Renderer } from '@tinker-ts/cookbook';
+import { lastResumableCheckpoint } from './checkpoint-log.js';
+import { readConversations } from './conversations.js';
 import { INTENT_TRAIN_FILE, expectedIntent, gradeReply, prefixCredit } from './intent-task.js';
 import { shuffled } from './shuffle.js';
 import { main as slLoop } from './sl-loop.js';
@@ -98,120 +100,56 @@ export async function main(options: RlLoopOptions = {}): Promise<RlLoopResult> {
   const o = { ...DEFAULTS, ...options };
   const log = o.log ?? ((line: string) => console.log(line));
   const problems = o.problems ?? intentProblems();
+  // The examples' chat format: Qwen3 answering directly, without a thinking block.
+  const renderer = getRenderer('qwen3_disable_thinking', getTokenizer(o.baseModel));
 
   const service = o.service ?? new ServiceClient(o.client ?? {});
   try {
-    const resume = lastResumableCheckpoint(o.logPath);
-    let training: TrainingClient;
-    let startIteration = 0;
-    if (resume?.statePath) {
-      training = await service.createTrainingClientFromStateWithOptimizer(resume.statePath);
-      startIteration = resume.step;
-      log(`resuming from iteration ${startIteration} (${resume.statePath})`);
-    } else if (o.initialStatePath) {
-      training = await service.createTrainingClientFromState(o.initialStatePath);
-      log(`starting from ${o.initialStatePath}`);
-    } else {
-      training = await service.createLoraTrainingClient({ baseModel: o.baseModel, rank: o.rank, ...(o.seed !== undefined ? { seed: o.seed } : {}) });
-    }
-    const tokenizer = await training.getTokenizer();
-    const stop = tokenizer.eosTokenId !== undefined ? [tokenizer.eosTokenId] : undefined;
-
-    const metrics: RlIterationMetrics[] = [];
-    for (let it = startIteration; it < o.iterations; it++) {
-      const t0 = Date.now();
-      if (o.saveEvery > 0 && it % o.saveEvery === 0 && it > startIteration) {
-        await saveCheckpoint(training, { name: String(it).padStart(6, '0'), step: it, logPath: o.logPath, kind: 'state' });
-      }
-      // Sample from exactly the weights being trained.
-      const sampler = await training.saveWeightsAndGetSamplingClient();
-      const batchProblems = shuffled(problems, it).slice(0, o.batchSize);
-      const groups = batchProblems.map((problem) => {
-        const prompt = promptTokens(tokenizer, [{ role: 'user', content: problem.prompt }]);
-        // One request draws the whole group (the server decodes it as one batch).
-        const samples = sampler.sample({
-          prompt,
-          numSamples: o.groupSize,
-          samplingParams: {
-            maxTokens: o.maxTokens,
-            temperature: o.temperature,
-            ...(stop ? { stop } : {}),
-            ...(o.seed !== undefined ? { seed: o.seed * 1000 + it } : {}),
-          },
-        });
-        return { problem, prompt, samples };
-      });
-
-      const data: Datum[] = [];
-      let rewardSum = 0;
-      let rewardCount = 0;
-      let skippedGroups = 0;
-      for (const group of groups) {
-        const samples = (await group.samples).sequences;
-        const rewards = samples.map((s) => o.reward(tokenizer.decode(s.tokens, { skipSpecialTokens: true }), group.problem));
-        const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
-        rewardSum += rewards.reduce((a, b) => a + b, 0);
-        rewardCount += rewards.length;
-        const advantages = rewards.map((r) => r - mean);
-        if (advantages.every((a) => a === 0)) {
-          skippedGroups++;
-          continue;
-        }
-        samples.forEach((s, i) => {
-          if (s.tokens.length === 0) return;
-          if (!s.logprobs || s.logprobs.length !== s.tokens.length) throw new Error('the sampler returned no logprobs for its tokens');
-          data.push(importanceSamplingDatum(group.prompt, s.tokens, s.logprobs, advantages[i]!));
-        });
-      }
-
-      if (data.length > 0) {
-        const fwdBwd = training.forwardBackward(data, 'importance_sampling');
-        const optim = training.optimStep({ learningRate: o.learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
-        await fwdBwd;
-        await optim;
-      }
-      const m: RlIterationMetrics = {
-        iteration: it,
-        meanReward: rewardSum / Math.max(1, rewardCount),
-        skippedGroups,
-        numDatums: data.length,
-        seconds: (Date.now() - t0) / 1000,
-      };
-      metrics.push(m);
-      log(`iteration ${it}: reward ${m.meanReward.toFixed(3)}, ${m.numDatums} datums, ${skippedGroups} groups skipped, ${m.seconds.toFixed(2)} s`);
-    }
-
-    const final = await saveCheckpoint(training, { name: 'final', step: o.iterations, logPath: o.logPath, kind: 'state' });
-    log(`final checkpoint: ${final.statePath}`);
-    return { startIteration, metrics, finalStatePath: final.statePath! };
+    const run = await trainRl(service, {
+      baseModel: o.baseModel,
+      logDir: o.logPath,
+      dataset: intentDataset(problems, renderer, o),
+      steps: o.iterations,
+      learningRate: o.learningRate,
+      rank: o.rank,
+      maxTokens: o.maxTokens,
+      temperature: o.temperature,
+      saveEvery: o.saveEvery,
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.initialStatePath ? { initialStatePath: o.initialStatePath } : {}),
+      log,
+    });
+    return {
+      startIteration: run.startStep,
+      metrics: run.steps.map((m) => ({
+        iteration: m.step,
+        meanReward: m['env/reward_mean']!,
+        skippedGroups: m['env/groups_skipped']!,
+        numDatums: m['num_datums']!,
+        seconds: m['time/step_s']!,
+      })),
+      finalStatePath: run.final.statePath!,
+    };
   } finally {
     if (!o.service) await service.close();
   }
 }
 
-/**
- * prompt + reply as a next-token datum: the model reads tokens[:-1] and predicts tokens[1:]; the
- * prompt's targets get advantage 0 (no learning signal), every reply token the reply's advantage,
- * with the sampler's logprobs for the importance ratio.
- */
-export function importanceSamplingDatum(prompt: readonly number[], reply: readonly number[], replyLogprobs: readonly number[], advantage: number): Datum {
-  const tokens = [...prompt, ...reply];
-  const observed = prompt.length - 1;
-  const n = tokens.length - 1;
-  const logprobs = new Float32Array(n);
-  const advantages = new Float32Array(n);
-  for (let i = observed; i < n; i++) {
-    logprobs[i] = replyLogprobs[i - observed]!;
-    advantages[i] = advantage;
-  }
-  return new Datum({
-    modelInput: tokens.slice(0, -1),
-    lossFnInputs: {
-      target_tokens: TensorData.int64(tokens.slice(1)),
-      logprobs: TensorData.float32(logprobs),
-      advantages: TensorData.float32(advantages),
-    },
-  });
+/** Each iteration: `batchSize` problems (a fresh seeded order), each a group of `groupSize` one-reply envs. */
+function intentDataset(problems: readonly RlProblem[], renderer: Renderer, o: { batchSize: number; groupSize: number; maxTokens: number; reward: RewardFn }): RLDataset {
+  return {
+    length: Math.floor(problems.length / o.batchSize),
+    getBatch: (it): EnvGroupBuilder[] =>
+      shuffled(problems, it)
+        .slice(0, o.batchSize)
+        .map((problem) => ({
+          makeEnvs: () =>
+            Array.from(
+              { length: o.groupSize },
+              () => new PromptAnswerEnv(renderer, { prompt: [{ role: 'user', content: problem.prompt }], answer: problem.answer }, (reply) => o.reward(reply, problem), o.maxTokens),
+            ),
+        })),
+  };
 }
 
 /** From the command line: a short supervised warm start (unless a state path is given), then RL. */

@@ -1,14 +1,15 @@
-// Supervised fine-tuning in one flat loop, shaped like the Tinker cookbook's sl_loop.py: JSONL
-// conversations rendered with the model's chat template, pipelined forwardBackward + optimStep,
-// a linear learning-rate decay, periodic checkpoints, and resumption from the latest one.
+// Supervised fine-tuning, shaped like the Tinker cookbook's sl_loop.py: JSONL conversations
+// rendered by the model's renderer, pipelined forwardBackward + optimStep, a linear
+// learning-rate decay, periodic checkpoints, and resumption from the latest one. The loop itself
+// is the cookbook's supervised recipe (`trainSupervised`); this file picks the example's data
+// and defaults.
 //
 //   node examples/dist/sl-loop.js [data.jsonl] [logPath]
 import { runIfMain } from './run-if-main.js';
-import { ServiceClient, type Datum, type ServiceClientOptions, type TrainingClient } from '@tinker-ts/sdk';
-import { lastResumableCheckpoint, saveCheckpoint } from './checkpoint-log.js';
-import { conversationToDatum, readConversations, tokenCount } from './conversations.js';
+import { ServiceClient, type ServiceClientOptions } from '@tinker-ts/sdk';
+import { trainSupervised, type Message } from '@tinker-ts/cookbook';
+import { readConversations } from './conversations.js';
 import { INTENT_TRAIN_FILE } from './intent-task.js';
-import { shuffled } from './shuffle.js';
 
 export interface SlLoopOptions {
   baseModel?: string;
@@ -65,92 +66,41 @@ const DEFAULTS = {
 export async function main(options: SlLoopOptions = {}): Promise<SlLoopResult> {
   const o = { ...DEFAULTS, ...options };
   const log = o.log ?? ((line: string) => console.log(line));
-  const conversations = readConversations(o.dataFile ?? INTENT_TRAIN_FILE);
-  const batchesPerEpoch = Math.floor(conversations.length / o.batchSize);
-  if (batchesPerEpoch === 0) throw new Error(`need at least ${o.batchSize} conversations for one batch, got ${conversations.length}`);
-  const totalSteps = o.steps ?? batchesPerEpoch;
-
+  const conversations = readConversations(o.dataFile ?? INTENT_TRAIN_FILE).map((c) => c.messages as Message[]);
   const service = o.service ?? new ServiceClient(o.client ?? {});
   try {
-    const resume = lastResumableCheckpoint(o.logPath);
-    let training: TrainingClient;
-    let startStep = 0;
-    if (resume?.statePath) {
-      training = await service.createTrainingClientFromStateWithOptimizer(resume.statePath);
-      startStep = resume.step;
-      log(`resuming from step ${startStep} (${resume.statePath})`);
-    } else {
-      training = await service.createLoraTrainingClient({
-        baseModel: o.baseModel,
-        rank: o.rank,
-        ...(o.seed !== undefined ? { seed: o.seed } : {}),
-        ...(o.trainUnembed !== undefined ? { trainUnembed: o.trainUnembed } : {}),
-      });
-    }
-    const tokenizer = await training.getTokenizer();
-    log(`training ${totalSteps} steps of ${o.batchSize} conversations`);
-
-    const metrics: SlStepMetrics[] = [];
-    for (let step = startStep; step < totalSteps; step++) {
-      const t0 = Date.now();
-      if (o.saveEvery > 0 && step % o.saveEvery === 0 && step > startStep) {
-        await saveCheckpoint(training, { name: stepName(step), step, logPath: o.logPath, kind: 'state' });
-      }
-      const learningRate = o.learningRate * Math.max(0, 1 - step / totalSteps);
-      const batch = batchAt(conversations.length, o.batchSize, batchesPerEpoch, step).map((i) =>
-        conversationToDatum(tokenizer, conversations[i]!.messages, o.maxLength),
-      );
-
-      // Submit both before waiting on either: the optimizer step queues right behind the gradients.
-      const fwdBwd = training.forwardBackward(batch, 'cross_entropy');
-      const optim = training.optimStep({ learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
-      const result = await fwdBwd;
-      await optim;
-
-      const m: SlStepMetrics = {
-        step,
-        learningRate,
-        trainMeanNll: meanNll(result.lossFnOutputs.map((x) => x['logprobs']!.toArray()), batch),
-        numSequences: batch.length,
-        numTokens: tokenCount(batch),
-        seconds: (Date.now() - t0) / 1000,
-      };
-      metrics.push(m);
-      log(`step ${step}: nll ${m.trainMeanNll.toFixed(4)}, lr ${learningRate.toExponential(2)}, ${m.numTokens} tokens, ${m.seconds.toFixed(2)} s`);
-    }
-
-    const final = await saveCheckpoint(training, { name: 'final', step: totalSteps, logPath: o.logPath, kind: 'both' });
-    log(`final checkpoint: ${final.statePath} (sampler: ${final.samplerPath})`);
-    return { startStep, metrics, finalStatePath: final.statePath!, finalSamplerPath: final.samplerPath! };
+    const run = await trainSupervised(service, {
+      baseModel: o.baseModel,
+      logDir: o.logPath,
+      conversations,
+      // The examples' chat format: Qwen3 answering directly, without a thinking block.
+      renderer: 'qwen3_disable_thinking',
+      batchSize: o.batchSize,
+      learningRate: o.learningRate,
+      rank: o.rank,
+      saveEvery: o.saveEvery,
+      maxLength: o.maxLength,
+      ...(o.steps !== undefined ? { steps: o.steps } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.trainUnembed !== undefined ? { lora: { trainUnembed: o.trainUnembed } } : {}),
+      log,
+    });
+    return {
+      startStep: run.startStep,
+      metrics: run.steps.map((m) => ({
+        step: m.step,
+        learningRate: m['learning_rate']!,
+        trainMeanNll: m['train_mean_nll']!,
+        numSequences: m['num_sequences']!,
+        numTokens: m['tokens/train']!,
+        seconds: m['time/step_s']!,
+      })),
+      finalStatePath: run.final.statePath!,
+      finalSamplerPath: run.final.samplerPath!,
+    };
   } finally {
     if (!o.service) await service.close();
   }
-}
-
-/** Indices of the conversations in batch `step` (a fresh seeded shuffle each epoch). */
-function batchAt(n: number, batchSize: number, batchesPerEpoch: number, step: number): number[] {
-  const epoch = Math.floor(step / batchesPerEpoch);
-  const order = shuffled([...Array(n).keys()], epoch);
-  const start = (step % batchesPerEpoch) * batchSize;
-  return order.slice(start, start + batchSize);
-}
-
-/** Σ −logprob·weight / Σ weight over the batch (the cookbook's compute_mean_nll). */
-function meanNll(logprobs: number[][], batch: Datum[]): number {
-  let nll = 0;
-  let weight = 0;
-  logprobs.forEach((lp, i) => {
-    const w = batch[i]!.lossFnInputs['weights']!.toArray();
-    for (let k = 0; k < lp.length; k++) {
-      nll -= lp[k]! * w[k]!;
-      weight += w[k]!;
-    }
-  });
-  return weight > 0 ? nll / weight : NaN;
-}
-
-function stepName(step: number): string {
-  return String(step).padStart(6, '0');
 }
 
 runIfMain(import.meta.url, 'sl-loop', () => {
