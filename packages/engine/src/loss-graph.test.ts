@@ -93,3 +93,16 @@ test('a program that does not fit the batch is the caller\'s error', () => {
   rejects(program({ op: 'unary', fn: 'exp', x: 0 }), /needs a tensor, got a list/);
   rejects({ ...program({ op: 'sum', x: LP0 }), metrics: { m: LP0 } }, /metric m must be a scalar/);
 });
+
+test('a loss that does not reach every datum of the batch is refused: those datums would get no gradient', () => {
+  const p = program({ op: 'sum', x: LP0 }, { op: 'sum', x: LP1 }, { op: 'binary', fn: 'add', a: HEAD.length, b: HEAD.length + 1 });
+  assert.equal(evaluateLossProgram(p, inputsOf(LP), true).dlogprobs!.length, 2, 'both datums read: fine');
+  const three = { ...inputsOf([...LP, [-0.2]]), ref: [[0.25], [-0.5], [0]], index: [[2, 0, 0], [1, 1, 0], [0]] };
+  assert.throws(
+    () => evaluateLossProgram(p, three, true),
+    (e: unknown) => e instanceof EngineUserError && /the batch has 3 datums but the loss reads the logprobs of 2 of them \(not datum 2\)/.test(e.message),
+  );
+  // Concatenating the whole list reaches every datum.
+  const whole: LossProgram = { steps: [...HEAD, { op: 'cat', xs: 0 }, { op: 'sum', x: HEAD.length }], loss: HEAD.length + 1, metrics: {} };
+  assert.ok(Math.abs(evaluateLossProgram(whole, three, false).loss - -5) < 1e-12);
+});

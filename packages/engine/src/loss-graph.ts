@@ -109,6 +109,7 @@ export function evaluateLossProgram(program: LossProgram, inputs: LossProgramInp
     return v;
   };
   for (let i = 0; i < steps.length; i++) values[i] = forwardStep(steps[i]!, i, values, tensorAt, inputs);
+  checkEveryDatumRead(steps, values);
 
   const lossValue = tensorAt(program.loss, 'the loss');
   let loss = 0;
@@ -145,6 +146,35 @@ export function evaluateLossProgram(program: LossProgram, inputs: LossProgramInp
     for (const x of g) if (!Number.isFinite(x)) throw new EngineUserError('custom loss: its gradient is not finite');
   }
   return { loss, metrics, dlogprobs };
+}
+
+/**
+ * A loss traced for fewer datums than the batch has would leave the rest without gradient:
+ * a silently wrong step. Datums are reached by indexing the logprobs list (`item`) or by
+ * concatenating it whole (`cat` / `stack`), so every datum must be reached one of these ways.
+ */
+function checkEveryDatumRead(steps: readonly LossStep[], values: readonly Value[]): void {
+  const read = new Set<number>();
+  let batch = -1;
+  let all = false;
+  const isLogprobs = (k: number) => steps[k]?.op === 'input' && (steps[k] as { name: string }).name === 'logprobs';
+  steps.forEach((s, i) => {
+    if (s.op === 'input' && s.name === 'logprobs') batch = (values[i] as TensorList).list.length;
+    if ((s.op === 'cat' || s.op === 'stack') && isLogprobs(s.xs)) all = true;
+    if (s.op !== 'item') return;
+    const from = steps[s.x];
+    const v = values[s.x]!;
+    if (from?.op !== 'input' || from.name !== 'logprobs' || !isList(v)) return;
+    read.add(s.index < 0 ? v.list.length + s.index : s.index);
+  });
+  if (all || batch < 0 || read.size === batch) return;
+  const unread: number[] = [];
+  for (let d = 0; d < batch && unread.length < 5; d++) if (!read.has(d)) unread.push(d);
+  throw new EngineUserError(
+    `custom loss: the batch has ${batch} datums but the loss reads the logprobs of ${read.size} of them ` +
+      `(not datum ${unread.join(', ')}${batch - read.size > unread.length ? ', …' : ''}), which would get no gradient; ` +
+      'trace the loss for the batch size you send',
+  );
 }
 
 function forwardStep(s: LossStep, i: number, values: Value[], tensorAt: (i: number, what: string) => Tensor, inputs: LossProgramInputs): Value {

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CheckpointsTable } from './store/checkpoints-table.js';
+import { CustomLossesTable } from './store/custom-losses-table.js';
 import { FuturesTable } from './store/futures-table.js';
 import { ModelsTable } from './store/models-table.js';
 import { SamplingSessionsTable } from './store/sampling-sessions-table.js';
@@ -29,6 +30,7 @@ export class Store {
   readonly checkpoints: CheckpointsTable;
   readonly samplingSessions: SamplingSessionsTable;
   readonly trainingMetrics: TrainingMetricsTable;
+  readonly customLosses: CustomLossesTable;
   /** Undo steps for in-memory state changed inside the open transaction, run if it rolls back. */
   private rollbackSteps: Array<() => void> = [];
 
@@ -47,6 +49,7 @@ export class Store {
     this.checkpoints = new CheckpointsTable(this.db);
     this.samplingSessions = new SamplingSessionsTable(this.db);
     this.trainingMetrics = new TrainingMetricsTable(this.db);
+    this.customLosses = new CustomLossesTable(this.db);
   }
 
   close(): void {

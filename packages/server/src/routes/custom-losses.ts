@@ -5,7 +5,6 @@
  */
 import { createCustomLossRequestSchema, parse, type CreateCustomLossResponse } from '@tinker-ts/protocol';
 import { requireSession, type ServerContext } from '../context.js';
-import { rebuildCustomLoss } from '../custom-loss-graph.js';
 import { customLossIdOf, registerCustomLoss } from '../custom-losses.js';
 import { json, type Route, defineRoute } from '../router.js';
 
@@ -17,15 +16,7 @@ export function customLossRoutes(ctx: ServerContext): Route[] {
       body: (v) => parse(createCustomLossRequestSchema, v),
       handler: ({ user, body }) => {
         requireSession(ctx, user, body.session_id);
-        const program = rebuildCustomLoss(body);
-        const stored = registerCustomLoss(ctx, {
-          lossId: customLossIdOf(body.session_id, body.custom_loss_seq_id),
-          sessionId: body.session_id,
-          name: body.name,
-          inputs: body.inputs,
-          program,
-          fingerprint: JSON.stringify([body.name, body.inputs, body.graph]),
-        });
+        const stored = registerCustomLoss(ctx, customLossIdOf(body.session_id, body.custom_loss_seq_id), body);
         const res: CreateCustomLossResponse = { type: 'create_custom_loss', loss_id: stored.lossId };
         return json(res);
       },

@@ -103,6 +103,14 @@ CREATE TABLE IF NOT EXISTS training_metrics (
   created_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS training_metrics_run ON training_metrics(model_id, kind);
+
+CREATE TABLE IF NOT EXISTS custom_losses (
+  loss_id TEXT PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  request_json TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS custom_losses_session ON custom_losses(session_id);
 `;
 
 
