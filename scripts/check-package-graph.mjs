@@ -2,7 +2,8 @@
 // Checks that the workspace's packages form a graph without cycles at run time: every
 // `@tinker-ts/*` module named in shipped code (static imports, and the specifiers of optional
 // dynamic imports) is declared in `dependencies` or `peerDependencies`, and those edges have no
-// cycle. Tests and their kits may use any package through `devDependencies`.
+// cycle. Tests, their kits and benchmarks (none of which ship: see each package's `files`) may
+// use any package through `devDependencies`.
 // Usage: node scripts/check-package-graph.mjs (exit 1 with the reason when the graph is wrong).
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, resolve, relative } from 'node:path';
@@ -12,7 +13,7 @@ const dirs = [...readdirSync(join(root, 'packages')).map((p) => join(root, 'pack
   existsSync(join(d, 'package.json')),
 );
 
-const isTestCode = (file) => /\.test\.ts$|testkit\.ts$|[\\/]testing[\\/]/.test(file);
+const isTestCode = (file) => /\.test\.ts$|testkit\.ts$|[\\/]testing[\\/]|[\\/]src[\\/]bench[\\/]/.test(file);
 
 function sources(dir, out = []) {
   for (const name of readdirSync(dir)) {
