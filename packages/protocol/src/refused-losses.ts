@@ -2,7 +2,7 @@
 // request naming one gets a 4xx that says why instead of "expected one of …".
 export const REFUSED_LOSS_FNS: Readonly<Record<string, string>> = Object.freeze({
   stable_reinforce:
-    'loss_fn "stable_reinforce" is an alpha loss of hosted Tinker whose formula is unpublished; it is not implemented ' +
+    '"stable_reinforce" is an alpha loss_fn of hosted Tinker whose formula is unpublished; it is not implemented ' +
     'here rather than guessed. For off-policy RL use "importance_sampling", "ppo" or "cispo", or a custom loss.',
 });
 

@@ -131,27 +131,24 @@ export const datumSchema: Schema<T.Datum> = object({
   loss_fn_input_spans: optionalNullable(array(provenanceSpanSchema, { maxLength: REQUEST_LIMITS.maxElements })),
 });
 
-const knownLossFnSchema: Schema<T.LossFnType> = literal(
-  'cross_entropy',
-  'importance_sampling',
-  'ppo',
-  'cispo',
-  'dro',
-);
+/** A loss name from `known`; hosted names refused here (stable_reinforce) say why. */
+function lossNameSchema<L extends string>(known: Schema<L>): Schema<L> {
+  return {
+    expected: known.expected,
+    check(value, path) {
+      const refused = refusedLossReason(value);
+      if (refused) throw new ValidationError(refused, path);
+      return known.check(value, path);
+    },
+  };
+}
 
-/** A built-in loss name; hosted names refused here (stable_reinforce) say why. */
-export const lossFnTypeSchema: Schema<T.LossFnType> = {
-  expected: knownLossFnSchema.expected,
-  check(value, path) {
-    const refused = refusedLossReason(value);
-    if (refused) throw new ValidationError(refused, path);
-    return knownLossFnSchema.check(value, path);
-  },
-};
+/** A built-in loss name. */
+export const lossFnTypeSchema: Schema<T.LossFnType> = lossNameSchema(literal('cross_entropy', 'importance_sampling', 'ppo', 'cispo', 'dro'));
 
 export const forwardBackwardInputSchema: Schema<T.ForwardBackwardInput> = object({
   data: array(datumSchema, { maxLength: REQUEST_LIMITS.maxDatums }),
-  loss_fn: literal('cross_entropy', 'importance_sampling', 'ppo', 'cispo', 'dro', 'custom'),
+  loss_fn: lossNameSchema(literal('cross_entropy', 'importance_sampling', 'ppo', 'cispo', 'dro', 'custom')),
   loss_fn_config: optionalNullable(record(number(), { maxKeys: 64 })),
   loss_id: optionalNullable(id()),
 });
