@@ -10,6 +10,8 @@ import { packSequences } from './packed-batch.js';
 import { modelConfigFromHf, modelConfigToHf, readHfConfig } from './hf-config.js';
 import { hfTensorsOf, readHfWeights, writeHfWeights } from './hf-weights.js';
 import { readPeftAdapter, writePeftAdapter } from './peft.js';
+import { loadTrainingState, saveTrainingState, STATE_TENSORS_FILE } from './checkpoint.js';
+import { readSafetensorsFile } from './safetensors.js';
 import { ModelRegistry } from './model-registry.js';
 import { runForwardBackward } from './training.js';
 import { writeSafetensorsFile, type NamedTensor } from './safetensors.js';
@@ -100,6 +102,27 @@ test('expert adapters export as PEFT stacked tensors and read back unchanged', (
     assert.equal(back.settings.trainMlp, true);
     assert.deepEqual([...back.params.keys()].sort(), [...adapter.params.keys()].sort());
     for (const [key, p] of adapter.params) assert.deepEqual(back.params.get(key), p, key);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('training state with expert adapters (gate_up at rank 2r) saves and loads with its optimizer moments', () => {
+  const settings = { rank: 3, alpha: 6, seed: 2, trainAttn: true, trainMlp: true, trainUnembed: false };
+  const state = createAdapterState(moe, settings);
+  const rng = new Prng(4);
+  for (const group of [state.params, state.adamM, state.adamV]) for (const p of group.values()) { rng.fillNormal(p.A, 0, 1); rng.fillNormal(p.B, 0, 1); }
+  state.step = 3;
+  const dir = tmp();
+  try {
+    saveTrainingState(dir, 'm', state, true);
+    const gateUp = readSafetensorsFile(join(dir, STATE_TENSORS_FILE)).tensors.get('lora.layers.0.experts.1.gate_up.A');
+    assert.deepEqual(gateUp?.shape, [6, 16]);
+    const target = createAdapterState(moe, settings);
+    loadTrainingState(dir, 'm', target, true);
+    assert.equal(target.step, 3);
+    for (const [key, p] of state.params) assert.deepEqual(target.params.get(key), p, key);
+    for (const [key, p] of state.adamV) assert.deepEqual(target.adamV.get(key), p, key);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
