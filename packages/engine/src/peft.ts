@@ -10,7 +10,7 @@ import { Prng } from './prng.js';
 import { LM_HEAD_KEY, adaptedModules } from './lora.js';
 import { readSafetensorsFile, tensorAsFloat32, writeSafetensorsFile, type NamedTensor } from './safetensors.js';
 import type { LoraModuleKind, LoraParams, LoraSettings, ModelConfig } from './model-types.js';
-import { parseExpertLoraKey } from './moe-config.js';
+import { expertLoraRank, parseExpertLoraKey } from './moe-config.js';
 import { addExpertPeftTensors, expertPeftConfig, readExpertPeftTensors } from './peft-experts.js';
 
 export const PEFT_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -113,10 +113,11 @@ export function readPeftAdapter(dir: string, cfg: ModelConfig): PeftAdapter {
   };
   const params: LoraParams = new Map();
   for (const { key, inDim, outDim } of adaptedModules(cfg, settings)) {
-    if (parseExpertLoraKey(key) !== null) {
+    const expert = parseExpertLoraKey(key);
+    if (expert !== null) {
       // Fresh expert adapters, filled from the stacked tensors below.
       const bound = 1 / Math.sqrt(inDim);
-      const r = key.endsWith('.gate_up') ? 2 * rank : rank;
+      const r = expertLoraRank(expert.proj, rank);
       params.set(key, { A: new Prng(0, `lora.${key}`).fillUniform(new Float32Array(r * inDim), -bound, bound), B: new Float32Array(outDim * r), inDim, outDim });
       continue;
     }

@@ -182,6 +182,13 @@ function torchScriptPath(): string {
   return fileURLToPath(new URL('../../src/bench/torch_reference.py', import.meta.url));
 }
 
+function trainableOf(c: BenchCase): number {
+  let n = 0;
+  const adapter = createAdapterState(c.config, { rank: c.rank, alpha: 16, seed: 0, trainAttn: true, trainMlp: true, trainUnembed: false });
+  for (const p of adapter.params.values()) n += p.A.length + p.B.length;
+  return n;
+}
+
 /** transformers + PEFT on the MoE shape; needs a Python with torch, transformers and peft. */
 function runTorchMoe(c: BenchCase): TorchResult | string {
   const python = process.env.TINKER_TORCH_PYTHON;
@@ -196,8 +203,9 @@ function runTorchMoe(c: BenchCase): TorchResult | string {
     '--decode-tokens', String(c.decodeTokens), '--decode-tokens-batched', String(c.decodeTokensBatched)];
   const r = spawnSync(python, args, { encoding: 'utf8', timeout: 20 * 60_000 });
   if (r.status !== 0) return `torch: MoE reference failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
-  const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as Omit<TorchResult, 'threads'> & { threads: number };
-  return { ...t, threads: { train: t.threads, decode1: t.threads, decode16: t.threads } };
+  const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult & { trainable: number };
+  console.log(`  trainable LoRA parameters: torch+PEFT ${t.trainable}, ours ${trainableOf(c)}`);
+  return t;
 }
 
 function runTorch(c: BenchCase): TorchResult | string {
