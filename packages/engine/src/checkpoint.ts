@@ -30,8 +30,10 @@ const GROUPS = { params: 'lora', adamM: 'adam_m', adamV: 'adam_v', dimuonM: 'dim
 
 function addGroup(out: Map<string, NamedTensor>, prefix: string, params: LoraParams, rank: number): void {
   for (const [key, p] of params) {
-    out.set(`${prefix}.${key}.A`, { data: p.A, shape: [rank, p.inDim] });
-    out.set(`${prefix}.${key}.B`, { data: p.B, shape: [p.outDim, rank] });
+    // Expert gate_up adapters have twice the adapter's rank (moe-config.ts).
+    const r = p.A.length / p.inDim || rank;
+    out.set(`${prefix}.${key}.A`, { data: p.A, shape: [r, p.inDim] });
+    out.set(`${prefix}.${key}.B`, { data: p.B, shape: [p.outDim, r] });
   }
 }
 

@@ -252,7 +252,7 @@ export class Engine {
 
   saveSamplerWeights(adapterId: string, dir: string): void {
     const { baseModel, state } = this.adapter(adapterId);
-    writePeftAdapter(dir, { baseModel, settings: state.settings, params: state.params });
+    writePeftAdapter(dir, { baseModel, settings: state.settings, params: state.params }, this.registry.config(baseModel));
   }
 
   sample(source: SampleSource, req: SampleInput): SampleResponse {

@@ -7,7 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineUserError } from './errors.js';
 import { readSafetensorsFile, tensorAsFloat32, writeSafetensorsFile, type NamedTensor, type SafetensorsFile } from './safetensors.js';
-import type { LayerWeights, ModelConfig, ModelWeights } from './model-types.js';
+import type { LayerWeights, ModelConfig, ModelWeights, MoeLayerWeights } from './model-types.js';
+import { isSparseLayer } from './moe-config.js';
 
 /** Opens every safetensors file of a model directory; returns tensor name → the file holding it. */
 function openCheckpoint(dir: string): Map<string, SafetensorsFile> {
@@ -49,8 +50,10 @@ export function readHfWeights(dir: string, cfg: ModelConfig): ModelWeights {
   };
   const { hiddenSize: d, headDim: hd, numHeads: H, numKvHeads: KVH, intermediateSize: ff, vocabSize: V } = cfg;
   const layers: LayerWeights[] = [];
+  const empty = new Float32Array(0);
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `model.layers.${i}.`;
+    const sparse = isSparseLayer(cfg, i);
     layers.push({
       inputNorm: get(`${p}input_layernorm.weight`, [d]),
       q: get(`${p}self_attn.q_proj.weight`, [H * hd, d]),
@@ -60,15 +63,40 @@ export function readHfWeights(dir: string, cfg: ModelConfig): ModelWeights {
       qNorm: cfg.family === 'qwen3' ? get(`${p}self_attn.q_norm.weight`, [hd]) : null,
       kNorm: cfg.family === 'qwen3' ? get(`${p}self_attn.k_norm.weight`, [hd]) : null,
       postAttnNorm: get(`${p}post_attention_layernorm.weight`, [d]),
-      gate: get(`${p}mlp.gate_proj.weight`, [ff, d]),
-      up: get(`${p}mlp.up_proj.weight`, [ff, d]),
-      down: get(`${p}mlp.down_proj.weight`, [d, ff]),
+      gate: sparse ? empty : get(`${p}mlp.gate_proj.weight`, [ff, d]),
+      up: sparse ? empty : get(`${p}mlp.up_proj.weight`, [ff, d]),
+      down: sparse ? empty : get(`${p}mlp.down_proj.weight`, [d, ff]),
+      moe: sparse ? readExperts(files, `${p}mlp.`, cfg, get) : null,
     });
   }
   const embed = get('model.embed_tokens.weight', [V, d]);
   // Some tied checkpoints still store lm_head; it then equals the embedding and is not needed.
   const lmHead = cfg.tieWordEmbeddings ? null : get('lm_head.weight', [V, d]);
   return { embed, layers, finalNorm: get('model.norm.weight', [d]), lmHead };
+}
+
+/**
+ * A sparse layer's router and experts. Checkpoints store the experts one by one
+ * (`experts.<e>.gate_proj.weight`, as transformers saves them) or stacked
+ * (`experts.gate_up_proj` [E, 2·ffe, d], `experts.down_proj` [E, d, ffe]); both load.
+ */
+function readExperts(files: Map<string, SafetensorsFile>, p: string, cfg: ModelConfig,
+  get: (name: string, shape: number[]) => Float32Array): MoeLayerWeights {
+  const { hiddenSize: d } = cfg;
+  const { numExperts: E, moeIntermediateSize: ffe } = cfg.moe!;
+  const router = get(`${p}gate.weight`, [E, d]);
+  if (files.has(`${p}experts.gate_up_proj`)) {
+    return { router, gateUp: get(`${p}experts.gate_up_proj`, [E, 2 * ffe, d]), down: get(`${p}experts.down_proj`, [E, d, ffe]) };
+  }
+  const gateUp = new Float32Array(E * 2 * ffe * d);
+  const down = new Float32Array(E * d * ffe);
+  for (let e = 0; e < E; e++) {
+    const q = `${p}experts.${e}.`;
+    gateUp.set(get(`${q}gate_proj.weight`, [ffe, d]), e * 2 * ffe * d);
+    gateUp.set(get(`${q}up_proj.weight`, [ffe, d]), (e * 2 + 1) * ffe * d);
+    down.set(get(`${q}down_proj.weight`, [d, ffe]), e * d * ffe);
+  }
+  return { router, gateUp, down };
 }
 
 /** HF tensor names and shapes of a model's weights (the inverse of readHfWeights). */
@@ -88,6 +116,18 @@ export function hfTensorsOf(cfg: ModelConfig, w: ModelWeights): Map<string, Name
     if (l.qNorm) out.set(`${p}self_attn.q_norm.weight`, { data: l.qNorm, shape: [hd] });
     if (l.kNorm) out.set(`${p}self_attn.k_norm.weight`, { data: l.kNorm, shape: [hd] });
     out.set(`${p}post_attention_layernorm.weight`, { data: l.postAttnNorm, shape: [d] });
+    if (l.moe) {
+      // One tensor per expert, as transformers saves Qwen3-MoE checkpoints.
+      const { numExperts: E, moeIntermediateSize: ffe } = cfg.moe!;
+      out.set(`${p}mlp.gate.weight`, { data: l.moe.router, shape: [E, d] });
+      for (let e = 0; e < E; e++) {
+        const q = `${p}mlp.experts.${e}.`;
+        out.set(`${q}gate_proj.weight`, { data: l.moe.gateUp.subarray(e * 2 * ffe * d, (e * 2 + 1) * ffe * d), shape: [ffe, d] });
+        out.set(`${q}up_proj.weight`, { data: l.moe.gateUp.subarray((e * 2 + 1) * ffe * d, (e + 1) * 2 * ffe * d), shape: [ffe, d] });
+        out.set(`${q}down_proj.weight`, { data: l.moe.down.subarray(e * d * ffe, (e + 1) * d * ffe), shape: [d, ffe] });
+      }
+      return;
+    }
     out.set(`${p}mlp.gate_proj.weight`, { data: l.gate, shape: [ff, d] });
     out.set(`${p}mlp.up_proj.weight`, { data: l.up, shape: [ff, d] });
     out.set(`${p}mlp.down_proj.weight`, { data: l.down, shape: [d, ff] });

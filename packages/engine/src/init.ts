@@ -7,6 +7,7 @@ import { Prng } from './prng.js';
 import { adaptedModules, zerosLike } from './lora.js';
 import type { AdapterState, LayerWeights, LoraParams, LoraSettings, ModelConfig, ModelWeights } from './model-types.js';
 import { EngineUserError } from './errors.js';
+import { isSparseLayer } from './moe-config.js';
 
 export interface RandomWeightsOptions {
   /** Standard deviation of every linear and the embedding (default 0.02, as HF initializer_range). */
@@ -25,6 +26,9 @@ export function randomModelWeights(cfg: ModelConfig, seed: number, options: Rand
   const layers: LayerWeights[] = [];
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `layers.${i}.`;
+    const sparse = isSparseLayer(cfg, i);
+    const E = cfg.moe?.numExperts ?? 0;
+    const ffe = cfg.moe?.moeIntermediateSize ?? 0;
     layers.push({
       inputNorm: ones(d),
       q: normal(qDim * d, p + 'q'),
@@ -34,9 +38,10 @@ export function randomModelWeights(cfg: ModelConfig, seed: number, options: Rand
       qNorm: cfg.family === 'qwen3' ? ones(cfg.headDim) : null,
       kNorm: cfg.family === 'qwen3' ? ones(cfg.headDim) : null,
       postAttnNorm: ones(d),
-      gate: normal(ff * d, p + 'gate'),
-      up: normal(ff * d, p + 'up'),
-      down: normal(d * ff, p + 'down'),
+      gate: sparse ? new Float32Array(0) : normal(ff * d, p + 'gate'),
+      up: sparse ? new Float32Array(0) : normal(ff * d, p + 'up'),
+      down: sparse ? new Float32Array(0) : normal(d * ff, p + 'down'),
+      moe: sparse ? { router: normal(E * d, p + 'router'), gateUp: normal(E * 2 * ffe * d, p + 'experts.gate_up'), down: normal(E * d * ffe, p + 'experts.down') } : null,
     });
   }
   return {
@@ -51,10 +56,10 @@ export function randomModelWeights(cfg: ModelConfig, seed: number, options: Rand
 export function createLoraParams(cfg: ModelConfig, settings: LoraSettings): LoraParams {
   validateLoraSettings(settings);
   const params: LoraParams = new Map();
-  for (const { key, inDim, outDim } of adaptedModules(cfg, settings)) {
+  for (const { key, inDim, outDim, rank } of adaptedModules(cfg, settings)) {
     const bound = 1 / Math.sqrt(inDim);
-    const A = new Prng(settings.seed, 'lora.' + key).fillUniform(new Float32Array(settings.rank * inDim), -bound, bound);
-    params.set(key, { A, B: new Float32Array(outDim * settings.rank), inDim, outDim });
+    const A = new Prng(settings.seed, 'lora.' + key).fillUniform(new Float32Array(rank * inDim), -bound, bound);
+    params.set(key, { A, B: new Float32Array(outDim * rank), inDim, outDim });
   }
   return params;
 }

@@ -5,6 +5,7 @@
  */
 import type { Kernels } from './kernels.js';
 import type { LoraModuleKind, LoraPair, LoraParams, LoraSettings, ModelConfig } from './model-types.js';
+import { expertDims, expertLoraKey, expertLoraRank, isSparseLayer } from './moe-config.js';
 
 export const ATTENTION_MODULES: readonly LoraModuleKind[] = ['q', 'k', 'v', 'o'];
 export const MLP_MODULES: readonly LoraModuleKind[] = ['gate', 'up', 'down'];
@@ -23,6 +24,7 @@ export interface LoraModuleShape {
   key: string;
   inDim: number;
   outDim: number;
+  rank: number;
 }
 
 /** [in, out] of a per-layer linear module. */
@@ -45,10 +47,22 @@ export function adaptedModules(cfg: ModelConfig, settings: LoraSettings): LoraMo
   if (settings.trainAttn) kinds.push(...ATTENTION_MODULES);
   if (settings.trainMlp) kinds.push(...MLP_MODULES);
   const shapes: LoraModuleShape[] = [];
+  const r = settings.rank;
   for (let layer = 0; layer < cfg.numLayers; layer++) {
-    for (const kind of kinds) shapes.push({ key: loraKey(layer, kind), ...moduleDims(cfg, kind) });
+    for (const kind of kinds) {
+      // In an MoE model the MLP adapters sit on the experts (moe-config.ts says why dense MLP layers get none).
+      if (cfg.moe !== undefined && MLP_MODULES.includes(kind)) continue;
+      shapes.push({ key: loraKey(layer, kind), ...moduleDims(cfg, kind), rank: r });
+    }
+    if (settings.trainMlp && isSparseLayer(cfg, layer)) {
+      for (let e = 0; e < cfg.moe!.numExperts; e++) {
+        for (const proj of ['gate_up', 'down'] as const) {
+          shapes.push({ key: expertLoraKey(layer, e, proj), ...expertDims(cfg, proj), rank: expertLoraRank(proj, r) });
+        }
+      }
+    }
   }
-  if (settings.trainUnembed) shapes.push({ key: LM_HEAD_KEY, inDim: cfg.hiddenSize, outDim: cfg.vocabSize });
+  if (settings.trainUnembed) shapes.push({ key: LM_HEAD_KEY, inDim: cfg.hiddenSize, outDim: cfg.vocabSize, rank: r });
   return shapes;
 }
 

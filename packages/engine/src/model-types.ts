@@ -31,6 +31,22 @@ export interface ModelConfig {
   tieWordEmbeddings: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
+  /** Qwen3-MoE: the sparse MLP blocks; absent for dense decoders. */
+  moe?: MoeConfig;
+}
+
+/** The routed-experts MLP of Qwen3-MoE (`Qwen3MoeSparseMoeBlock` in transformers). */
+export interface MoeConfig {
+  numExperts: number;
+  /** k of top-k. */
+  numExpertsPerTok: number;
+  /** Hidden width of one expert. */
+  moeIntermediateSize: number;
+  /** Renormalise the k selected router probabilities to sum to 1. */
+  normTopkProb: boolean;
+  /** Layer l is sparse when (l + 1) % decoderSparseStep == 0 and l is not in mlpOnlyLayers. */
+  decoderSparseStep: number;
+  mlpOnlyLayers: number[];
 }
 
 export interface LayerWeights {
@@ -44,7 +60,16 @@ export interface LayerWeights {
   postAttnNorm: Float32Array; // [d]
   gate: Float32Array; // [ff, d]
   up: Float32Array; // [ff, d]
-  down: Float32Array; // [d, ff]
+  down: Float32Array; // [d, ff]; gate/up/down are empty in sparse layers
+  /** The routed experts of a sparse layer (null in dense layers). */
+  moe?: MoeLayerWeights | null;
+}
+
+/** One sparse layer's router and experts, stacked as transformers 5 holds them. */
+export interface MoeLayerWeights {
+  router: Float32Array; // [E, d], frozen
+  gateUp: Float32Array; // [E, 2*ffe, d]: per expert the gate rows, then the up rows
+  down: Float32Array; // [E, d, ffe]
 }
 
 export interface ModelWeights {

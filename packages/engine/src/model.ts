@@ -24,6 +24,7 @@ import { allocBlock, allocScratch, reuseBlock, type BlockActivations } from './l
 import { defaultHeadChunkRows, embedForward, headLogits, headWeight } from './layers/embed-head.js';
 import { mlpHalfBackward, mlpHalfForward } from './layers/mlp.js';
 import { loraBackward, makeContext, type AdapterView } from './layers/pass-context.js';
+import type { RouterLoad } from './router-load.js';
 
 /**
  * Called once per head row chunk during training with the chunk's target logprobs
@@ -41,6 +42,8 @@ export interface TrainingPassOptions {
   batchLossGradient?: BatchLossGradientFn;
   /** Rows per head chunk; the default keeps a chunk's logits around 8M floats. */
   headChunkRows?: number;
+  /** Collects the router load of sparse (MoE) layers. */
+  routerLoad?: RouterLoad;
 }
 
 /**
@@ -63,6 +66,7 @@ export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: Adapter
   let maxPos = 0;
   for (let i = 0; i < T; i++) maxPos = Math.max(maxPos, batch.positions[i]);
   const ctx = makeContext(k, model, adapter, batch.positions, maxPos);
+  ctx.routerLoad = options.routerLoad ?? null;
   const L = cfg.numLayers;
   const hd = cfg.headDim;
   const attnScale = 1 / Math.sqrt(hd);

@@ -10,6 +10,8 @@ import { Prng } from './prng.js';
 import { LM_HEAD_KEY, adaptedModules } from './lora.js';
 import { readSafetensorsFile, tensorAsFloat32, writeSafetensorsFile, type NamedTensor } from './safetensors.js';
 import type { LoraModuleKind, LoraParams, LoraSettings, ModelConfig } from './model-types.js';
+import { expertLoraRank, parseExpertLoraKey } from './moe-config.js';
+import { addExpertPeftTensors, expertPeftConfig, readExpertPeftTensors } from './peft-experts.js';
 
 export const PEFT_WEIGHTS_FILE = 'adapter_model.safetensors';
 export const PEFT_CONFIG_FILE = 'adapter_config.json';
@@ -28,6 +30,8 @@ export function peftModuleName(key: string): string {
   return `base_model.model.model.layers.${m[1]}.${HF_MODULE[m[2] as LoraModuleKind]}`;
 }
 
+const MLP_NAMES = ['gate_proj', 'up_proj', 'down_proj'];
+
 /** PEFT target_modules: the short names of the adapted linears. */
 function targetModules(settings: LoraSettings): string[] {
   const out: string[] = [];
@@ -43,10 +47,17 @@ export interface PeftAdapter {
   params: LoraParams;
 }
 
-export function writePeftAdapter(dir: string, adapter: PeftAdapter): void {
+/** `cfg` is needed for adapters of MoE models (their expert adapters are written stacked). */
+export function writePeftAdapter(dir: string, adapter: PeftAdapter, cfg?: ModelConfig): void {
   mkdirSync(dir, { recursive: true });
   const tensors = new Map<string, NamedTensor>();
+  const hasExperts = [...adapter.params.keys()].some((key) => parseExpertLoraKey(key) !== null);
+  if (hasExperts) {
+    if (cfg === undefined) throw new Error('writing the expert adapters of an MoE model needs its config');
+    addExpertPeftTensors(tensors, cfg, adapter.settings.rank, adapter.params);
+  }
   for (const [key, p] of adapter.params) {
+    if (parseExpertLoraKey(key) !== null) continue;
     const name = peftModuleName(key);
     tensors.set(`${name}.lora_A.weight`, { data: p.A, shape: [adapter.settings.rank, p.inDim] });
     tensors.set(`${name}.lora_B.weight`, { data: p.B, shape: [p.outDim, adapter.settings.rank] });
@@ -62,10 +73,11 @@ export function writePeftAdapter(dir: string, adapter: PeftAdapter): void {
     bias: 'none',
     fan_in_fan_out: false,
     inference_mode: true,
-    target_modules: targetModules(adapter.settings),
+    target_modules: targetModules(adapter.settings).filter((m) => !(cfg?.moe !== undefined && MLP_NAMES.includes(m))),
     init_lora_weights: true,
     use_rslora: false,
     use_dora: false,
+    ...(hasExperts ? expertPeftConfig(adapter.settings.rank, adapter.settings.alpha) : {}),
   };
   writeFileSync(join(dir, PEFT_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 }
@@ -96,11 +108,19 @@ export function readPeftAdapter(dir: string, cfg: ModelConfig): PeftAdapter {
   const settings: LoraSettings = {
     rank, alpha, seed: 0,
     trainAttn: has(['q_proj', 'k_proj', 'v_proj', 'o_proj']),
-    trainMlp: has(['gate_proj', 'up_proj', 'down_proj']),
+    trainMlp: has(cfg.moe !== undefined ? ['mlp.experts', 'experts.base_layer'] : ['gate_proj', 'up_proj', 'down_proj']),
     trainUnembed: present.has('base_model.model.lm_head'),
   };
   const params: LoraParams = new Map();
   for (const { key, inDim, outDim } of adaptedModules(cfg, settings)) {
+    const expert = parseExpertLoraKey(key);
+    if (expert !== null) {
+      // Fresh expert adapters, filled from the stacked tensors below.
+      const bound = 1 / Math.sqrt(inDim);
+      const r = expertLoraRank(expert.proj, rank);
+      params.set(key, { A: new Prng(0, `lora.${key}`).fillUniform(new Float32Array(r * inDim), -bound, bound), B: new Float32Array(outDim * r), inDim, outDim });
+      continue;
+    }
     const name = peftModuleName(key);
     const read = (ab: 'A' | 'B', shape: number[]): Float32Array => {
       const tname = file.tensors.has(`${name}.lora_${ab}.weight`) ? `${name}.lora_${ab}.weight` : `${name}.lora_${ab}.default.weight`;
@@ -119,8 +139,10 @@ export function readPeftAdapter(dir: string, cfg: ModelConfig): PeftAdapter {
     };
     params.set(key, { A: read('A', [rank, inDim]), B: read('B', [outDim, rank]), inDim, outDim });
   }
+  const expertModules = cfg.moe !== undefined ? readExpertPeftTensors(file, dir, cfg, rank, params) : new Set<string>();
   for (const n of present) {
-    const known = [...params.keys()].some((k) => peftModuleName(k) === n);
+    if (expertModules.has(n)) continue;
+    const known = [...params.keys()].some((k) => parseExpertLoraKey(k) === null && peftModuleName(k) === n);
     if (!known) throw new EngineUserError(`${dir}: adapter module "${n}" does not exist in the base model`);
   }
   const baseModel = typeof config.base_model_name_or_path === 'string' ? config.base_model_name_or_path : '';

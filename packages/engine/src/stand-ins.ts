@@ -77,6 +77,10 @@ const K256 = 262144;
 export const STAND_INS: readonly StandInSpec[] = [
   standIn('tinker-ts/tiny-qwen3', 'qwen3', STAND_IN_CONTEXT),
   standIn('tinker-ts/tiny-llama3', 'llama', STAND_IN_CONTEXT),
+  // Qwen3-MoE-shaped: every layer routes each token to 2 of 8 experts.
+  standIn('tinker-ts/tiny-qwen3-moe', 'qwen3', STAND_IN_CONTEXT, {
+    overrides: { moe: { numExperts: 8, numExpertsPerTok: 2, moeIntermediateSize: 96, normTopkProb: true, decoderSparseStep: 1, mlpOnlyLayers: [] } },
+  }),
   standIn('Qwen/Qwen3-8B', 'qwen3', STAND_IN_CONTEXT),
   standIn('Qwen/Qwen3-30B-A3B-Instruct-2507', 'qwen3', STAND_IN_CONTEXT),
   standIn('Qwen/Qwen3-4B-Instruct-2507', 'qwen3', STAND_IN_CONTEXT),
@@ -132,7 +136,8 @@ export const SHARED_TOKENIZER_ID = 'Qwen/Qwen3-8B';
 /** One-line description used in logs. */
 export function describeStandIn(s: StandInSpec): string {
   const c = s.config;
-  return `${s.name} is a stand-in: a random-weight ${s.family} decoder (d=${c.hiddenSize}, ${c.numLayers} layers, ` +
-    `${c.numHeads}/${c.numKvHeads} heads, vocab ${c.vocabSize}) with ` +
+  const experts = c.moe ? `, ${c.moe.numExperts} experts top-${c.moe.numExpertsPerTok}` : '';
+  return `${s.name} is a stand-in: a random-weight ${s.family}${c.moe ? ' MoE' : ''} decoder (d=${c.hiddenSize}, ${c.numLayers} layers, ` +
+    `${c.numHeads}/${c.numKvHeads} heads${experts}, vocab ${c.vocabSize}) with ` +
     (s.ownTokenizer ? `the real ${s.family === 'qwen3' ? 'Qwen3' : 'Llama 3'} tokenizer` : "the Qwen3 tokenizer (this model's own is not bundled: token ids differ from the hosted model's)");
 }

@@ -10,6 +10,7 @@ import type { Datum, ForwardBackwardOutput, TensorData } from '@tinker-ts/protoc
 import type { Kernels } from './kernels.js';
 import type { AdapterState, LoadedModel } from './model-types.js';
 import { runTrainingPass } from './model.js';
+import { RouterLoad } from './router-load.js';
 import { packSequences } from './packed-batch.js';
 import { createTokenLoss, isLossName, LOSS_INPUT_KEYS, LOSS_NAMES, resolveLossConfig, type LossInputs, type LossName } from './losses.js';
 import { optimStep, type AdamParams } from './adamw.js';
@@ -176,11 +177,13 @@ export function runForwardBackward(k: Kernels, model: LoadedModel, adapter: Adap
   const T = batch.tokens.length;
   const elementwise = new Float32Array(T * K);
   let logprobs: Float32Array;
+  const routerLoad = new RouterLoad();
   if (forwardOnly) {
-    logprobs = runTrainingPass(k, model, adapter, batch);
+    logprobs = runTrainingPass(k, model, adapter, batch, { routerLoad });
     loss.evaluate(0, logprobs, elementwise, null);
   } else {
     logprobs = runTrainingPass(k, model, adapter, batch, {
+      routerLoad,
       lossGradient: (rowStart, rowCount, lp, dlp) => {
         loss.evaluate(rowStart * K, lp, elementwise.subarray(rowStart * K, (rowStart + rowCount) * K), dlp);
       },
@@ -201,7 +204,7 @@ export function runForwardBackward(k: Kernels, model: LoadedModel, adapter: Adap
       elementwise_loss: { data: slice(elementwise), dtype: 'float32' as const, shape },
     };
   });
-  return { loss_fn_output_type: LOSS_FN_OUTPUT_TYPE, loss_fn_outputs: outputs, metrics: loss.metrics() };
+  return { loss_fn_output_type: LOSS_FN_OUTPUT_TYPE, loss_fn_outputs: outputs, metrics: { ...loss.metrics(), ...routerLoad.metrics() } };
 }
 
 /** The loss_fn of a forward_backward that names a custom loss (a LossProgram rides along). */

@@ -1,9 +1,11 @@
 /**
  * Engine benchmark: GEMM share of peak, LoRA training-step and decode throughput on (a) the
- * 8.4M-parameter Llama (4 layers, d=256) and (b) a Qwen3-0.6B-shaped model, peak RSS, and the
- * same steps in PyTorch (bench/torch_reference.py) when /usr/bin/python3 has torch.
+ * 8.4M-parameter Llama (4 layers, d=256), (b) a Qwen3-0.6B-shaped model and (c) a Qwen3-MoE-shaped
+ * model, peak RSS, and the same steps in PyTorch (bench/torch_reference.py) when /usr/bin/python3
+ * has torch; the MoE case runs transformers + PEFT (bench/torch_moe_reference.py) with the Python
+ * named by TINKER_TORCH_PYTHON.
  * Run: npm run bench -w @tinker-ts/engine  (node dist/bench/engine-bench.js)
- * Flags: --case llama8m|qwen3_06b runs one model only; --decode-only skips the GEMM table, the
+ * Flags: --case llama8m|qwen3_06b|qwen3_moe runs one model only; --decode-only skips the GEMM table, the
  * training step and the PyTorch reference (a quick check of the decode numbers alone).
  */
 import { spawnSync } from 'node:child_process';
@@ -19,9 +21,10 @@ import { Prng } from '../prng.js';
 import { runForwardBackward, runOptimStep } from '../training.js';
 import { runSampling } from '../sampler.js';
 import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights } from '../model-types.js';
+import { isSparseLayer } from '../moe-config.js';
 
 interface BenchCase {
-  key: 'llama8m' | 'qwen3_06b';
+  key: 'llama8m' | 'qwen3_06b' | 'qwen3_moe';
   title: string;
   config: ModelConfig;
   batch: number;
@@ -60,6 +63,16 @@ const CASES: BenchCase[] = [
     },
     batch: 1, seq: 128, rank: 8, warmupSteps: 1, timedSteps: 2, decodeTokens: 16, decodeTokensBatched: 8,
   },
+  {
+    key: 'qwen3_moe',
+    title: '(c) Qwen3-MoE shape (4 layers, d=512, 8/4 heads, hd 64, 32 experts top-4 of ff 192, vocab 8192), batch 4×256, LoRA r=8 on attention and experts',
+    config: {
+      family: 'qwen3', vocabSize: 8192, hiddenSize: 512, intermediateSize: 2048, numLayers: 4, numHeads: 8, numKvHeads: 4, headDim: 64,
+      rmsNormEps: 1e-6, ropeTheta: 1_000_000, ropeScaling: null, maxPositionEmbeddings: 4096, tieWordEmbeddings: false, bosTokenId: null, eosTokenIds: [],
+      moe: { numExperts: 32, numExpertsPerTok: 4, moeIntermediateSize: 192, normTopkProb: true, decoderSparseStep: 1, mlpOnlyLayers: [] },
+    },
+    batch: 4, seq: 256, rank: 8, warmupSteps: 1, timedSteps: 3, decodeTokens: 32, decodeTokensBatched: 16,
+  },
 ];
 
 /**
@@ -83,10 +96,14 @@ function quickRandomWeights(cfg: ModelConfig, seed: number): ModelWeights {
   const d = cfg.hiddenSize, q = cfg.numHeads * cfg.headDim, kv = cfg.numKvHeads * cfg.headDim, ff = cfg.intermediateSize;
   const layers: LayerWeights[] = [];
   for (let l = 0; l < cfg.numLayers; l++) {
+    const sparse = isSparseLayer(cfg, l);
+    const E = cfg.moe?.numExperts ?? 0;
+    const ffe = cfg.moe?.moeIntermediateSize ?? 0;
     layers.push({
       inputNorm: ones(d), q: fill(q * d), k: fill(kv * d), v: fill(kv * d), o: fill(d * q),
       qNorm: cfg.family === 'qwen3' ? ones(cfg.headDim) : null, kNorm: cfg.family === 'qwen3' ? ones(cfg.headDim) : null,
-      postAttnNorm: ones(d), gate: fill(ff * d), up: fill(ff * d), down: fill(d * ff),
+      postAttnNorm: ones(d), gate: fill(sparse ? 0 : ff * d), up: fill(sparse ? 0 : ff * d), down: fill(sparse ? 0 : d * ff),
+      moe: sparse ? { router: fill(E * d), gateUp: fill(E * 2 * ffe * d), down: fill(E * d * ffe) } : null,
     });
   }
   return { embed: fill(cfg.vocabSize * d), layers, finalNorm: ones(d), lmHead: cfg.tieWordEmbeddings ? null : fill(cfg.vocabSize * d) };
@@ -165,7 +182,34 @@ function torchScriptPath(): string {
   return fileURLToPath(new URL('../../src/bench/torch_reference.py', import.meta.url));
 }
 
+function trainableOf(c: BenchCase): number {
+  let n = 0;
+  const adapter = createAdapterState(c.config, { rank: c.rank, alpha: 16, seed: 0, trainAttn: true, trainMlp: true, trainUnembed: false });
+  for (const p of adapter.params.values()) n += p.A.length + p.B.length;
+  return n;
+}
+
+/** transformers + PEFT on the MoE shape; needs a Python with torch, transformers and peft. */
+function runTorchMoe(c: BenchCase): TorchResult | string {
+  const python = process.env.TINKER_TORCH_PYTHON;
+  if (!python) return 'torch: set TINKER_TORCH_PYTHON to a Python with torch, transformers and peft for the MoE reference';
+  const cfg = c.config;
+  const m = cfg.moe!;
+  const args = [fileURLToPath(new URL('../../src/bench/torch_moe_reference.py', import.meta.url)), '--json',
+    '--layers', String(cfg.numLayers), '--d', String(cfg.hiddenSize), '--heads', String(cfg.numHeads), '--kv-heads', String(cfg.numKvHeads),
+    '--head-dim', String(cfg.headDim), '--experts', String(m.numExperts), '--top-k', String(m.numExpertsPerTok), '--moe-ff', String(m.moeIntermediateSize),
+    '--vocab', String(cfg.vocabSize), '--batch', String(c.batch), '--seq', String(c.seq), '--rank', String(c.rank),
+    '--warmup', String(c.warmupSteps), '--steps', String(c.timedSteps),
+    '--decode-tokens', String(c.decodeTokens), '--decode-tokens-batched', String(c.decodeTokensBatched)];
+  const r = spawnSync(python, args, { encoding: 'utf8', timeout: 20 * 60_000 });
+  if (r.status !== 0) return `torch: MoE reference failed (${(r.stderr || r.error?.message || '').trim().split('\n').pop()})`;
+  const t = JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult & { trainable: number };
+  console.log(`  trainable LoRA parameters: torch+PEFT ${t.trainable}, ours ${trainableOf(c)}`);
+  return t;
+}
+
 function runTorch(c: BenchCase): TorchResult | string {
+  if (c.config.moe) return runTorchMoe(c);
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return 'torch: /usr/bin/python3 not found';
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });

@@ -3,6 +3,7 @@ import type { LoraModuleKind } from '../model-types.js';
 import { loraKey } from '../lora.js';
 import { freshArrays, type Float32Source } from '../decode-workspace.js';
 import type { PassContext } from './pass-context.js';
+import type { MoeActivations } from './moe.js';
 
 export const LAYER_KINDS: readonly LoraModuleKind[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 
@@ -28,6 +29,8 @@ export interface BlockActivations {
   h: Float32Array;
   /** x·Aᵀ [T, r] per adapted module of this layer. */
   u: Partial<Record<LoraModuleKind, Float32Array>>;
+  /** A sparse layer's routing and expert activations, set by its forward. */
+  moe?: MoeActivations;
 }
 
 export function allocBlock(ctx: PassContext, layer: number, rows: number, sharedH?: Float32Array, arrays: Float32Source = freshArrays): BlockActivations {

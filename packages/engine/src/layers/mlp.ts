@@ -3,6 +3,7 @@
 import { linearBackward, linearForward, loraKey } from '../lora.js';
 import type { BackwardScratch, BlockActivations } from './block-activations.js';
 import { loraBackward, loraForward, type PassContext } from './pass-context.js';
+import { moeBackward, moeForward } from './moe.js';
 
 /** out = xMid + down(silu(gate(RMSNorm(xMid))) * up(RMSNorm(xMid))). */
 export function mlpHalfForward(ctx: PassContext, layer: number, a: BlockActivations, out: Float32Array): void {
@@ -11,6 +12,12 @@ export function mlpHalfForward(ctx: PassContext, layer: number, a: BlockActivati
   const d = cfg.hiddenSize;
   const ff = cfg.intermediateSize;
   k.rmsNormForward(a.xMid, lw.postAttnNorm, a.xnMlp, a.rstdMlp, T, d, cfg.rmsNormEps);
+  if (lw.moe) {
+    // A sparse layer: the routed experts take the place of the SwiGLU MLP.
+    out.set(a.xMid.subarray(0, T * d));
+    a.moe = moeForward(ctx, layer, a.xnMlp, out);
+    return;
+  }
   linearForward(k, a.xnMlp, T, lw.gate, d, ff, a.gate, false, loraForward(ctx, loraKey(layer, 'gate'), a.u.gate));
   linearForward(k, a.xnMlp, T, lw.up, d, ff, a.up, false, loraForward(ctx, loraKey(layer, 'up'), a.u.up));
   k.swigluForward(a.gate, a.up, a.h, T * ff);
@@ -24,6 +31,12 @@ export function mlpHalfBackward(ctx: PassContext, layer: number, a: BlockActivat
   const lw = ctx.w.layers[layer];
   const d = cfg.hiddenSize;
   const ff = cfg.intermediateSize;
+  if (lw.moe) {
+    moeBackward(ctx, layer, a.moe!, s.dRes, s.dxn);
+    k.rmsNormBackward(s.dxn, a.xMid, lw.postAttnNorm, a.rstdMlp, s.dtmp, null, T, d);
+    k.axpy(1, s.dtmp.subarray(0, T * d), s.dRes.subarray(0, T * d));
+    return;
+  }
   const downLora = loraBackward(ctx, loraKey(layer, 'down'), a.u.down, s.du);
   // Only the down adapter's A gradient reads h; it is recomputed because later layers reuse its buffer.
   if (downLora !== null) k.swigluForward(a.gate, a.up, a.h, T * ff);

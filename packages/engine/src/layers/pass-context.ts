@@ -4,6 +4,7 @@ import type { Kernels } from '../kernels.js';
 import type { LoadedModel, LoraPair, LoraParams, LoraSettings, ModelConfig, ModelWeights } from '../model-types.js';
 import { loraScale } from '../lora.js';
 import { ropeTablesFor, type RopeTables } from '../rope-tables.js';
+import type { RouterLoad } from '../router-load.js';
 
 /** An adapter as the model sees it; `grads` is only needed for training. */
 export interface AdapterView {
@@ -23,6 +24,8 @@ export interface PassContext {
   rows: number;
   positions: Int32Array;
   rope: RopeTables;
+  /** Where sparse layers report their router load (null: not collected). */
+  routerLoad: RouterLoad | null;
 }
 
 export function makeContext(k: Kernels, model: LoadedModel, adapter: AdapterView | null, positions: Int32Array, maxPosition: number): PassContext {
@@ -32,6 +35,7 @@ export function makeContext(k: Kernels, model: LoadedModel, adapter: AdapterView
     rank: adapter === null ? 0 : adapter.settings.rank,
     rows: positions.length, positions,
     rope: ropeTablesFor(model.config, maxPosition + 1),
+    routerLoad: null,
   };
 }
 
