@@ -2,6 +2,7 @@
 // cache (prefill and decode steps), then the head for the last rows or for all of them.
 import type { Kernels } from './kernels.js';
 import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
+import type { FrozenWeight } from './weight-dtype.js';
 import { LM_HEAD_KEY } from './lora.js';
 import { EngineUserError } from './errors.js';
 import { freshArrays, type DecodeWorkspace } from './decode-workspace.js';
@@ -20,7 +21,7 @@ import { makeContext } from './layers/pass-context.js';
  * callback (chunk = [rowCount, V], row index counts from 0 over the call's rows) and returns null.
  * With a workspace, the buffers (returned logits included) are the workspace's, reused by its next call.
  */
-export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { params: LoraParams; settings: LoraSettings } | null,
+export function forwardWithCache(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: { params: LoraParams; settings: LoraSettings } | null,
   cache: KvCache, tokens: Int32Array, nNew: number,
   logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void), workspace?: DecodeWorkspace): Float32Array | null {
   const arrays = workspace?.f32 ?? freshArrays;

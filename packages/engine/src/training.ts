@@ -9,6 +9,7 @@
 import type { Datum, ForwardBackwardOutput, TensorData } from '@tinker-ts/protocol';
 import type { Kernels } from './kernels.js';
 import type { AdapterState, LoadedModel } from './model-types.js';
+import type { FrozenWeight } from './weight-dtype.js';
 import { runTrainingPass } from './model.js';
 import { packSequences } from './packed-batch.js';
 import { createTokenLoss, isLossName, LOSS_INPUT_KEYS, LOSS_NAMES, resolveLossConfig, type LossInputs, type LossName } from './losses.js';
@@ -144,7 +145,7 @@ function packColumns(data: ParsedDatum[], K: number, pick: (d: ParsedDatum) => A
  * forward_backward (or forward, with forwardOnly) on a batch of datums. Gradients are added to
  * adapter.grads; outputs per datum are the target `logprobs` and `elementwise_loss`.
  */
-export function runForwardBackward(k: Kernels, model: LoadedModel, adapter: AdapterState, data: Datum[], lossFn: string,
+export function runForwardBackward(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: AdapterState, data: Datum[], lossFn: string,
   lossFnConfig: Record<string, number> | null, forwardOnly: boolean): ForwardBackwardOutput {
   if (!isLossName(lossFn)) throw new EngineUserError(`unknown loss function '${lossFn}'; expected one of ${LOSS_NAMES.join(', ')}`);
   const config = resolveLossConfig(lossFn, lossFnConfig);

@@ -1,0 +1,185 @@
+// The AVX512-BF16 kernels of bf16_gemm.h, built with -mavx512bf16 into their own static library
+// (binding.gyp) and called only when the CPU has the instructions (kernel_level.cc). They hold no
+// threads and no shared inline code: gemm_bf16.cc splits the work and owns the buffers.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "bf16.h"
+#include "bf16_gemm.h"
+
+#if !defined(__AVX512BF16__)
+#error "bf16_dot_gemm.cc must be compiled with -mavx512bf16 (binding.gyp)"
+#endif
+
+// GCC 12 flags the placeholders its own AVX-512 intrinsics start from as uninitialised once
+// inlined (GCC bug 105593); no such value is ever read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace tk::avx512bf16 {
+
+namespace {
+
+constexpr int MR = static_cast<int>(kBf16DotRows);
+constexpr int NR = static_cast<int>(kBf16DotCols);
+/** Strips of A run over this many panels of B at a time, so each strip is loaded once per group. */
+constexpr int64_t kPanelsPerGroup = 4;
+
+inline uint32_t pairOf(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16); }
+
+inline __m512 dot(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
+
+inline __mmask16 lanesBelow(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
+
+/** Panel j (columns j·32 ..) of B as [Kp][32] pairs (k, k+1), zeros past N and K. */
+void packPanel(bool transB, int64_t j, int64_t N, int64_t K, const uint16_t* B, int64_t ldb, uint32_t* out) {
+  const int64_t Kp = (K + 1) / 2;
+  const int64_t n0 = j * NR;
+  const int64_t cols = N - n0 < NR ? N - n0 : NR;
+  if (transB) {
+    // B stored [N, K]: column n of op(B) is row n of B, so each pair is two neighbours in a row.
+    for (int64_t c = 0; c < NR; c++) {
+      if (c >= cols) {
+        for (int64_t p = 0; p < Kp; p++) out[p * NR + c] = 0;
+        continue;
+      }
+      const uint16_t* row = B + (n0 + c) * ldb;
+      for (int64_t p = 0; p < K / 2; p++) out[p * NR + c] = pairOf(row[2 * p], row[2 * p + 1]);
+      if (K % 2) out[(Kp - 1) * NR + c] = pairOf(row[K - 1], 0);
+    }
+    return;
+  }
+  // B stored [K, N]: a pair is the same column of two neighbouring rows.
+  for (int64_t p = 0; p < Kp; p++) {
+    const uint16_t* r0 = B + 2 * p * ldb + n0;
+    const uint16_t* r1 = 2 * p + 1 < K ? r0 + ldb : nullptr;
+    uint32_t* o = out + p * NR;
+    if (r1 != nullptr) {
+      for (int64_t c = 0; c < cols; c++) o[c] = pairOf(r0[c], r1[c]);
+    } else {
+      for (int64_t c = 0; c < cols; c++) o[c] = pairOf(r0[c], 0);
+    }
+    for (int64_t c = cols; c < NR; c++) o[c] = 0;
+  }
+}
+
+/** C[rows, cols] (+)= alpha · strip · panel: 8 × 32 accumulators, 16 zmm registers. */
+void microTile(int64_t Kp, const uint32_t* a, const uint32_t* b, float alpha, float beta, float* C, int64_t ldc, int64_t rows,
+               int64_t cols) {
+  __m512 acc[MR][2];
+  for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < Kp; p++) {
+    const __m512i b0 = _mm512_loadu_si512(b + p * NR);
+    const __m512i b1 = _mm512_loadu_si512(b + p * NR + 16);
+    const uint32_t* ap = a + p * MR;
+    for (int i = 0; i < MR; i++) {
+      const __m512i ai = _mm512_set1_epi32(static_cast<int>(ap[i]));
+      acc[i][0] = dot(acc[i][0], ai, b0);
+      acc[i][1] = dot(acc[i][1], ai, b1);
+    }
+  }
+  const __mmask16 m0 = lanesBelow(cols), m1 = lanesBelow(cols - 16);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int64_t i = 0; i < rows; i++) {
+    float* c = C + i * ldc;
+    __m512 v0 = _mm512_mul_ps(va, acc[i][0]), v1 = _mm512_mul_ps(va, acc[i][1]);
+    // beta = 0 never reads C, so stale NaNs in the output do not leak through.
+    if (beta != 0.f) {
+      v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, c), v0);
+      v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16), v1);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+}
+
+inline float sumLanes(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/** Up to 8 rows of A against one row of B, 32 bf16 of K per step. */
+template <int ROWS>
+void fewRowsColumn(int64_t K, float alpha, const uint16_t* A, int64_t aStride, const uint16_t* b, float beta, float* C, int64_t ldc) {
+  __m512 acc[ROWS];
+  for (int i = 0; i < ROWS; i++) acc[i] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 32 <= K; k += 32) {
+    const __m512i bv = _mm512_loadu_si512(b + k);
+    for (int i = 0; i < ROWS; i++) acc[i] = dot(acc[i], _mm512_loadu_si512(A + i * aStride + k), bv);
+  }
+  if (k < K) {
+    // A's rows are zero-padded, so only B needs a masked load.
+    const __mmask32 m = K - k >= 32 ? 0xffffffffu : static_cast<__mmask32>((1ull << (K - k)) - 1);
+    const __m512i bv = _mm512_maskz_loadu_epi16(m, b + k);
+    for (int i = 0; i < ROWS; i++) acc[i] = dot(acc[i], _mm512_loadu_si512(A + i * aStride + k), bv);
+  }
+  for (int i = 0; i < ROWS; i++) {
+    const float s = alpha * sumLanes(acc[i]);
+    C[i * ldc] = beta == 0.f ? s : s + beta * C[i * ldc];
+  }
+}
+
+}  // namespace
+
+void packAStrips(int64_t sBegin, int64_t sEnd, int64_t M, int64_t K, const float* A, int64_t lda, uint32_t* packed) {
+  const int64_t Kp = (K + 1) / 2;
+  for (int64_t s = sBegin; s < sEnd; s++) {
+    uint32_t* out = packed + s * Kp * MR;
+    for (int i = 0; i < MR; i++) {
+      const int64_t m = s * MR + i;
+      if (m >= M) {
+        for (int64_t p = 0; p < Kp; p++) out[p * MR + i] = 0;
+        continue;
+      }
+      const float* row = A + m * lda;
+      for (int64_t p = 0; p < K / 2; p++) out[p * MR + i] = pairOf(floatToBf16(row[2 * p]), floatToBf16(row[2 * p + 1]));
+      if (K % 2) out[(Kp - 1) * MR + i] = pairOf(floatToBf16(row[K - 1]), 0);
+    }
+  }
+}
+
+void panels(bool transB, int64_t panelBegin, int64_t panelEnd, int64_t M, int64_t N, int64_t K, float alpha, const uint32_t* packedA,
+            const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc, uint32_t* panelBuffer) {
+  const int64_t Kp = (K + 1) / 2;
+  const int64_t strips = (M + MR - 1) / MR;
+  for (int64_t g0 = panelBegin; g0 < panelEnd; g0 += kPanelsPerGroup) {
+    const int64_t g1 = g0 + kPanelsPerGroup < panelEnd ? g0 + kPanelsPerGroup : panelEnd;
+    for (int64_t j = g0; j < g1; j++) packPanel(transB, j, N, K, B, ldb, panelBuffer + (j - g0) * Kp * NR);
+    for (int64_t s = 0; s < strips; s++) {
+      const int64_t rows = M - s * MR < MR ? M - s * MR : MR;
+      for (int64_t j = g0; j < g1; j++) {
+        microTile(Kp, packedA + s * Kp * MR, panelBuffer + (j - g0) * Kp * NR, alpha, beta, C + s * MR * ldc + j * NR, ldc, rows,
+                  N - j * NR);
+      }
+    }
+  }
+}
+
+void fewRowsTransB(int64_t M, int64_t nBegin, int64_t nEnd, int64_t K, float alpha, const uint16_t* A, int64_t aStride,
+                   const uint16_t* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  for (int64_t n = nBegin; n < nEnd; n++) {
+    const uint16_t* b = B + n * ldb;
+    int64_t m = 0;
+    for (; m + 8 <= M; m += 8) fewRowsColumn<8>(K, alpha, A + m * aStride, aStride, b, beta, C + m * ldc + n, ldc);
+    const uint16_t* a = A + m * aStride;
+    float* c = C + m * ldc + n;
+    switch (M - m) {
+      case 7: fewRowsColumn<7>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      case 6: fewRowsColumn<6>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      case 5: fewRowsColumn<5>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      case 4: fewRowsColumn<4>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      case 3: fewRowsColumn<3>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      case 2: fewRowsColumn<2>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      case 1: fewRowsColumn<1>(K, alpha, a, aStride, b, beta, c, ldc); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace tk::avx512bf16
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
