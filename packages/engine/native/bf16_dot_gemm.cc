@@ -28,6 +28,12 @@ constexpr int MR = static_cast<int>(kBf16DotRows);
 constexpr int NR = static_cast<int>(kBf16DotCols);
 /** Strips of A run over this many panels of B at a time, so each strip is loaded once per group. */
 constexpr int64_t kPanelsPerGroup = 4;
+/**
+ * K is cut into blocks of this many pairs: a strip's block of A (8 KB) stays in L1 while it meets
+ * the group's panels (4 × 32 KB, in L2). Without blocks a long K (the head's backward, K = vocab)
+ * streams every strip from L3 once per panel.
+ */
+constexpr int64_t kPairsPerBlock = 256;
 
 inline uint32_t pairOf(uint16_t lo, uint16_t hi) { return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16); }
 
@@ -35,29 +41,29 @@ inline __m512 dot(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(ac
 
 inline __mmask16 lanesBelow(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
 
-/** Panel j (columns j·32 ..) of B as [Kp][32] pairs (k, k+1), zeros past N and K. */
-void packPanel(bool transB, int64_t j, int64_t N, int64_t K, const uint16_t* B, int64_t ldb, uint32_t* out) {
-  const int64_t Kp = (K + 1) / 2;
+/** Pairs [p0, p1) of panel j (columns j·32 ..) of B as [p1 - p0][32] pairs (k, k+1), zeros past N and K. */
+void packPanel(bool transB, int64_t j, int64_t N, int64_t K, const uint16_t* B, int64_t ldb, int64_t p0, int64_t p1, uint32_t* out) {
   const int64_t n0 = j * NR;
   const int64_t cols = N - n0 < NR ? N - n0 : NR;
+  const int64_t fullPairs = K / 2 < p1 ? K / 2 : p1;
   if (transB) {
     // B stored [N, K]: column n of op(B) is row n of B, so each pair is two neighbours in a row.
     for (int64_t c = 0; c < NR; c++) {
       if (c >= cols) {
-        for (int64_t p = 0; p < Kp; p++) out[p * NR + c] = 0;
+        for (int64_t p = p0; p < p1; p++) out[(p - p0) * NR + c] = 0;
         continue;
       }
       const uint16_t* row = B + (n0 + c) * ldb;
-      for (int64_t p = 0; p < K / 2; p++) out[p * NR + c] = pairOf(row[2 * p], row[2 * p + 1]);
-      if (K % 2) out[(Kp - 1) * NR + c] = pairOf(row[K - 1], 0);
+      for (int64_t p = p0; p < fullPairs; p++) out[(p - p0) * NR + c] = pairOf(row[2 * p], row[2 * p + 1]);
+      if (fullPairs < p1) out[(p1 - 1 - p0) * NR + c] = pairOf(row[K - 1], 0);
     }
     return;
   }
   // B stored [K, N]: a pair is the same column of two neighbouring rows.
-  for (int64_t p = 0; p < Kp; p++) {
+  for (int64_t p = p0; p < p1; p++) {
     const uint16_t* r0 = B + 2 * p * ldb + n0;
     const uint16_t* r1 = 2 * p + 1 < K ? r0 + ldb : nullptr;
-    uint32_t* o = out + p * NR;
+    uint32_t* o = out + (p - p0) * NR;
     if (r1 != nullptr) {
       for (int64_t c = 0; c < cols; c++) o[c] = pairOf(r0[c], r1[c]);
     } else {
@@ -146,12 +152,18 @@ void panels(bool transB, int64_t panelBegin, int64_t panelEnd, int64_t M, int64_
   const int64_t strips = (M + MR - 1) / MR;
   for (int64_t g0 = panelBegin; g0 < panelEnd; g0 += kPanelsPerGroup) {
     const int64_t g1 = g0 + kPanelsPerGroup < panelEnd ? g0 + kPanelsPerGroup : panelEnd;
-    for (int64_t j = g0; j < g1; j++) packPanel(transB, j, N, K, B, ldb, panelBuffer + (j - g0) * Kp * NR);
-    for (int64_t s = 0; s < strips; s++) {
-      const int64_t rows = M - s * MR < MR ? M - s * MR : MR;
-      for (int64_t j = g0; j < g1; j++) {
-        microTile(Kp, packedA + s * Kp * MR, panelBuffer + (j - g0) * Kp * NR, alpha, beta, C + s * MR * ldc + j * NR, ldc, rows,
-                  N - j * NR);
+    for (int64_t p0 = 0; p0 < Kp; p0 += kPairsPerBlock) {
+      const int64_t p1 = p0 + kPairsPerBlock < Kp ? p0 + kPairsPerBlock : Kp;
+      const int64_t pairs = p1 - p0;
+      for (int64_t j = g0; j < g1; j++) packPanel(transB, j, N, K, B, ldb, p0, p1, panelBuffer + (j - g0) * pairs * NR);
+      // Later blocks add onto what the earlier ones stored.
+      const float betaHere = p0 == 0 ? beta : 1.f;
+      for (int64_t s = 0; s < strips; s++) {
+        const int64_t rows = M - s * MR < MR ? M - s * MR : MR;
+        for (int64_t j = g0; j < g1; j++) {
+          microTile(pairs, packedA + s * Kp * MR + p0 * MR, panelBuffer + (j - g0) * pairs * NR, alpha, betaHere,
+                    C + s * MR * ldc + j * NR, ldc, rows, N - j * NR);
+        }
       }
     }
   }

@@ -24,6 +24,8 @@ export interface Bf16GemmCase {
 const SHAPES: [M: number, N: number, K: number][] = [
   [1, 37, 100], [3, 17, 7], [5, 70, 129], [8, 32, 64], [9, 33, 1], [16, 100, 256], [31, 5, 300],
   [33, 49, 31], [70, 65, 130], [100, 31, 2], [129, 257, 75],
+  // K past one block of the dot kernel (512 values), ending on an odd one.
+  [20, 40, 1101], [40, 33, 1101],
 ];
 
 export const BF16_GEMM_CASES: Bf16GemmCase[] = SHAPES.flatMap(([M, N, K], i) =>
