@@ -103,6 +103,15 @@ void microTile(int64_t Kp, const uint32_t* a, const uint32_t* b, float alpha, fl
   }
 }
 
+/** 16 floats rounded to bf16 as floatToBf16 rounds them (nearest even, NaN to a quiet NaN), in the low halves of the lanes. */
+inline __m512i roundLanesToBf16(__m512 f) {
+  const __m512i u = _mm512_castps_si512(f);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_mov_epi32(r, nan, _mm512_set1_epi32(0x7fc0));
+}
+
 inline float sumLanes(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 /** Up to 8 rows of A against one row of B, 32 bf16 of K per step. */
@@ -140,7 +149,15 @@ void packAStrips(int64_t sBegin, int64_t sEnd, int64_t M, int64_t K, const float
         continue;
       }
       const float* row = A + m * lda;
-      for (int64_t p = 0; p < K / 2; p++) out[p * MR + i] = pairOf(floatToBf16(row[2 * p]), floatToBf16(row[2 * p + 1]));
+      // 16 pairs at a time, scattered to their places in the strip (a stride of 8 lanes).
+      const __m512i lanes = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(MR));
+      int64_t p = 0;
+      for (; p + 16 <= K / 2; p += 16) {
+        const __m256i lo = _mm512_cvtepi32_epi16(roundLanesToBf16(_mm512_loadu_ps(row + 2 * p)));
+        const __m256i hi = _mm512_cvtepi32_epi16(roundLanesToBf16(_mm512_loadu_ps(row + 2 * p + 16)));
+        _mm512_i32scatter_epi32(out + p * MR + i, lanes, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), 4);
+      }
+      for (; p < K / 2; p++) out[p * MR + i] = pairOf(floatToBf16(row[2 * p]), floatToBf16(row[2 * p + 1]));
       if (K % 2) out[(Kp - 1) * MR + i] = pairOf(floatToBf16(row[K - 1]), 0);
     }
   }

@@ -53,7 +53,7 @@ const CASES: { name: string; cfg: ModelConfig }[] = [
 ];
 
 for (const { name, cfg } of CASES) {
-  test(`${name} in bf16: our logprobs against transformers in bfloat16 and float32`, { skip }, () => {
+  test(`${name} in bf16: our logprobs against transformers in bfloat16 and float32`, { skip }, (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'tinker-bf16-parity-'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...modelConfigToHf(cfg), torch_dtype: 'bfloat16' }));
     writeHfWeights(dir, cfg, randomModelWeights(cfg, 21, { std: 0.1 }), 'BF16');
@@ -80,6 +80,7 @@ for (const { name, cfg } of CASES) {
     const hfBf16VsF32 = stats(hfBf16, hfF32);
     const oursVsHfBf16 = stats(ours, hfBf16);
     const detail = `ours−f32 ${JSON.stringify(oursVsF32)}, transformers bf16−f32 ${JSON.stringify(hfBf16VsF32)}, ours−transformers bf16 ${JSON.stringify(oursVsHfBf16)}`;
+    t.diagnostic(detail);
     // transformers rounds every activation to bf16 (8 significant bits) and we only round the
     // GEMM inputs, so our error against the exact (f32) computation is at most about theirs;
     // against their bf16 run the two errors add up.
