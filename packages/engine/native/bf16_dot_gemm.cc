@@ -41,20 +41,57 @@ inline __m512 dot(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(ac
 
 inline __mmask16 lanesBelow(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : n <= 0 ? 0 : static_cast<__mmask16>((1u << n) - 1); }
 
+/** o[q] = lane q of every r[i] (a 16 × 16 transpose of 32-bit lanes). */
+inline void transpose16(const __m512i (&r)[16], __m512i (&o)[16]) {
+  __m512i t[16], u[16], v[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    u[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int i = 0; i < 2; i++) {
+    for (int j = 0; j < 4; j++) {
+      v[8 * i + j] = _mm512_shuffle_i32x4(u[8 * i + j], u[8 * i + 4 + j], 0x88);
+      v[8 * i + 4 + j] = _mm512_shuffle_i32x4(u[8 * i + j], u[8 * i + 4 + j], 0xdd);
+    }
+  }
+  for (int j = 0; j < 8; j++) {
+    o[j] = _mm512_shuffle_i32x4(v[j], v[8 + j], 0x88);
+    o[8 + j] = _mm512_shuffle_i32x4(v[j], v[8 + j], 0xdd);
+  }
+}
+
 /** Pairs [p0, p1) of panel j (columns j·32 ..) of B as [p1 - p0][32] pairs (k, k+1), zeros past N and K. */
 void packPanel(bool transB, int64_t j, int64_t N, int64_t K, const uint16_t* B, int64_t ldb, int64_t p0, int64_t p1, uint32_t* out) {
   const int64_t n0 = j * NR;
   const int64_t cols = N - n0 < NR ? N - n0 : NR;
   const int64_t fullPairs = K / 2 < p1 ? K / 2 : p1;
   if (transB) {
-    // B stored [N, K]: column n of op(B) is row n of B, so each pair is two neighbours in a row.
+    // B stored [N, K]: column n of op(B) is row n of B, so each pair is two neighbours in a row:
+    // 16 pairs of 16 rows are read as 16 vectors and transposed (rows past N count as zeros).
+    int64_t pv = p0;
+    for (; pv + 16 <= fullPairs; pv += 16) {
+      for (int64_t h = 0; h < NR / 16; h++) {
+        __m512i r[16], o[16];
+        for (int64_t c = 0; c < 16; c++) {
+          r[c] = 16 * h + c < cols ? _mm512_loadu_si512(B + (n0 + 16 * h + c) * ldb + 2 * pv) : _mm512_setzero_si512();
+        }
+        transpose16(r, o);
+        for (int64_t q = 0; q < 16; q++) _mm512_storeu_si512(out + (pv + q - p0) * NR + 16 * h, o[q]);
+      }
+    }
     for (int64_t c = 0; c < NR; c++) {
       if (c >= cols) {
-        for (int64_t p = p0; p < p1; p++) out[(p - p0) * NR + c] = 0;
+        for (int64_t p = pv; p < p1; p++) out[(p - p0) * NR + c] = 0;
         continue;
       }
       const uint16_t* row = B + (n0 + c) * ldb;
-      for (int64_t p = p0; p < fullPairs; p++) out[(p - p0) * NR + c] = pairOf(row[2 * p], row[2 * p + 1]);
+      for (int64_t p = pv; p < fullPairs; p++) out[(p - p0) * NR + c] = pairOf(row[2 * p], row[2 * p + 1]);
       if (fullPairs < p1) out[(p1 - 1 - p0) * NR + c] = pairOf(row[K - 1], 0);
     }
     return;

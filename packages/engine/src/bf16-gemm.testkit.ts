@@ -31,7 +31,7 @@ const SHAPES: [M: number, N: number, K: number][] = [
 export const BF16_GEMM_CASES: Bf16GemmCase[] = SHAPES.flatMap(([M, N, K], i) =>
   [true, false].map((transB) => ({
     name: `${transB ? 'x·Wᵀ' : 'dY·W'} ${M}x${N}x${K}`, transB, M, N, K,
-    alpha: i % 3 === 0 ? 1 : 0.75, beta: i % 2 === 0 ? 0 : 0.5, pad: i % 4 === 1 ? 3 : 0,
+    alpha: i % 3 === 0 ? 1 : 0.75, beta: i % 2 === 0 ? 0 : 0.5, pad: i % 4 === 1 || i % 4 === 2 ? 3 : 0,
   })));
 
 export interface Bf16GemmOperands {
