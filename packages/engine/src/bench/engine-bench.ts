@@ -115,6 +115,26 @@ interface DtypeComparison {
   bf16StepMs: number;
   f32Bytes: number;
   bf16Bytes: number;
+  /** Decoding one sequence (tokens/s, the prompt excluded). */
+  f32Decode1TokPerSec: number;
+  bf16Decode1TokPerSec: number;
+}
+
+/** Tokens/s decoding one sequence: (prefill + n tokens) minus (prefill + 1 token), median of 3. */
+function decodeOneRate(c: BenchCase, model: LoadedModel<FrozenWeight>): number {
+  const ctx = { kernels: nativeKernels, model, adapter: null, maxContextLength: c.config.maxPositionEmbeddings, decode: null };
+  const prompt = Array.from({ length: 16 }, (_, i) => (i * 31 + 5) % c.config.vocabSize);
+  const time = (n: number): number => {
+    const s = performance.now();
+    runSampling(ctx, {
+      prompt, numSamples: 1, promptLogprobs: false, topkPromptLogprobs: 0,
+      params: { maxTokens: n, temperature: 1, topK: -1, topP: 1, seed: 3, stopTokenIds: [], stopStrings: [] },
+    });
+    return performance.now() - s;
+  };
+  time(2);
+  const diffs = [0, 1, 2].map(() => time(c.decodeTokens) - time(1));
+  return (c.decodeTokens - 1) / (median(diffs) / 1000);
 }
 
 /**
@@ -143,6 +163,7 @@ function compareDtypes(c: BenchCase): DtypeComparison {
   return {
     f32StepMs: median(times.f32), bf16StepMs: median(times.bf16),
     f32Bytes: baseWeightBytes(models.f32.weights), bf16Bytes: baseWeightBytes(models.bf16.weights),
+    f32Decode1TokPerSec: decodeOneRate(c, models.f32), bf16Decode1TokPerSec: decodeOneRate(c, models.bf16),
   };
 }
 
@@ -152,6 +173,7 @@ function printDtypeComparison(c: BenchCase): void {
   const memory = r.bf16Bytes / r.f32Bytes;
   console.log(`  bf16 vs f32 base weights (our engine, bf16 GEMM kernel ${nativeBf16GemmKernel()}), interleaved medians  [load ${loadavg()[0].toFixed(2)}]:`);
   console.log(`    LoRA step: f32 ${fmt(r.f32StepMs)} ms, bf16 ${fmt(r.bf16StepMs)} ms → bf16 ${speedup.toFixed(2)}× faster (target ≥ 1.6×: ${speedup >= 1.6 ? 'MET' : 'NOT MET'})`);
+  console.log(`    decode, 1 sequence: f32 ${fmt(r.f32Decode1TokPerSec)} tok/s, bf16 ${fmt(r.bf16Decode1TokPerSec)} tok/s → ${(r.bf16Decode1TokPerSec / r.f32Decode1TokPerSec).toFixed(2)}×`);
   console.log(`    base weights: f32 ${(r.f32Bytes / 2 ** 20).toFixed(1)} MiB, bf16 ${(r.bf16Bytes / 2 ** 20).toFixed(1)} MiB → ${memory.toFixed(3)} of f32 (target ≤ 0.55: ${memory <= 0.55 ? 'MET' : 'NOT MET'})`);
 }
 
