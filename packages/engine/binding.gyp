@@ -36,6 +36,7 @@
         "native/kernel_level.cc",
         "native/runtime.cc",
         "native/gemm.cc",
+        "native/gemm_bf16.cc",
         "native/norm.cc",
         "native/attention.cc",
         "native/elementwise.cc",
@@ -51,7 +52,7 @@
       "libraries": ["<!@(node scripts/openblas-flags.cjs libs)", "<!@(node scripts/libmvec-flags.cjs)", "-lm", "-lpthread"],
       "conditions": [
         ["target_arch=='x64'", {
-          "dependencies": ["tinker_fast_math_avx2", "tinker_simd_avx2", "tinker_fast_math_avx512", "tinker_simd_avx512"]
+          "dependencies": ["tinker_fast_math_avx2", "tinker_simd_avx2", "tinker_fast_math_avx512", "tinker_simd_avx512", "tinker_bf16_dot_avx512"]
         }]
       ]
     }
@@ -86,6 +87,13 @@
           "sources": ["<@(simd_sources)"],
           "defines": ["TK_KERNEL_LEVEL=avx512"],
           "cflags_cc": ["<@(kernel_cflags)", "-march=x86-64-v4", "-mprefer-vector-width=512"]
+        },
+        {
+          # The AVX512-BF16 dot-product GEMM over bf16 weights (bf16_gemm.h), called only on CPUs with avx512_bf16.
+          "target_name": "tinker_bf16_dot_avx512",
+          "type": "static_library",
+          "sources": ["native/bf16_dot_gemm.cc"],
+          "cflags_cc": ["<@(kernel_cflags)", "-march=x86-64-v4", "-mavx512bf16", "-mprefer-vector-width=512"]
         }
       ]
     }]

@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   tk::registerRuntime(env, exports);
   tk::registerGemm(env, exports);
+  tk::registerGemmBf16(env, exports);
   tk::registerNorm(env, exports);
   tk::registerAttention(env, exports);
   tk::registerElementwise(env, exports);

@@ -41,6 +41,16 @@ inline View<float> f32OrNull(const Napi::CallbackInfo& info, size_t i, const cha
   return f32(info, i, name);
 }
 
+/** A Uint16Array (bf16 weights are passed as their raw 16-bit patterns). */
+inline View<uint16_t> u16(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint16_array) {
+    throwType(std::string(name) + " must be a Uint16Array");
+  }
+  auto a = v.As<Napi::Uint16Array>();
+  return {a.Data(), static_cast<int64_t>(a.ElementLength())};
+}
+
 inline View<double> f64(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Value v = info[i];
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {

@@ -4,6 +4,7 @@
 
 namespace tk {
 void registerGemm(Napi::Env env, Napi::Object exports);
+void registerGemmBf16(Napi::Env env, Napi::Object exports);
 void registerNorm(Napi::Env env, Napi::Object exports);
 void registerAttention(Napi::Env env, Napi::Object exports);
 void registerElementwise(Napi::Env env, Napi::Object exports);

@@ -1,9 +1,11 @@
 // Picks the kernel level once, when the addon is loaded (static initialisation at dlopen), and
-// points the level tables of fast_math_kernels.h, few_rows_gemm.h and fma_peak.h at it.
+// points the level tables of fast_math_kernels.h, few_rows_gemm.h and fma_peak.h at it, and the
+// bf16 GEMM (bf16_gemm.h) at its kernel.
 #include "kernel_level.h"
 
 #include <cstdlib>
 
+#include "bf16_gemm.h"
 #include "fast_math_kernels.h"
 #include "few_rows_gemm.h"
 #include "fma_peak.h"
@@ -102,8 +104,16 @@ const char* kernelLevelName(KernelLevel level) {
 const fast::Kernels& fast::active = *forLevel(&fast::avx512::kernels, &fast::avx2::kernels, &fast::baseline::kernels);
 const FmaProbe& activeFmaProbe = *forLevel(&avx512::fmaProbe, &avx2::fmaProbe, &baseline::fmaProbe);
 const FewRowsGemm fewRowsGemm = forLevel<FewRowsGemm>(avx512::sgemmFewRowsTransB, avx2::sgemmFewRowsTransB, nullptr);
+namespace {
+/** The AVX512-BF16 dot products belong to the avx512 level, on CPUs that also have them. */
+bool usesBf16Dot() { return kernelLevel() == KernelLevel::Avx512 && __builtin_cpu_supports("avx512bf16"); }
+}  // namespace
+const Bf16Gemm bf16Gemm = usesBf16Dot() ? gemmBf16Dot : gemmBf16Tiles;
+const char* const bf16GemmName = usesBf16Dot() ? "avx512bf16-dot" : "f32-tiles";
 #else
 // Only the baseline build exists on other architectures.
+const Bf16Gemm bf16Gemm = gemmBf16Tiles;
+const char* const bf16GemmName = "f32-tiles";
 const fast::Kernels& fast::active = fast::baseline::kernels;
 const FmaProbe& activeFmaProbe = baseline::fmaProbe;
 const FewRowsGemm fewRowsGemm = nullptr;

@@ -9,7 +9,8 @@
 namespace tk {
 
 /** rows×cols with row stride ld starting at element offset must lie inside the buffer. */
-inline void requireMatrix(const View<float>& v, int64_t rows, int64_t cols, int64_t ld, int64_t offset, const char* name) {
+template <typename T>
+inline void requireMatrix(const View<T>& v, int64_t rows, int64_t cols, int64_t ld, int64_t offset, const char* name) {
   if (ld < std::max<int64_t>(1, cols)) {
     throwRange(std::string(name) + " leading dimension " + std::to_string(ld) + " is smaller than its " +
                std::to_string(cols) + " columns");

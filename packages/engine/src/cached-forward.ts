@@ -2,6 +2,7 @@
 // cache (prefill and decode steps), then the head for the last rows or for all of them.
 import type { Kernels } from './kernels.js';
 import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
+import type { FrozenWeight } from './weight-dtype.js';
 import { LM_HEAD_KEY } from './lora.js';
 import { EngineUserError } from './errors.js';
 import { freshArrays, type DecodeWorkspace } from './decode-workspace.js';
@@ -21,7 +22,7 @@ import { makeContext } from './layers/pass-context.js';
  * With a workspace, the buffers (returned logits included) are the workspace's, reused by its next call.
  * headFromRow (streaming only): rows before it get no head, and the callback sees none of them.
  */
-export function forwardWithCache(k: Kernels, model: LoadedModel, adapter: { params: LoraParams; settings: LoraSettings } | null,
+export function forwardWithCache(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: { params: LoraParams; settings: LoraSettings } | null,
   cache: KvCache, tokens: Int32Array, nNew: number,
   logits: 'last' | ((rowStart: number, rowCount: number, chunk: Float32Array) => void), workspace?: DecodeWorkspace,
   headFromRow = 0): Float32Array | null {

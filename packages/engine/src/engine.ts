@@ -26,6 +26,7 @@ import { referenceKernels } from './reference-kernels.js';
 import { runSampling } from './sampler.js';
 import { SamplerCache, type SamplerCacheInfo } from './sampler-cache.js';
 import { runForwardBackward, runOptimStep } from './training.js';
+import { baseWeightBytes, weightDtypeOf, type WeightDtype } from './weight-dtype.js';
 
 export { EngineUserError } from './errors.js';
 export type { SupportedModelInfo } from './model-registry.js';
@@ -33,6 +34,11 @@ export type { SupportedModelInfo } from './model-registry.js';
 export interface EngineOptions {
   /** Extra models: name → local HF model directory. */
   models?: Record<string, string>;
+  /**
+   * How each model's frozen base weights are stored: name → "bf16" or "f32" (default: the
+   * checkpoint's dtype; f32 for stand-ins). LoRA weights, gradients and optimizer state are f32.
+   */
+  dtypes?: Record<string, string>;
   /** 'native' (default): the OpenBLAS addon; 'reference': plain TypeScript (slow, for checking). */
   kernels?: 'native' | 'reference';
   /** Where log lines go (default: stderr). */
@@ -75,6 +81,12 @@ export interface StateInfo extends AdapterDescription {
 export type OptimStepInput = (Partial<AdamParams> & { type?: 'adamw' }) | (Partial<DimuonParams> & { type: 'dimuon' });
 
 /** What the engine holds in memory beyond the base models. */
+export interface BaseWeightsInfo {
+  dtype: WeightDtype;
+  /** Bytes of every base weight tensor (the engine's own accounting, not the process's RSS). */
+  bytes: number;
+}
+
 export interface EngineMemoryInfo {
   adapters: number;
   samplerCache: SamplerCacheInfo;
@@ -129,7 +141,7 @@ export class Engine {
 
   constructor(opts: EngineOptions = {}) {
     this.kernels = opts.kernels === 'reference' ? referenceKernels : nativeKernels;
-    this.registry = new ModelRegistry({ models: opts.models, log: opts.log });
+    this.registry = new ModelRegistry({ models: opts.models, dtypes: opts.dtypes, log: opts.log });
     this.samplerCache = new SamplerCache(opts.samplerCacheBytes);
   }
 
@@ -344,6 +356,12 @@ export class Engine {
   /** Forgets the sampler weights loaded from these directories (they are being deleted); returns how many were loaded. */
   releaseSamplerWeights(dirs: string[]): number {
     return dirs.filter((dir) => this.samplerCache.release(dir)).length;
+  }
+
+  /** How a base model's frozen weights are stored and the bytes they take (loads the model). */
+  baseWeights(baseModel: string): BaseWeightsInfo {
+    const model = this.registry.load(baseModel);
+    return { dtype: weightDtypeOf(model.weights), bytes: baseWeightBytes(model.weights) };
   }
 
   memoryInfo(): EngineMemoryInfo {

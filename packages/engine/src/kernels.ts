@@ -55,6 +55,19 @@ export interface Kernels {
   attentionWithCache(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array,
     past: Int32Array, nSeq: number, nNew: number, capacity: number, heads: number, kvHeads: number, headDim: number, scale: number): void;
 
+  /**
+   * The GEMM over a frozen bf16 weight B (a Uint16Array of bf16 bit patterns, weight-dtype.ts):
+   * C = alpha * bf16(A) * op(B) + beta * C with A [M, K] f32, rounded to bf16 (nearest even), so
+   * every product is exact and only the f32 sums' order differs between implementations.
+   * transB: B is stored [N, K] (the forward x·Wᵀ); otherwise [K, N] (the backward dY·W).
+   * Strides and offsets as in gemm (A is never transposed).
+   */
+  gemmBf16(
+    transB: boolean, M: number, N: number, K: number,
+    alpha: number, A: Float32Array, B: Uint16Array, beta: number, C: Float32Array,
+    opts?: { lda?: number; ldb?: number; ldc?: number; aOffset?: number; bOffset?: number; cOffset?: number },
+  ): void;
+
   /** out = silu(gate) * up, elementwise over n values. */
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, n: number): void;
   /** dgate, dup overwritten. */

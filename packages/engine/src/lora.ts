@@ -1,11 +1,13 @@
 /**
  * LoRA on a frozen linear: y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ with s = alpha/rank (PEFT layout: A [r, in],
  * B [out, r]). Forward keeps u = x·Aᵀ [rows, r] for the backward; backward accumulates dA, dB and
- * produces dx through both the frozen weight and the adapter.
+ * produces dx through both the frozen weight and the adapter. A bf16 frozen weight goes to
+ * gemmBf16 (the f32 activations rounded to bf16 for its product, f32 sums); the adapter stays f32.
  */
 import type { Kernels } from './kernels.js';
 import type { LoraModuleKind, LoraPair, LoraParams, LoraSettings, ModelConfig } from './model-types.js';
 import { expertDims, expertLoraKey, expertLoraRank, isSparseLayer } from './moe-config.js';
+import { isBf16, type FrozenWeight } from './weight-dtype.js';
 
 export const ATTENTION_MODULES: readonly LoraModuleKind[] = ['q', 'k', 'v', 'o'];
 export const MLP_MODULES: readonly LoraModuleKind[] = ['gate', 'up', 'down'];
@@ -81,10 +83,11 @@ export function zerosLike(like: LoraParams): LoraParams {
  * which the backward needs.
  */
 export function linearForward(
-  k: Kernels, x: Float32Array, rows: number, W: Float32Array, inDim: number, outDim: number,
+  k: Kernels, x: Float32Array, rows: number, W: FrozenWeight, inDim: number, outDim: number,
   y: Float32Array, accumulate: boolean, lora: { pair: LoraPair; scale: number; u: Float32Array } | null,
 ): void {
-  k.gemm(false, true, rows, outDim, inDim, 1, x, W, accumulate ? 1 : 0, y);
+  if (isBf16(W)) k.gemmBf16(true, rows, outDim, inDim, 1, x, W, accumulate ? 1 : 0, y);
+  else k.gemm(false, true, rows, outDim, inDim, 1, x, W, accumulate ? 1 : 0, y);
   if (lora === null) return;
   const r = lora.pair.A.length / inDim;
   k.gemm(false, true, rows, r, inDim, 1, x, lora.pair.A, 0, lora.u);
@@ -97,11 +100,14 @@ export function linearForward(
  * accumulateDx) with dy·W + (s·dy·B)·A. `du` is scratch of [rows, r].
  */
 export function linearBackward(
-  k: Kernels, dy: Float32Array, x: Float32Array, rows: number, W: Float32Array, inDim: number, outDim: number,
+  k: Kernels, dy: Float32Array, x: Float32Array, rows: number, W: FrozenWeight, inDim: number, outDim: number,
   dx: Float32Array | null, accumulateDx: boolean,
   lora: { pair: LoraPair; grad: LoraPair; scale: number; u: Float32Array; du: Float32Array } | null,
 ): void {
-  if (dx !== null) k.gemm(false, false, rows, inDim, outDim, 1, dy, W, accumulateDx ? 1 : 0, dx);
+  if (dx !== null) {
+    if (isBf16(W)) k.gemmBf16(false, rows, inDim, outDim, 1, dy, W, accumulateDx ? 1 : 0, dx);
+    else k.gemm(false, false, rows, inDim, outDim, 1, dy, W, accumulateDx ? 1 : 0, dx);
+  }
   if (lora === null) return;
   const r = lora.pair.A.length / inDim;
   const { pair, grad, scale, u, du } = lora;

@@ -1,14 +1,16 @@
 /**
  * The base models an engine can serve: the built-in stand-ins plus any local Hugging Face
  * directories registered by name. Weights load lazily on first use and are shared by every
- * adapter on that base model.
+ * adapter on that base model. Each model's frozen weights are stored as f32 or bf16: as asked
+ * per model (`dtypes`), else as its checkpoint stores them (stand-ins: f32).
  */
 import { parseModelId, formatModelId, TinkerProtocolError } from '@tinker-ts/protocol';
 import { EngineUserError } from './errors.js';
 import { readHfConfig } from './hf-config.js';
-import { readHfWeights } from './hf-weights.js';
+import { checkpointWeightDtype, readHfWeights } from './hf-weights.js';
 import { randomModelWeights } from './init.js';
 import type { LoadedModel, ModelConfig, ModelFamily } from './model-types.js';
+import { baseWeightBytes, convertWeights, parseWeightDtype, type FrozenWeight, type WeightDtype } from './weight-dtype.js';
 import { RETIRED_ALIASES, SHARED_TOKENIZER_ID, STAND_INS, describeStandIn, type StandInSpec } from './stand-ins.js';
 import { Tokenizer, type TokenizerFiles } from './tokenizer.js';
 
@@ -30,12 +32,20 @@ interface RegisteredModel {
   standIn: StandInSpec | null;
   /** HF directory for local models. */
   dir: string | null;
-  loaded: LoadedModel | null;
+  /** How its frozen weights are stored once loaded. */
+  dtype: WeightDtype;
+  loaded: LoadedModel<FrozenWeight> | null;
 }
 
 export interface ModelRegistryOptions {
   /** Extra models: name → local HF model directory (config.json, safetensors, tokenizer files). */
   models?: Record<string, string>;
+  /**
+   * How a model's frozen weights are stored: name → "bf16" or "f32" (any registered model,
+   * stand-ins included). Default: the checkpoint's dtype (bf16 for a BF16 checkpoint, else f32);
+   * f32 for stand-ins.
+   */
+  dtypes?: Record<string, string>;
   /** Where to report that a stand-in was loaded (default: stderr). */
   log?: (line: string) => void;
 }
@@ -49,12 +59,19 @@ export class ModelRegistry {
   constructor(opts: ModelRegistryOptions = {}) {
     this.log = opts.log ?? ((line) => process.stderr.write(`[tinker-ts engine] ${line}\n`));
     for (const s of STAND_INS) {
-      this.models.set(s.name, { name: s.name, config: s.config, maxContextLength: s.maxContextLength, standIn: s, dir: null, loaded: null });
+      this.models.set(s.name, { name: s.name, config: s.config, maxContextLength: s.maxContextLength, standIn: s, dir: null, dtype: 'f32', loaded: null });
     }
     for (const [name, dir] of Object.entries(opts.models ?? {})) {
       const config = readHfConfig(dir);
       // A local model replaces a stand-in of the same name: the real weights win.
-      this.models.set(name, { name, config, maxContextLength: config.maxPositionEmbeddings, standIn: null, dir, loaded: null });
+      this.models.set(name, {
+        name, config, maxContextLength: config.maxPositionEmbeddings, standIn: null, dir, dtype: checkpointWeightDtype(dir), loaded: null,
+      });
+    }
+    for (const [name, dtype] of Object.entries(opts.dtypes ?? {})) {
+      const m = this.models.get(name);
+      if (!m) throw new EngineUserError(`dtype given for unknown model "${name}"; available: ${[...this.models.keys()].join(', ')}`);
+      m.dtype = parseWeightDtype(dtype, `dtype of ${name}:`);
     }
     for (const [alias, target] of Object.entries(RETIRED_ALIASES)) {
       if (!this.models.has(alias) && this.models.has(target)) this.aliases.set(alias, target);
@@ -137,16 +154,23 @@ export class ModelRegistry {
     return this.entry(name).standIn !== null;
   }
 
+  /** How the model's frozen weights are (or will be, once loaded) stored. */
+  dtype(name: string): WeightDtype {
+    return this.entry(name).dtype;
+  }
+
   /** The model's weights, loading them on first use. */
-  load(name: string): LoadedModel {
+  load(name: string): LoadedModel<FrozenWeight> {
     const m = this.entry(name);
     if (!m.loaded) {
       if (m.standIn) {
         this.log(describeStandIn(m.standIn));
-        m.loaded = { name: m.name, config: m.config, weights: randomModelWeights(m.config, m.standIn.seed) };
+        const weights = randomModelWeights(m.config, m.standIn.seed);
+        m.loaded = { name: m.name, config: m.config, weights: m.dtype === 'f32' ? weights : convertWeights(weights, m.dtype) };
       } else {
-        m.loaded = { name: m.name, config: m.config, weights: readHfWeights(m.dir!, m.config) };
+        m.loaded = { name: m.name, config: m.config, weights: readHfWeights(m.dir!, m.config, m.dtype) };
       }
+      if (m.dtype !== 'f32') this.log(`${name}: base weights in ${m.dtype}, ${baseWeightBytes(m.loaded.weights)} bytes`);
     }
     return m.loaded;
   }

@@ -1,8 +1,10 @@
 /**
  * The data structures shared by the model code (model.ts, lora.ts, losses.ts, adamw.ts),
  * the sampler, checkpoint I/O and the Engine. Linear weights use the Hugging Face layout
- * [out, in], so a projection is y = x · Wᵀ (gemm with transB).
+ * [out, in], so a projection is y = x · Wᵀ (gemm with transB). The linears, the embedding and the
+ * head are frozen weights, stored as f32 or bf16 (weight-dtype.ts); norm weights are always f32.
  */
+import type { FrozenWeight } from './weight-dtype.js';
 
 export type ModelFamily = 'llama' | 'qwen3';
 
@@ -49,19 +51,20 @@ export interface MoeConfig {
   mlpOnlyLayers: number[];
 }
 
-export interface LayerWeights {
+/** One layer's weights; W is how its frozen linears are stored (f32 unless said otherwise). */
+export interface LayerWeights<W extends FrozenWeight = Float32Array> {
   inputNorm: Float32Array; // [d]
-  q: Float32Array; // [H*hd, d]
-  k: Float32Array; // [KVH*hd, d]
-  v: Float32Array; // [KVH*hd, d]
-  o: Float32Array; // [d, H*hd]
+  q: W; // [H*hd, d]
+  k: W; // [KVH*hd, d]
+  v: W; // [KVH*hd, d]
+  o: W; // [d, H*hd]
   qNorm: Float32Array | null; // [hd], Qwen3 only
   kNorm: Float32Array | null; // [hd], Qwen3 only
   postAttnNorm: Float32Array; // [d]
-  gate: Float32Array; // [ff, d]
-  up: Float32Array; // [ff, d]
-  down: Float32Array; // [d, ff]; gate/up/down are empty in sparse layers
-  /** The routed experts of a sparse layer (null in dense layers). */
+  gate: W; // [ff, d]
+  up: W; // [ff, d]
+  down: W; // [d, ff]; gate/up/down are empty in sparse layers
+  /** The routed experts of a sparse layer (null in dense layers); kept f32 whatever W is. */
   moe?: MoeLayerWeights | null;
 }
 
@@ -72,12 +75,13 @@ export interface MoeLayerWeights {
   down: Float32Array; // [E, d, ffe]
 }
 
-export interface ModelWeights {
-  embed: Float32Array; // [V, d]
-  layers: LayerWeights[];
+/** A model's weights; W is how its frozen ones are stored (f32 unless said otherwise). */
+export interface ModelWeights<W extends FrozenWeight = Float32Array> {
+  embed: W; // [V, d]
+  layers: LayerWeights<W>[];
   finalNorm: Float32Array; // [d]
   /** null when tied: the head is `embed`. */
-  lmHead: Float32Array | null; // [V, d]
+  lmHead: W | null; // [V, d]
 }
 
 /** Names of the linear modules LoRA can attach to, per layer, plus the unembedding. */
@@ -125,9 +129,9 @@ export interface AdapterState {
 /** The optimizer families an adapter can be created with. */
 export type OptimizerKind = 'adamw' | 'dimuon';
 
-/** A base model held in memory; many adapters share one. */
-export interface LoadedModel {
+/** A base model held in memory; many adapters share one. W: how its frozen weights are stored (the engine takes either). */
+export interface LoadedModel<W extends FrozenWeight = Float32Array> {
   name: string;
   config: ModelConfig;
-  weights: ModelWeights;
+  weights: ModelWeights<W>;
 }

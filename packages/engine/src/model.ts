@@ -17,6 +17,7 @@
  */
 import type { Kernels } from './kernels.js';
 import type { LoadedModel } from './model-types.js';
+import type { FrozenWeight } from './weight-dtype.js';
 import { linearBackward, LM_HEAD_KEY } from './lora.js';
 import type { PackedBatch } from './packed-batch.js';
 import { attentionHalfBackward, attentionHalfForward, type AttentionCore } from './layers/attention.js';
@@ -51,7 +52,7 @@ export interface TrainingPassOptions {
  * `options.lossGradient` it also back-propagates and accumulates LoRA gradients into
  * `adapter.grads` (which must exist).
  */
-export function runTrainingPass(k: Kernels, model: LoadedModel, adapter: AdapterView | null, batch: PackedBatch,
+export function runTrainingPass(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: AdapterView | null, batch: PackedBatch,
   options: TrainingPassOptions = {}): Float32Array {
   const cfg = model.config;
   const T = batch.tokens.length;

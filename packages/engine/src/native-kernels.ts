@@ -29,6 +29,10 @@ export interface NativeAddon {
   gemmStrategy(name?: GemmStrategy): GemmStrategy;
   gemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Float32Array,
     beta: number, C: Float32Array, lda: number, ldb: number, ldc: number, aOffset: number, bOffset: number, cOffset: number): void;
+  gemmBf16(transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Uint16Array, beta: number,
+    C: Float32Array, lda: number, ldb: number, ldc: number, aOffset: number, bOffset: number, cOffset: number): void;
+  /** Which kernel runs gemmBf16 in this process (see Bf16GemmKernel). */
+  bf16GemmKernel(): Bf16GemmKernel;
   rmsNormForward: Kernels['rmsNormForward'];
   rmsNormBackward: Kernels['rmsNormBackward'];
   rope: Kernels['rope'];
@@ -75,6 +79,14 @@ export type GemmStrategy = 'planned' | 'blas' | 'split';
  */
 export type KernelLevel = 'avx512' | 'avx2' | 'baseline';
 
+/**
+ * The kernel behind gemmBf16, picked when the addon loads: "avx512bf16-dot" (AVX512-BF16 dot
+ * products, VDPBF16PS, with f32 accumulation) at the avx512 level on CPUs with avx512_bf16;
+ * "f32-tiles" (B widened to f32 tile by tile, then OpenBLAS sgemm) everywhere else. Both round
+ * A to bf16, so they compute the same products.
+ */
+export type Bf16GemmKernel = 'avx512bf16-dot' | 'f32-tiles';
+
 /** Path of the compiled addon, relative to the package root (this file runs from dist/). */
 export const nativeAddonPath = fileURLToPath(new URL('../build/Release/tinker_engine.node', import.meta.url));
 
@@ -101,6 +113,11 @@ export function openblasCoreName(): string {
 /** The level of the addon's own kernels in this process (see KernelLevel). */
 export function nativeKernelLevel(): KernelLevel {
   return loadNativeAddon().kernelLevel();
+}
+
+/** The kernel behind gemmBf16 in this process (see Bf16GemmKernel). */
+export function nativeBf16GemmKernel(): Bf16GemmKernel {
+  return loadNativeAddon().bf16GemmKernel();
 }
 
 /** Sets OpenBLAS's thread count (it applies to every later GEMM in this process). */
@@ -153,6 +170,16 @@ export const nativeKernels: Kernels = {
     loadNativeAddon().gemm(
       transA, transB, M, N, K, alpha, A, B, beta, C,
       opts.lda ?? Math.max(1, transA ? M : K),
+      opts.ldb ?? Math.max(1, transB ? K : N),
+      opts.ldc ?? Math.max(1, N),
+      opts.aOffset ?? 0, opts.bOffset ?? 0, opts.cOffset ?? 0,
+    );
+  },
+
+  gemmBf16(transB, M, N, K, alpha, A, B, beta, C, opts = {}) {
+    loadNativeAddon().gemmBf16(
+      transB, M, N, K, alpha, A, B, beta, C,
+      opts.lda ?? Math.max(1, K),
       opts.ldb ?? Math.max(1, transB ? K : N),
       opts.ldc ?? Math.max(1, N),
       opts.aOffset ?? 0, opts.bOffset ?? 0, opts.cOffset ?? 0,

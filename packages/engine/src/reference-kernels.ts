@@ -4,6 +4,7 @@
  * code are tested against. Argument checks mirror the native addon's (TypeError / RangeError).
  */
 import type { Kernels } from './kernels.js';
+import { f32BitsToBf16 } from './weight-dtype.js';
 
 function requireLength(buf: ArrayLike<number>, needed: number, what: string): void {
   if (buf.length < needed) {
@@ -28,7 +29,7 @@ function requireTargetArgs(logits: Float32Array, rows: number, vocab: number, ta
 }
 
 /** Checks a row-major matrix view of `rows`×`cols` with row stride `ld` starting at `offset`. */
-function requireMatrix(buf: Float32Array, rows: number, cols: number, ld: number, offset: number, what: string): void {
+function requireMatrix(buf: Float32Array | Uint16Array, rows: number, cols: number, ld: number, offset: number, what: string): void {
   requireCount(offset, `${what} offset`);
   if (ld < Math.max(1, cols)) throw new RangeError(`${what} leading dimension ${ld} is smaller than its ${cols} columns`);
   if (rows > 0 && cols > 0) requireLength(buf, offset + (rows - 1) * ld + cols, what);
@@ -89,6 +90,41 @@ export const referenceKernels: Kernels = {
         }
         const c = co + i * ldc + j;
         // BLAS semantics: beta = 0 means C is not read (it may hold NaN).
+        C[c] = alpha * acc + (beta === 0 ? 0 : beta * C[c]);
+      }
+    }
+  },
+
+  gemmBf16(transB, M, N, K, alpha, A, B, beta, C, opts = {}) {
+    requireCount(M, 'M');
+    requireCount(N, 'N');
+    requireCount(K, 'K');
+    const lda = opts.lda ?? Math.max(1, K);
+    const ldb = opts.ldb ?? Math.max(1, transB ? K : N);
+    const ldc = opts.ldc ?? Math.max(1, N);
+    const ao = opts.aOffset ?? 0;
+    const bo = opts.bOffset ?? 0;
+    const co = opts.cOffset ?? 0;
+    requireMatrix(A, M, K, lda, ao, 'A');
+    requireMatrix(B, transB ? N : K, transB ? K : N, ldb, bo, 'B');
+    requireMatrix(C, M, N, ldc, co, 'C');
+    const bits = new Uint32Array(1);
+    const asFloat = new Float32Array(bits.buffer);
+    const widen = (h: number): number => {
+      bits[0] = h << 16;
+      return asFloat[0];
+    };
+    const round = (x: number): number => {
+      asFloat[0] = x;
+      return widen(f32BitsToBf16(bits[0]));
+    };
+    const a = new Float64Array(M * K);
+    for (let i = 0; i < M; i++) for (let p = 0; p < K; p++) a[i * K + p] = round(A[ao + i * lda + p]);
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let p = 0; p < K; p++) acc += a[i * K + p] * widen(transB ? B[bo + j * ldb + p] : B[bo + p * ldb + j]);
+        const c = co + i * ldc + j;
         C[c] = alpha * acc + (beta === 0 ? 0 : beta * C[c]);
       }
     }

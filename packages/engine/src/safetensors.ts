@@ -198,3 +198,40 @@ function floatBitsToBf16(u: number): number {
 export function writeSafetensorsFile(path: string, tensors: Map<string, NamedTensor> | Record<string, NamedTensor>, opts: SerializeOptions = {}): void {
   writeFileSync(path, serializeSafetensors(tensors, opts));
 }
+
+/**
+ * Reads one float tensor as bf16 bit patterns without an f32 copy of it: BF16 bytes are copied
+ * as they are; F32, F16 and F64 values are rounded to the nearest bf16 one by one.
+ */
+export function tensorAsBf16(file: SafetensorsFile, name: string): Uint16Array {
+  const e = file.tensors.get(name);
+  if (!e) throw new SafetensorsError(`${file.source}: tensor "${name}" is missing`);
+  const bytes = file.data.subarray(e.begin, e.end);
+  const n = e.shape.reduce((a, b) => a * b, 1);
+  const out = new Uint16Array(n);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const one = new Float32Array(1);
+  const oneBits = new Uint32Array(one.buffer);
+  const round = (x: number): number => {
+    one[0] = x;
+    return floatBitsToBf16(oneBits[0]);
+  };
+  switch (e.dtype) {
+    case 'BF16':
+      // Copy through bytes: the source offset need not be 2-byte aligned.
+      new Uint8Array(out.buffer).set(bytes);
+      break;
+    case 'F32':
+      for (let i = 0; i < n; i++) out[i] = floatBitsToBf16(view.getUint32(4 * i, true));
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) out[i] = round(halfToFloat(view.getUint16(2 * i, true)));
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) out[i] = round(view.getFloat64(8 * i, true));
+      break;
+    default:
+      throw new SafetensorsError(`${file.source}: tensor "${name}" has dtype ${e.dtype}, expected a float type`);
+  }
+  return out;
+}

@@ -15,6 +15,7 @@ import { DecodeWorkspace } from './decode-workspace.js';
 import { forwardWithCache } from './cached-forward.js';
 import { createKvCache, type KvCache } from './kv-cache.js';
 import type { LoadedModel, LoraParams, LoraSettings } from './model-types.js';
+import type { FrozenWeight } from './weight-dtype.js';
 import { Prng } from './prng.js';
 import { AltTokenDrawer } from './prompt-alt-tokens.js';
 
@@ -74,7 +75,7 @@ export interface SampleResult {
 
 export interface SamplerContext {
   kernels: Kernels;
-  model: LoadedModel;
+  model: LoadedModel<FrozenWeight>;
   adapter: { params: LoraParams; settings: LoraSettings } | null;
   maxContextLength: number;
   /** Detokenizer for stop strings; required only when stop strings are given. */

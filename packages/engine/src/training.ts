@@ -9,6 +9,7 @@
 import type { Datum, ForwardBackwardOutput, TensorData } from '@tinker-ts/protocol';
 import type { Kernels } from './kernels.js';
 import type { AdapterState, LoadedModel } from './model-types.js';
+import type { FrozenWeight } from './weight-dtype.js';
 import { runTrainingPass } from './model.js';
 import { RouterLoad } from './router-load.js';
 import { packSequences } from './packed-batch.js';
@@ -152,7 +153,7 @@ function packColumns(data: ParsedDatum[], K: number, pick: (d: ParsedDatum) => A
  * forward_backward (or forward, with forwardOnly) on a batch of datums. Gradients are added to
  * adapter.grads; outputs per datum are the target `logprobs` and `elementwise_loss`.
  */
-export function runForwardBackward(k: Kernels, model: LoadedModel, adapter: AdapterState, data: Datum[], lossFn: string,
+export function runForwardBackward(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: AdapterState, data: Datum[], lossFn: string,
   lossFnConfig: Record<string, number> | null, forwardOnly: boolean, customLoss?: LossProgram | null): ForwardBackwardOutput {
   if (lossFn === CUSTOM_LOSS_FN) {
     if (!customLoss) throw new EngineUserError(`loss_fn '${CUSTOM_LOSS_FN}' needs the custom loss to evaluate`);
@@ -214,7 +215,7 @@ export const CUSTOM_LOSS_FN = 'custom';
  * forward_backward with a custom loss: one pass whose head gradient comes from the whole batch's
  * logprobs (the program may couple datums, as DPO does). Outputs per datum are the `logprobs`.
  */
-function runCustomLoss(k: Kernels, model: LoadedModel, adapter: AdapterState, data: Datum[], program: LossProgram, forwardOnly: boolean): ForwardBackwardOutput {
+function runCustomLoss(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: AdapterState, data: Datum[], program: LossProgram, forwardOnly: boolean): ForwardBackwardOutput {
   if (!Array.isArray(data) || data.length === 0) throw new EngineUserError('data must be a non-empty list of datums');
   const ranks = new Map<string, 0 | 1>();
   for (const s of program.steps) if (s.op === 'input' && s.name !== 'logprobs') ranks.set(s.name, s.rank);

@@ -22,6 +22,11 @@ export interface StartServerOptions {
   dataDir: string;
   /** Extra base models: name → local Hugging Face model directory. */
   models?: Record<string, string>;
+  /**
+   * How base models' frozen weights are stored: name → "bf16" or "f32" (default: the
+   * checkpoint's dtype; f32 for stand-ins). See the engine's EngineOptions.dtypes.
+   */
+  dtypes?: Record<string, string>;
   /** key → user; absent = dev mode: any "tml-" key is its own user. */
   apiKeys?: Record<string, string>;
   kernels?: 'native' | 'reference';
@@ -88,6 +93,7 @@ export async function startServer(opts: StartServerOptions): Promise<RunningServ
   const engine = await EngineSupervisor.start({
     engine: {
       models: opts.models,
+      ...(opts.dtypes ? { dtypes: opts.dtypes } : {}),
       kernels: opts.kernels,
       niceness: opts.engineNiceness ?? DEFAULT_ENGINE_NICENESS,
       ...(opts.engineCpus ? { cpus: opts.engineCpus } : {}),

@@ -5,8 +5,11 @@
  * has torch; the MoE case runs transformers + PEFT (bench/torch_moe_reference.py) with the Python
  * named by TINKER_TORCH_PYTHON.
  * Run: npm run bench -w @tinker-ts/engine  (node dist/bench/engine-bench.js)
+ * Each case also runs the same LoRA step with the base weights in bf16 and in f32 (our engine
+ * both times) and prints the step-time and base-weight memory ratios.
  * Flags: --case llama8m|qwen3_06b|qwen3_moe runs one model only; --decode-only skips the GEMM table, the
- * training step and the PyTorch reference (a quick check of the decode numbers alone).
+ * training step and the PyTorch reference (a quick check of the decode numbers alone);
+ * --dtype-only runs the bf16-vs-f32 comparison alone.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,7 +17,8 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import type { Datum } from '@tinker-ts/protocol';
-import { nativeKernels, openblasCoreName } from '../native-kernels.js';
+import { nativeBf16GemmKernel, nativeKernels, openblasCoreName } from '../native-kernels.js';
+import { baseWeightBytes, convertWeights, type FrozenWeight } from '../weight-dtype.js';
 import { compareGemmStrategies, runGemmBench } from './gemm-bench.js';
 import { createAdapterState, randomModelWeights } from '../init.js';
 import { Prng } from '../prng.js';
@@ -123,6 +127,73 @@ function randomBatch(c: BenchCase): Datum[] {
   });
 }
 
+interface DtypeComparison {
+  f32StepMs: number;
+  bf16StepMs: number;
+  f32Bytes: number;
+  bf16Bytes: number;
+  /** Decoding one sequence (tokens/s, the prompt excluded). */
+  f32Decode1TokPerSec: number;
+  bf16Decode1TokPerSec: number;
+}
+
+/** Tokens/s decoding one sequence: (prefill + n tokens) minus (prefill + 1 token), median of 3. */
+function decodeOneRate(c: BenchCase, model: LoadedModel<FrozenWeight>): number {
+  const ctx = { kernels: nativeKernels, model, adapter: null, maxContextLength: c.config.maxPositionEmbeddings, decode: null };
+  const prompt = Array.from({ length: 16 }, (_, i) => (i * 31 + 5) % c.config.vocabSize);
+  const time = (n: number): number => {
+    const s = performance.now();
+    runSampling(ctx, {
+      prompt, numSamples: 1, promptLogprobs: false, topkPromptLogprobs: 0,
+      params: { maxTokens: n, temperature: 1, topK: -1, topP: 1, seed: 3, stopTokenIds: [], stopStrings: [] },
+    });
+    return performance.now() - s;
+  };
+  time(2);
+  const diffs = [0, 1, 2].map(() => time(c.decodeTokens) - time(1));
+  return (c.decodeTokens - 1) / (median(diffs) / 1000);
+}
+
+/**
+ * The same LoRA step (same batch, a fresh adapter each) on the same weights stored in f32 and
+ * in bf16, steps alternating between the two so that other load on the machine hits both alike.
+ */
+function compareDtypes(c: BenchCase): DtypeComparison {
+  const f32 = c.key === 'llama8m' ? randomModelWeights(c.config, 1) : quickRandomWeights(c.config, 1);
+  const models: Record<'f32' | 'bf16', LoadedModel<FrozenWeight>> = {
+    f32: { name: c.key, config: c.config, weights: f32 },
+    bf16: { name: `${c.key}-bf16`, config: c.config, weights: convertWeights(f32, 'bf16') },
+  };
+  const data = randomBatch(c);
+  const adam = { learning_rate: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-12, weight_decay: 0, grad_clip_norm: 0 };
+  const settings = { rank: c.rank, alpha: 16, seed: 0, trainAttn: true, trainMlp: true, trainUnembed: false };
+  const adapters = { f32: createAdapterState(c.config, settings), bf16: createAdapterState(c.config, settings) };
+  const times: Record<'f32' | 'bf16', number[]> = { f32: [], bf16: [] };
+  for (let i = 0; i < c.warmupSteps + c.timedSteps; i++) {
+    for (const dtype of i % 2 === 0 ? (['f32', 'bf16'] as const) : (['bf16', 'f32'] as const)) {
+      const s = performance.now();
+      runForwardBackward(nativeKernels, models[dtype], adapters[dtype], data, 'cross_entropy', null, false);
+      runOptimStep(nativeKernels, adapters[dtype], adam);
+      if (i >= c.warmupSteps) times[dtype].push(performance.now() - s);
+    }
+  }
+  return {
+    f32StepMs: median(times.f32), bf16StepMs: median(times.bf16),
+    f32Bytes: baseWeightBytes(models.f32.weights), bf16Bytes: baseWeightBytes(models.bf16.weights),
+    f32Decode1TokPerSec: decodeOneRate(c, models.f32), bf16Decode1TokPerSec: decodeOneRate(c, models.bf16),
+  };
+}
+
+function printDtypeComparison(c: BenchCase): void {
+  const r = compareDtypes(c);
+  const speedup = r.f32StepMs / r.bf16StepMs;
+  const memory = r.bf16Bytes / r.f32Bytes;
+  console.log(`  bf16 vs f32 base weights (our engine, bf16 GEMM kernel ${nativeBf16GemmKernel()}), interleaved medians  [load ${loadavg()[0].toFixed(2)}]:`);
+  console.log(`    LoRA step: f32 ${fmt(r.f32StepMs)} ms, bf16 ${fmt(r.bf16StepMs)} ms → bf16 ${speedup.toFixed(2)}× faster (target ≥ 1.6×: ${speedup >= 1.6 ? 'MET' : 'NOT MET'})`);
+  console.log(`    decode, 1 sequence: f32 ${fmt(r.f32Decode1TokPerSec)} tok/s, bf16 ${fmt(r.bf16Decode1TokPerSec)} tok/s → ${(r.bf16Decode1TokPerSec / r.f32Decode1TokPerSec).toFixed(2)}×`);
+  console.log(`    base weights: f32 ${(r.f32Bytes / 2 ** 20).toFixed(1)} MiB, bf16 ${(r.bf16Bytes / 2 ** 20).toFixed(1)} MiB → ${memory.toFixed(3)} of f32 (target ≤ 0.55: ${memory <= 0.55 ? 'MET' : 'NOT MET'})`);
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -131,7 +202,7 @@ function median(xs: number[]): number {
 function runCase(c: BenchCase, decodeOnly: boolean): CaseResult {
   const t0 = performance.now();
   const weights = c.key === 'llama8m' ? randomModelWeights(c.config, 1) : quickRandomWeights(c.config, 1);
-  const model: LoadedModel = { name: c.key, config: c.config, weights };
+  const model: LoadedModel<FrozenWeight> = { name: c.key, config: c.config, weights };
   const adapter = createAdapterState(c.config, { rank: c.rank, alpha: 16, seed: 0, trainAttn: true, trainMlp: true, trainUnembed: false });
   console.log(`  weights ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const data = randomBatch(c);
@@ -240,19 +311,23 @@ interface BenchOptions {
   cases: BenchCase[];
   /** Decode throughput only: no GEMM table, training step or PyTorch reference. */
   decodeOnly: boolean;
+  /** The bf16-vs-f32 comparison only. */
+  dtypeOnly: boolean;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
-  const options: BenchOptions = { cases: CASES, decodeOnly: false };
+  const options: BenchOptions = { cases: CASES, decodeOnly: false, dtypeOnly: false };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--decode-only') {
       options.decodeOnly = true;
+    } else if (argv[i] === '--dtype-only') {
+      options.dtypeOnly = true;
     } else if (argv[i] === '--case') {
       const key = argv[++i];
       options.cases = CASES.filter((c) => c.key === key);
       if (options.cases.length === 0) throw new Error(`unknown case "${key}" (expected ${CASES.map((c) => c.key).join(' or ')})`);
     } else {
-      throw new Error(`unknown flag "${argv[i]}" (expected --case <name> or --decode-only)`);
+      throw new Error(`unknown flag "${argv[i]}" (expected --case <name>, --decode-only or --dtype-only)`);
     }
   }
   return options;
@@ -264,6 +339,13 @@ function main(): void {
   console.log(`tinker-ts engine bench — OpenBLAS core: ${openblasCoreName()} (kernels ${nativeKernels.name})`);
   // Other work on the machine skews every number below; the load average says how much.
   console.log(`load average: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  if (options.dtypeOnly) {
+    for (const c of options.cases) {
+      console.log(`\n${c.title}`);
+      printDtypeComparison(c);
+    }
+    return;
+  }
   if (!options.decodeOnly) {
     console.log('\nGEMM (native sgemm vs measured FMA peak):');
     const gemm = runGemmBench({ repeats: 3 });
@@ -281,6 +363,7 @@ function main(): void {
     const batchGain = r.decode16TokPerSec / r.decode1TokPerSec;
     console.log(`  16-sample / single-sequence decode: ${batchGain.toFixed(2)}× (target ≥ 6×: ${batchGain >= 6 ? 'MET' : 'NOT MET'})`);
     if (options.decodeOnly) continue;
+    printDtypeComparison(c);
     const t = runTorch(c);
     if (typeof t === 'string') {
       console.log(`  ${t}`);

@@ -3,9 +3,24 @@
 import type { ModelWeights } from '../model-types.js';
 import { linearForward, LM_HEAD_KEY } from '../lora.js';
 import { loraForward, type PassContext } from './pass-context.js';
+import { isBf16, type FrozenWeight } from '../weight-dtype.js';
 
 export function embedForward(ctx: PassContext, tokens: Int32Array, x: Float32Array): void {
-  ctx.k.embeddingForward(ctx.w.embed, tokens, x, ctx.cfg.hiddenSize);
+  const table = ctx.w.embed;
+  if (isBf16(table)) embedBf16(table, tokens, x, ctx.cfg.hiddenSize, ctx.cfg.vocabSize);
+  else ctx.k.embeddingForward(table, tokens, x, ctx.cfg.hiddenSize);
+}
+
+/** The gather from a bf16 table: each row widened exactly (T·d bit shifts, no GEMM). */
+function embedBf16(table: Uint16Array, ids: Int32Array, out: Float32Array, dim: number, vocab: number): void {
+  if (out.length < ids.length * dim) throw new RangeError(`out has ${out.length} elements but ${ids.length * dim} are needed`);
+  const bits = new Uint32Array(out.buffer, out.byteOffset, ids.length * dim);
+  for (let r = 0; r < ids.length; r++) {
+    const id = ids[r];
+    if (!(id >= 0 && id < vocab)) throw new RangeError(`token id ${id} is outside the vocabulary of ${vocab}`);
+    const src = id * dim, dst = r * dim;
+    for (let i = 0; i < dim; i++) bits[dst + i] = table[src + i] << 16;
+  }
 }
 
 
@@ -18,7 +33,7 @@ export function defaultHeadChunkRows(vocabSize: number): number {
   return Math.max(128, Math.min(1024, Math.floor((1 << 23) / vocabSize)));
 }
 
-export function headWeight(w: ModelWeights): Float32Array {
+export function headWeight(w: ModelWeights<FrozenWeight>): FrozenWeight {
   return w.lmHead ?? w.embed;
 }
 

@@ -2,6 +2,7 @@
 // the lookup of one module's LoRA pair for its forward and backward.
 import type { Kernels } from '../kernels.js';
 import type { LoadedModel, LoraPair, LoraParams, LoraSettings, ModelConfig, ModelWeights } from '../model-types.js';
+import type { FrozenWeight } from '../weight-dtype.js';
 import { loraScale } from '../lora.js';
 import { ropeTablesFor, type RopeTables } from '../rope-tables.js';
 import type { RouterLoad } from '../router-load.js';
@@ -17,7 +18,7 @@ export interface AdapterView {
 export interface PassContext {
   k: Kernels;
   cfg: ModelConfig;
-  w: ModelWeights;
+  w: ModelWeights<FrozenWeight>;
   adapter: AdapterView | null;
   loraScale: number;
   rank: number;
@@ -28,7 +29,7 @@ export interface PassContext {
   routerLoad: RouterLoad | null;
 }
 
-export function makeContext(k: Kernels, model: LoadedModel, adapter: AdapterView | null, positions: Int32Array, maxPosition: number): PassContext {
+export function makeContext(k: Kernels, model: LoadedModel<FrozenWeight>, adapter: AdapterView | null, positions: Int32Array, maxPosition: number): PassContext {
   return {
     k, cfg: model.config, w: model.weights, adapter,
     loraScale: adapter === null ? 0 : loraScale(adapter.settings),

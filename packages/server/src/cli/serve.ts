@@ -20,6 +20,7 @@ export const SERVE_OPTIONS: OptionSpecs = {
   port: {},
   'data-dir': {},
   model: { repeat: true },
+  dtype: { repeat: true },
   'api-keys': {},
   'parent-pid': {},
   kernels: {},
@@ -30,7 +31,7 @@ export const SERVE_OPTIONS: OptionSpecs = {
 };
 
 export const SERVE_USAGE =
-  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--api-keys FILE] [--engine-cpus LIST] [--limit NAME=N ...] [--cors ORIGIN ...] [--parent-pid PID]';
+  'tinker-ts serve [--host 127.0.0.1] [--port 0] [--data-dir DIR] [--model NAME=DIR ...] [--dtype NAME=bf16|f32 ...] [--api-keys FILE] [--engine-cpus LIST] [--limit NAME=N ...] [--cors ORIGIN ...] [--parent-pid PID]';
 
 
 /**
@@ -86,6 +87,22 @@ export function parseModelOptions(values: string[]): Record<string, string> {
   return models;
 }
 
+/**
+ * `--dtype NAME=bf16|f32`: how a base model's frozen weights are stored (default: as its
+ * checkpoint stores them; stand-ins f32). The engine refuses names it does not serve.
+ */
+export function parseDtypeOptions(values: string[]): Record<string, string> {
+  const dtypes: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--dtype must be NAME=bf16 or NAME=f32, got ${JSON.stringify(v)}`);
+    const dtype = v.slice(eq + 1);
+    if (dtype !== 'bf16' && dtype !== 'f32') throw new UsageError(`--dtype ${v.slice(0, eq)}: unsupported dtype ${JSON.stringify(dtype)} (expected bf16 or f32)`);
+    dtypes[v.slice(0, eq)] = dtype;
+  }
+  return dtypes;
+}
+
 /** A CPU list as taskset takes it: numbers and ranges, comma-separated ("1-3,5"). */
 export function parseCpuList(value: string): number[] {
   const cpus = parseCpuListText(value);
@@ -122,6 +139,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
   const port = intOption(args, 'port', 0, 0, 65535);
   const dataDir = path.resolve(stringOption(args, 'data-dir') ?? defaultDataDir());
   const models = parseModelOptions(listOption(args, 'model'));
+  const dtypes = parseDtypeOptions(listOption(args, 'dtype'));
   const keysFile = stringOption(args, 'api-keys');
   const apiKeys = keysFile ? readApiKeysFile(keysFile) : undefined;
   const parentPid = stringOption(args, 'parent-pid') !== undefined ? intOption(args, 'parent-pid', 0, 1, 2 ** 31 - 1) : null;
@@ -161,6 +179,7 @@ export async function serveCommand(args: ParsedArgs): Promise<number> {
     port,
     dataDir,
     ...(Object.keys(models).length ? { models } : {}),
+    ...(Object.keys(dtypes).length ? { dtypes } : {}),
     ...(apiKeys ? { apiKeys } : {}),
     ...(kernels ? { kernels: kernels as 'native' | 'reference' } : {}),
     ...(engineCpus ? { engineCpus, isolateRequestThread: true } : {}),
