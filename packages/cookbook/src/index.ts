@@ -13,6 +13,8 @@ export { RoleColonRenderer } from './renderers/role-colon.js';
 export { GptOssRenderer } from './renderers/gpt-oss.js';
 export type { GptOssRendererOptions, ReasoningEffort } from './renderers/gpt-oss.js';
 export { DeepSeekV3Renderer } from './renderers/deepseek-v3.js';
+export { DeepSeekV31Renderer } from './renderers/deepseek-v3.1.js';
+export type { DeepSeekV31RendererOptions } from './renderers/deepseek-v3.1.js';
 export { getRenderer, recommendedRendererName, RENDERER_NAMES } from './renderers/registry.js';
 export type { RendererName } from './renderers/registry.js';
 

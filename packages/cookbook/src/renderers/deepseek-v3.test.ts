@@ -107,6 +107,5 @@ test('deepseekv3: parseResponse reads text and tool calls back and stops at <｜
 
 test('DeepSeek V3 models get the deepseekv3 renderer', () => {
   assert.equal(recommendedRendererName('deepseek-ai/DeepSeek-V3'), 'deepseekv3');
-  assert.equal(recommendedRendererName('deepseek-ai/DeepSeek-V3.1'), 'deepseekv3');
   assert.equal(getRenderer('deepseekv3', tok).name, 'deepseekv3');
 });
