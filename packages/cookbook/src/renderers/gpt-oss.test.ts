@@ -54,6 +54,38 @@ for (const effort of ['low', 'medium', 'high'] as const) {
   }
 }
 
+test('gpt-oss: tool definitions with optional, described, enum, array and default parameters render as the template writes them', () => {
+  const tools: ToolSpec[] = [
+    {
+      type: 'function',
+      function: {
+        name: 'forecast',
+        description: 'Forecast for a city',
+        parameters: {
+          type: 'object',
+          properties: {
+            city: { type: 'string', description: 'City name' },
+            units: { type: 'string', enum: ['c', 'f'], default: 'c' },
+            days: { type: 'integer', default: 3 },
+            hourly: { type: 'boolean' },
+            tags: { type: 'array', items: { type: 'string' } },
+            note: { type: 'string', nullable: true },
+          },
+          required: ['city'],
+        },
+      },
+    },
+    { type: 'function', function: { name: 'now', description: 'The time' } },
+  ];
+  const conv: Message[] = [
+    { role: 'developer', content: 'Be brief.' },
+    { role: 'user', content: 'Weather?' },
+  ];
+  const r = new GptOssRenderer(tok, { reasoningEffort: 'low', currentDate: DATE });
+  assertSameTokens(tok, r.buildGenerationPrompt(conv, { tools }), templateTokens(conv, 'low', tools, true), 'generation prompt');
+  assert.match(r.renderGenerationText(conv, { tools }), /units\?: "c" \| "f", \/\/ default: c,\ndays\?: number, \/\/ default: 3,\n/);
+});
+
 test('gpt-oss: a message with two tool calls is two harmony call messages', () => {
   const r = new GptOssRenderer(tok, { currentDate: DATE });
   const conv = CONVERSATIONS['tool_calls']!;
