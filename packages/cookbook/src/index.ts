@@ -10,6 +10,11 @@ export { Qwen3Renderer } from './renderers/qwen3.js';
 export type { Qwen3RendererOptions } from './renderers/qwen3.js';
 export { Llama3Renderer } from './renderers/llama3.js';
 export { RoleColonRenderer } from './renderers/role-colon.js';
+export { GptOssRenderer } from './renderers/gpt-oss.js';
+export type { GptOssRendererOptions, ReasoningEffort } from './renderers/gpt-oss.js';
+export { DeepSeekV3Renderer } from './renderers/deepseek-v3.js';
+export { DeepSeekV31Renderer } from './renderers/deepseek-v3.1.js';
+export type { DeepSeekV31RendererOptions } from './renderers/deepseek-v3.1.js';
 export { getRenderer, recommendedRendererName, RENDERER_NAMES } from './renderers/registry.js';
 export type { RendererName } from './renderers/registry.js';
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getTokenizer, type Tokenizer } from '@tinker-ts/sdk';
-import type { Message, ToolSpec } from './message.js';
+import { CONVERSATIONS, WEATHER, assertSameTokens } from './conversations.testkit.js';
+import type { Message } from './message.js';
 import { Llama3Renderer } from './llama3.js';
 import { Qwen3Renderer } from './qwen3.js';
 import { getRenderer } from './registry.js';
@@ -13,58 +14,6 @@ import type { Renderer } from './renderer.js';
 
 const qwen = getTokenizer('Qwen/Qwen3-8B');
 const llama = getTokenizer('meta-llama/Llama-3.1-8B-Instruct');
-
-const WEATHER: ToolSpec = {
-  type: 'function',
-  function: { name: 'get_weather', description: 'Weather of a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
-};
-
-const CONVERSATIONS: Record<string, Message[]> = {
-  single: [
-    { role: 'user', content: 'What is 2+2?' },
-    { role: 'assistant', content: 'It is 4.' },
-  ],
-  system_multi_turn: [
-    { role: 'system', content: 'You are terse.' },
-    { role: 'user', content: 'Name a colour.' },
-    { role: 'assistant', content: 'Blue.' },
-    { role: 'user', content: 'Another one, please.\nJust one word!' },
-    { role: 'assistant', content: 'Green.' },
-  ],
-  // Content with surrounding spaces. Python's str.lstrip('\n') in the Qwen3 template keeps them;
-  // @huggingface/jinja strips all whitespace, so this one is checked against Llama 3's `| trim` only.
-  padded_reply: [
-    { role: 'user', content: '  Say hi. ' },
-    { role: 'assistant', content: ' Hi! ' },
-  ],
-  reasoning: [
-    { role: 'user', content: 'Is 17 prime?' },
-    { role: 'assistant', content: 'Yes.', thinking: 'Check 2, 3: 17 is not divisible by them.' },
-    { role: 'user', content: 'And 21?' },
-    { role: 'assistant', content: 'No, 21 = 3 × 7.', thinking: '\n21 / 3 = 7.\n' },
-  ],
-  tool_calls: [
-    { role: 'system', content: 'Use tools when useful.' },
-    { role: 'user', content: 'Weather in Paris and Rome?' },
-    {
-      role: 'assistant',
-      content: 'Let me check.',
-      toolCalls: [
-        { name: 'get_weather', arguments: '{"city": "Paris"}' },
-        { name: 'get_weather', arguments: '{"city": "Rome"}' },
-      ],
-    },
-    { role: 'tool', content: '{"temp": 12}' },
-    { role: 'tool', content: '{"temp": 18}' },
-    { role: 'assistant', content: 'Paris 12°C, Rome 18°C.', thinking: 'Both answered.' },
-  ],
-  tool_call_without_text: [
-    { role: 'user', content: 'Weather in Oslo?' },
-    { role: 'assistant', content: '', toolCalls: [{ name: 'get_weather', arguments: '{"city": "Oslo"}' }] },
-    { role: 'tool', content: '{"temp": -3}' },
-    { role: 'assistant', content: 'Cold: -3°C.' },
-  ],
-};
 
 /** A message as the Hugging Face chat templates take it. */
 function templateMessage(m: Message): Record<string, unknown> {
@@ -77,12 +26,6 @@ function templateMessage(m: Message): Record<string, unknown> {
 function templateTokens(tok: Tokenizer, messages: readonly Message[], variables: Record<string, unknown>, addGenerationPrompt: boolean): number[] {
   const text = tok.applyChatTemplate(messages.map(templateMessage) as never, { addGenerationPrompt, variables });
   return tok.encode(text, { addSpecialTokens: false });
-}
-
-function assertSameTokens(tok: Tokenizer, actual: number[], expected: number[], what: string): void {
-  if (actual.length === expected.length && actual.every((t, i) => t === expected[i])) return;
-  const at = actual.findIndex((t, i) => t !== expected[i]);
-  assert.fail(`${what}: differs at token ${at}\n  renderer: ${JSON.stringify(tok.decode(actual.slice(Math.max(0, at - 5), at + 10)))}\n  template: ${JSON.stringify(tok.decode(expected.slice(Math.max(0, at - 5), at + 10)))}`);
 }
 
 function weightedText(r: Renderer, messages: Message[], trainOnWhat: Parameters<Renderer['buildSupervisedExample']>[1] extends infer O ? O extends { trainOnWhat?: infer W } ? W : never : never): string {
