@@ -7,7 +7,7 @@ import { runIfMain } from './run-if-main.js';
 import { ServiceClient, type ServiceClientOptions } from '@tinker-ts/sdk';
 import { conversationToDatum, readConversations, weightSum } from './conversations.js';
 import { INTENT_TRAIN_FILE } from './intent-task.js';
-import { shuffled } from './shuffle.js';
+import { shuffled } from '@tinker-ts/cookbook';
 
 export interface BlockingStyleOptions {
   baseModel?: string;

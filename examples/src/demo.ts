@@ -6,7 +6,7 @@ import { ServiceClient, type Datum, type ServiceClientOptions, type Tokenizer, t
 import { conversationToDatum, promptTokens, readConversations, tokenCount, weightSum, type Conversation } from './conversations.js';
 import { INTENT_HELDOUT_FILE, INTENT_TRAIN_FILE, expectedIntent, gradeReply } from './intent-task.js';
 import { ProgressBar } from './progress-bar.js';
-import { shuffled } from './shuffle.js';
+import { shuffled } from '@tinker-ts/cookbook';
 
 export interface DemoOptions {
   /** Default "tinker-ts/tiny-qwen3": a random-init stand-in with the real Qwen3 tokenizer. */

@@ -7,11 +7,10 @@
 //   node examples/dist/rl-loop.js [tinker://.../weights/<initial state>]
 import { runIfMain } from './run-if-main.js';
 import { ServiceClient, getTokenizer, type ServiceClientOptions } from '@tinker-ts/sdk';
-import { PromptAnswerEnv, getRenderer, trainRl, type EnvGroupBuilder, type RLDataset, type Renderer } from '@tinker-ts/cookbook';
+import { PromptAnswerEnv, getRenderer, shuffled, trainRl, type EnvGroupBuilder, type RLDataset, type Renderer } from '@tinker-ts/cookbook';
 import { lastResumableCheckpoint } from './checkpoint-log.js';
 import { readConversations } from './conversations.js';
 import { INTENT_TRAIN_FILE, expectedIntent, gradeReply, prefixCredit } from './intent-task.js';
-import { shuffled } from './shuffle.js';
 import { main as slLoop } from './sl-loop.js';
 
 export interface RlProblem {

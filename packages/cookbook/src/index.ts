@@ -31,6 +31,7 @@ export { HOSTED_PRICES, ZERO_PRICES, isHostedTinker, pricesFor } from './prices.
 export type { TokenPrices } from './prices.js';
 
 // Recipes
+export { shuffled, batchAt } from './recipes/shuffle.js';
 export { trainSupervised, supervisedDatum, meanNll } from './recipes/supervised.js';
 export type { SupervisedConfig, SupervisedResult } from './recipes/supervised.js';
 export { trainRl } from './recipes/rl.js';

@@ -5,6 +5,7 @@
  */
 
 import { ValidationError } from './errors.js';
+import { joinPath as join } from './check-primitives.js';
 import { modelInputLength } from './model-input.js';
 import { checkTensorStructure, isSparse, tensorShape } from './tensor.js';
 import type { Datum, ForwardBackwardInput, LossFnConfig, LossFnType, TensorData, TensorDtype } from './types.js';
@@ -48,10 +49,6 @@ export const LOSS_CONFIG_DEFAULTS: Readonly<Record<LossFnType, Readonly<Record<s
 export interface CheckDatumOptions {
   /** When known, every token id must be below it. */
   vocabSize?: number;
-}
-
-function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key;
 }
 
 export function checkLossFnType(lossFn: unknown, path = 'loss_fn'): LossFnType {

@@ -5,20 +5,10 @@
  */
 
 import { ValidationError } from './errors.js';
+import { finiteNumber as finite, joinPath as join } from './check-primitives.js';
 import { checkAdamParams } from './params-checks.js';
 import type { AdamParams, OptimStepRequest } from './types.js';
 import { DIMUON_PARAMS_DEFAULTS, optimizerName, type DimuonParams, type OptimizerKind } from './optimizer.js';
-
-function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key;
-}
-
-function finite(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ValidationError(`expected a finite number, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`, path);
-  }
-  return value;
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -5,19 +5,9 @@
  */
 
 import { ValidationError } from './errors.js';
+import { finiteNumber as finite, joinPath as join } from './check-primitives.js';
 import type { AdamParams, SamplingParams } from './types.js';
 import { ADAM_PARAMS_DEFAULTS, SAMPLING_PARAMS_DEFAULTS } from './types.js';
-
-function join(path: string, key: string): string {
-  return path ? `${path}.${key}` : key;
-}
-
-function finite(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ValidationError(`expected a finite number, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`, path);
-  }
-  return value;
-}
 
 /** AdamW hyper-parameters within the ranges torch.optim.AdamW accepts. */
 export function checkAdamParams(params: Partial<AdamParams> | null | undefined, path = 'adam_params'): AdamParams {
