@@ -282,3 +282,50 @@ describe('Dimuon state in checkpoints', () => {
     assert.equal(adam.adamM.size, adam.params.size);
   });
 });
+
+describe('Newton–Schulz on the short side', () => {
+  /** The iteration written out directly on the full matrix, in f64: X ← a·X + (b·A + c·A²)·X, A = XXᵀ. */
+  function direct(X: Float32Array, rows: number, cols: number): Float64Array {
+    let W = Float64Array.from(X);
+    const norm = Math.sqrt(W.reduce((s, x) => s + x * x, 0)) + 1e-7;
+    W = W.map((x) => x / norm);
+    for (let step = 0; step < 5; step++) {
+      const A = new Float64Array(rows * rows);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < rows; j++) {
+        let s = 0;
+        for (let t = 0; t < cols; t++) s += W[i * cols + t]! * W[j * cols + t]!;
+        A[i * rows + j] = s;
+      }
+      const B = new Float64Array(rows * rows);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < rows; j++) {
+        let s = 0;
+        for (let t = 0; t < rows; t++) s += A[i * rows + t]! * A[t * rows + j]!;
+        B[i * rows + j] = -4.775 * A[i * rows + j]! + 2.0315 * s;
+      }
+      const next = new Float64Array(rows * cols);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) {
+        let s = 3.4445 * W[i * cols + j]!;
+        for (let t = 0; t < rows; t++) s += B[i * rows + t]! * W[t * cols + j]!;
+        next[i * cols + j] = s;
+      }
+      W = next;
+    }
+    return W;
+  }
+
+  it('equals the direct iteration on wide and tall matrices', () => {
+    const rng = new Prng(41, 'ns-short-side');
+    for (const [rows, cols] of [[4, 37], [37, 4], [8, 8], [16, 300]] as const) {
+      const X = Float32Array.from({ length: rows * cols }, () => rng.normal());
+      const got = newtonSchulz(k, X, rows, cols);
+      // The direct form on the wide orientation (transpose tall inputs, and the answer back).
+      const wide = rows <= cols;
+      const Xw = wide ? X : Float32Array.from({ length: rows * cols }, (_, idx) => X[(idx % rows) * cols + Math.floor(idx / rows)]!);
+      const wantW = direct(Xw, Math.min(rows, cols), Math.max(rows, cols));
+      const want = wide ? wantW : Float64Array.from({ length: rows * cols }, (_, idx) => wantW[(idx % cols) * rows + Math.floor(idx / cols)]!);
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      assert.ok(worst < 1e-4, `${rows}×${cols}: worst |Δ| ${worst}`);
+    }
+  });
+});

@@ -99,34 +99,66 @@ export function preconditionMomentum(M: Float32Array, rows: number, cols: number
 
 /**
  * Five quintic Newton–Schulz iterations on X / ‖X‖_F (rows×cols): pushes every singular value
- * towards 1 (into roughly [0.7, 1.2]), keeping the singular vectors. The Gram matrix is taken on
- * the short side (XXᵀ when wide, XᵀX when tall: the iteration on Xᵀ, written without transposing),
- * so it is min(rows, cols) square.
+ * towards 1 (into roughly [0.7, 1.2]), keeping the singular vectors.
+ *
+ * Written on the short side (n = min(rows, cols)), without forming an iterate of the long one:
+ * every iterate is X_k = X₀·P_k (tall; P_k·X₀ when wide) for an n×n matrix P_k, and its Gram
+ * matrix is P_kᵀ·G·P_k with G = X₀ᵀX₀ (X₀X₀ᵀ when wide). So the iteration
+ *   X_{k+1} = a·X_k + X_k·(b·S_k + c·S_k²),  S_k = X_kᵀX_k
+ * becomes P_{k+1} = P_k·(a·I + b·S_k + c·S_k²) on n×n matrices (in f64), and the long side is
+ * touched by two GEMMs in all (G, then X₀·P₅) instead of two a step: a LoRA factor of the
+ * unembedding (vocab × rank) costs about a fifth of the direct form.
  */
 export function newtonSchulz(k: Kernels, X: Float32Array, rows: number, cols: number): Float32Array {
   const wide = rows <= cols;
-  const r = wide ? rows : cols;
+  const n = wide ? rows : cols;
   const long = wide ? cols : rows;
-  let W = Float32Array.from(X);
+  const W = Float32Array.from(X);
   k.scale(W, 1 / (Math.sqrt(k.sumOfSquares(W)) + NORM_EPS));
   const [a, b, c] = NEWTON_SCHULZ_COEFFICIENTS;
-  const gram = new Float32Array(r * r);
-  const poly = new Float32Array(r * r);
-  let next = new Float32Array(rows * cols);
+  const gram32 = new Float32Array(n * n);
+  if (wide) k.gemm(false, true, n, n, long, 1, W, W, 0, gram32);
+  else k.gemm(true, false, n, n, long, 1, W, W, 0, gram32);
+  const G = Float64Array.from(gram32);
+  // The wide case is the tall one on Xᵀ: X_k = P_k·X₀ there is (X₀ᵀ·P_kᵀ)ᵀ, with the same G.
+  let P = identity(n);
   for (let step = 0; step < NEWTON_SCHULZ_STEPS; step++) {
-    // gram = XXᵀ (wide) or XᵀX (tall)
-    if (wide) k.gemm(false, true, r, r, long, 1, W, W, 0, gram);
-    else k.gemm(true, false, r, r, long, 1, W, W, 0, gram);
-    k.gemm(false, false, r, r, r, c, gram, gram, 0, poly); // c·gram²
-    k.axpy(b, gram, poly); // + b·gram (symmetric)
-    next.set(W);
-    k.scale(next, a);
-    // a·X + poly·X (wide) or a·X + X·poly (tall)
-    if (wide) k.gemm(false, false, r, long, r, 1, poly, W, 1, next);
-    else k.gemm(false, false, long, r, r, 1, W, poly, 1, next);
-    [W, next] = [next, W];
+    const S = matmul(transpose(P, n), matmul(G, P, n), n); // X_kᵀX_k
+    const S2 = matmul(S, S, n);
+    const Q = new Float64Array(n * n);
+    for (let i = 0; i < n * n; i++) Q[i] = b * S[i]! + c * S2[i]!;
+    for (let i = 0; i < n; i++) Q[i * n + i]! += a;
+    P = matmul(P, Q, n);
   }
-  return W;
+  const out = new Float32Array(rows * cols);
+  if (wide) k.gemm(true, false, n, long, n, 1, Float32Array.from(P), W, 0, out); // (X₀ᵀ·P)ᵀ = Pᵀ·X₀
+  else k.gemm(false, false, long, n, n, 1, W, Float32Array.from(P), 0, out);
+  return out;
+}
+
+function identity(n: number): Float64Array {
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) m[i * n + i] = 1;
+  return m;
+}
+
+function transpose(m: Float64Array, n: number): Float64Array {
+  const t = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) t[j * n + i] = m[i * n + j]!;
+  return t;
+}
+
+/** n×n times n×n, row-major, f64. */
+function matmul(x: Float64Array, y: Float64Array, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < n; p++) {
+      const xip = x[i * n + p]!;
+      if (xip === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j]! += xip * y[p * n + j]!;
+    }
+  }
+  return out;
 }
 
 /** The update direction of one matrix from its momentum: Frobenius norm √min(rows, cols), or null. */
