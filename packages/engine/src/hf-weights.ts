@@ -85,8 +85,7 @@ export function readHfWeights(dir: string, cfg: ModelConfig, dtype: WeightDtype 
       gate: sparse ? empty : frozen(`${p}mlp.gate_proj.weight`, [ff, d]),
       up: sparse ? empty : frozen(`${p}mlp.up_proj.weight`, [ff, d]),
       down: sparse ? empty : frozen(`${p}mlp.down_proj.weight`, [d, ff]),
-      // Experts stay f32 (the bf16 GEMM serves the dense linears only).
-      moe: sparse ? readExperts(files, `${p}mlp.`, cfg, get) : null,
+      moe: sparse ? readExperts(files, `${p}mlp.`, cfg, get, frozen, asked) : null,
     });
   }
   const embed = frozen('model.embed_tokens.weight', [V, d]);
@@ -101,20 +100,24 @@ export function readHfWeights(dir: string, cfg: ModelConfig, dtype: WeightDtype 
  * (`experts.gate_up_proj` [E, 2·ffe, d], `experts.down_proj` [E, d, ffe]); both load.
  */
 function readExperts(files: Map<string, SafetensorsFile>, p: string, cfg: ModelConfig,
-  get: (name: string, shape: number[]) => Float32Array): MoeLayerWeights {
+  get: (name: string, shape: number[]) => Float32Array, frozen: (name: string, shape: number[]) => FrozenWeight,
+  dtype: WeightDtype): MoeLayerWeights<FrozenWeight> {
   const { hiddenSize: d } = cfg;
   const { numExperts: E, moeIntermediateSize: ffe } = cfg.moe!;
   const router = get(`${p}gate.weight`, [E, d]);
   if (files.has(`${p}experts.gate_up_proj`)) {
-    return { router, gateUp: get(`${p}experts.gate_up_proj`, [E, 2 * ffe, d]), down: get(`${p}experts.down_proj`, [E, d, ffe]) };
+    return { router, gateUp: frozen(`${p}experts.gate_up_proj`, [E, 2 * ffe, d]), down: frozen(`${p}experts.down_proj`, [E, d, ffe]) };
   }
-  const gateUp = new Float32Array(E * 2 * ffe * d);
-  const down = new Float32Array(E * d * ffe);
+  // Stacked in the storage asked for, expert by expert (no f32 copy of a bf16 checkpoint).
+  const alloc = (n: number): FrozenWeight => (dtype === 'bf16' ? new Uint16Array(n) : new Float32Array(n));
+  const put = (into: FrozenWeight, from: FrozenWeight, at: number) => (into as Uint16Array).set(from as Uint16Array, at);
+  const gateUp = alloc(E * 2 * ffe * d);
+  const down = alloc(E * d * ffe);
   for (let e = 0; e < E; e++) {
     const q = `${p}experts.${e}.`;
-    gateUp.set(get(`${q}gate_proj.weight`, [ffe, d]), e * 2 * ffe * d);
-    gateUp.set(get(`${q}up_proj.weight`, [ffe, d]), (e * 2 + 1) * ffe * d);
-    down.set(get(`${q}down_proj.weight`, [d, ffe]), e * d * ffe);
+    put(gateUp, frozen(`${q}gate_proj.weight`, [ffe, d]), e * 2 * ffe * d);
+    put(gateUp, frozen(`${q}up_proj.weight`, [ffe, d]), (e * 2 + 1) * ffe * d);
+    put(down, frozen(`${q}down_proj.weight`, [d, ffe]), e * d * ffe);
   }
   return { router, gateUp, down };
 }
@@ -142,9 +145,9 @@ export function hfTensorsOf(cfg: ModelConfig, w: ModelWeights<FrozenWeight>): Ma
       out.set(`${p}mlp.gate.weight`, { data: l.moe.router, shape: [E, d] });
       for (let e = 0; e < E; e++) {
         const q = `${p}mlp.experts.${e}.`;
-        out.set(`${q}gate_proj.weight`, { data: l.moe.gateUp.subarray(e * 2 * ffe * d, (e * 2 + 1) * ffe * d), shape: [ffe, d] });
-        out.set(`${q}up_proj.weight`, { data: l.moe.gateUp.subarray((e * 2 + 1) * ffe * d, (e + 1) * 2 * ffe * d), shape: [ffe, d] });
-        out.set(`${q}down_proj.weight`, { data: l.moe.down.subarray(e * d * ffe, (e + 1) * d * ffe), shape: [d, ffe] });
+        out.set(`${q}gate_proj.weight`, { data: frozenAsFloat32(l.moe.gateUp.subarray(e * 2 * ffe * d, (e * 2 + 1) * ffe * d)), shape: [ffe, d] });
+        out.set(`${q}up_proj.weight`, { data: frozenAsFloat32(l.moe.gateUp.subarray((e * 2 + 1) * ffe * d, (e + 1) * 2 * ffe * d)), shape: [ffe, d] });
+        out.set(`${q}down_proj.weight`, { data: frozenAsFloat32(l.moe.down.subarray(e * d * ffe, (e + 1) * d * ffe)), shape: [d, ffe] });
       }
       return;
     }

@@ -64,15 +64,15 @@ export interface LayerWeights<W extends FrozenWeight = Float32Array> {
   gate: W; // [ff, d]
   up: W; // [ff, d]
   down: W; // [d, ff]; gate/up/down are empty in sparse layers
-  /** The routed experts of a sparse layer (null in dense layers); kept f32 whatever W is. */
-  moe?: MoeLayerWeights | null;
+  /** The routed experts of a sparse layer (null in dense layers); the router stays f32. */
+  moe?: MoeLayerWeights<W> | null;
 }
 
-/** One sparse layer's router and experts, stacked as transformers 5 holds them. */
-export interface MoeLayerWeights {
-  router: Float32Array; // [E, d], frozen
-  gateUp: Float32Array; // [E, 2*ffe, d]: per expert the gate rows, then the up rows
-  down: Float32Array; // [E, d, ffe]
+/** One sparse layer's router and experts, stacked as transformers 5 holds them; W as in LayerWeights. */
+export interface MoeLayerWeights<W extends FrozenWeight = Float32Array> {
+  router: Float32Array; // [E, d], frozen (small: kept f32)
+  gateUp: W; // [E, 2*ffe, d]: per expert the gate rows, then the up rows
+  down: W; // [E, d, ffe]
 }
 
 /** A model's weights; W is how its frozen ones are stored (f32 unless said otherwise). */

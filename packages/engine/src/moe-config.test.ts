@@ -17,6 +17,7 @@ import { runForwardBackward } from './training.js';
 import { writeSafetensorsFile, type NamedTensor } from './safetensors.js';
 import { EngineUserError } from './errors.js';
 import { Prng } from './prng.js';
+import { toBf16 } from './weight-dtype.js';
 import type { ModelConfig } from './model-types.js';
 
 const moe: ModelConfig = {
@@ -77,6 +78,12 @@ test('Qwen3-MoE weights load from per-expert tensors (as transformers saves them
     const batch = packSequences(cfg, [{ tokens: tokens.slice(0, -1), targets: tokens.slice(1) }], 1);
     const lp = runTrainingPass(k, { name: 'a', config: cfg, weights: back }, null, batch);
     assert.deepEqual(runTrainingPass(k, { name: 'b', config: cfg, weights: fromStacked }, null, batch), lp);
+    // In bf16 both layouts load the same bits, straight into bf16 storage.
+    const bf16 = readHfWeights(dir, cfg, 'bf16');
+    const bf16Stacked = readHfWeights(stackedDir, cfg, 'bf16');
+    assert.ok(bf16.layers[0].moe!.gateUp instanceof Uint16Array && bf16.layers[0].moe!.down instanceof Uint16Array);
+    assert.deepEqual(bf16Stacked.layers[0].moe, bf16.layers[0].moe);
+    assert.deepEqual(bf16.layers[0].moe!.gateUp, toBf16(w.layers[0].moe!.gateUp), 'rounded once, from the stored values');
     const missing = new Map(hfTensorsOf(moe, w));
     missing.delete('model.layers.1.mlp.experts.3.up_proj.weight');
     writeSafetensorsFile(join(stackedDir, 'model.safetensors'), missing);

@@ -1,10 +1,12 @@
 /**
  * How a model's frozen base weights are stored: f32, or bf16 (bfloat16: the top 16 bits of an
  * f32, kept as raw bit patterns in a Uint16Array), which halves their memory. bf16 applies to
- * the weights the big GEMMs read (the seven linears of every layer, the embedding and the head);
+ * the weights the big GEMMs read (the seven linears of every layer, the routed experts of MoE
+ * layers, the embedding and the head);
  * norm weights, LoRA weights, gradients, optimizer state and activations stay f32.
  */
 import { EngineUserError } from './errors.js';
+import type { Kernels } from './kernels.js';
 import type { LayerWeights, ModelWeights } from './model-types.js';
 
 export type WeightDtype = 'bf16' | 'f32';
@@ -93,6 +95,19 @@ export function convertWeights(w: ModelWeights<FrozenWeight>, dtype: WeightDtype
     finalNorm: w.finalNorm,
     layers: w.layers.map((l) => ({
       ...l, q: conv(l.q), k: conv(l.k), v: conv(l.v), o: conv(l.o), gate: conv(l.gate), up: conv(l.up), down: conv(l.down),
+      moe: l.moe ? { router: l.moe.router, gateUp: conv(l.moe.gateUp), down: conv(l.moe.down) } : l.moe,
     })),
   };
+}
+
+/**
+ * C = alpha · A · op(B) + beta · C over a frozen weight B in either storage (A never transposed):
+ * the bf16 GEMM for bf16 weights, the f32 one otherwise. transB: B is stored [N, K].
+ */
+export function gemmFrozen(
+  k: Kernels, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: FrozenWeight,
+  beta: number, C: Float32Array, opts?: { bOffset?: number },
+): void {
+  if (isBf16(B)) k.gemmBf16(transB, M, N, K, alpha, A, B, beta, C, opts);
+  else k.gemm(false, transB, M, N, K, alpha, A, B, beta, C, opts);
 }

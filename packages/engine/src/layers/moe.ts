@@ -7,6 +7,7 @@ import type { Kernels } from '../kernels.js';
 import type { LoraPair, MoeLayerWeights } from '../model-types.js';
 import { expertLoraKey } from '../moe-config.js';
 import type { PassContext } from './pass-context.js';
+import { gemmFrozen, type FrozenWeight } from '../weight-dtype.js';
 
 /** What one sparse layer's forward keeps for its backward. */
 export interface MoeActivations {
@@ -33,7 +34,7 @@ function expertLora(ctx: PassContext, layer: number, expert: number, proj: 'gate
 }
 
 /** Router softmax and top-k of xn [T, d]; returns per-expert token counts. */
-function route(k: Kernels, w: MoeLayerWeights, xn: Float32Array, T: number, d: number, E: number, topK: number, normTopk: boolean,
+function route(k: Kernels, w: MoeLayerWeights<FrozenWeight>, xn: Float32Array, T: number, d: number, E: number, topK: number, normTopk: boolean,
   probs: Float32Array, topIdx: Int32Array, topW: Float32Array): Int32Array {
   k.gemm(false, true, T, E, d, 1, xn, w.router, 0, probs);
   const counts = new Int32Array(E);
@@ -106,8 +107,8 @@ export function moeForward(ctx: PassContext, layer: number, xn: Float32Array, ou
     a.xe.push(xe); a.gate.push(gate); a.up.push(up); a.h.push(h); a.y.push(y); a.uGateUp.push(uGateUp); a.uDown.push(uDown);
     if (n === 0) continue;
     const guOff = e * 2 * ffe * d;
-    k.gemm(false, true, n, ffe, d, 1, xe, w.gateUp, 0, gate, { bOffset: guOff });
-    k.gemm(false, true, n, ffe, d, 1, xe, w.gateUp, 0, up, { bOffset: guOff + ffe * d });
+    gemmFrozen(k, true, n, ffe, d, 1, xe, w.gateUp, 0, gate, { bOffset: guOff });
+    gemmFrozen(k, true, n, ffe, d, 1, xe, w.gateUp, 0, up, { bOffset: guOff + ffe * d });
     if (guLora !== null) {
       const r = guLora.rank;
       k.gemm(false, true, n, r, d, 1, xe, guLora.pair.A, 0, uGateUp!);
@@ -116,7 +117,7 @@ export function moeForward(ctx: PassContext, layer: number, xn: Float32Array, ou
     }
     k.swigluForward(gate, up, h, n * ffe);
     const downOff = e * d * ffe;
-    k.gemm(false, true, n, d, ffe, 1, h, w.down, 0, y, { bOffset: downOff });
+    gemmFrozen(k, true, n, d, ffe, 1, h, w.down, 0, y, { bOffset: downOff });
     if (downLora !== null) {
       const r = downLora.rank;
       k.gemm(false, true, n, r, ffe, 1, h, downLora.pair.A, 0, uDown!);
@@ -165,7 +166,7 @@ export function moeBackward(ctx: PassContext, layer: number, a: MoeActivations, 
     }
     const dh = new Float32Array(n * ffe);
     const downOff = e * d * ffe;
-    k.gemm(false, false, n, ffe, d, 1, dy, w.down, 0, dh, { bOffset: downOff });
+    gemmFrozen(k, false, n, ffe, d, 1, dy, w.down, 0, dh, { bOffset: downOff });
     const downLora = expertLora(ctx, layer, e, 'down');
     if (downLora !== null) {
       const { pair, grad, rank: r } = downLora;
@@ -181,8 +182,8 @@ export function moeBackward(ctx: PassContext, layer: number, a: MoeActivations, 
     k.swigluBackward(dh, a.gate[e], a.up[e], dgate, dup, n * ffe);
     const dxe = new Float32Array(n * d);
     const guOff = e * 2 * ffe * d;
-    k.gemm(false, false, n, d, ffe, 1, dgate, w.gateUp, 0, dxe, { bOffset: guOff });
-    k.gemm(false, false, n, d, ffe, 1, dup, w.gateUp, 1, dxe, { bOffset: guOff + ffe * d });
+    gemmFrozen(k, false, n, d, ffe, 1, dgate, w.gateUp, 0, dxe, { bOffset: guOff });
+    gemmFrozen(k, false, n, d, ffe, 1, dup, w.gateUp, 1, dxe, { bOffset: guOff + ffe * d });
     const guLora = expertLora(ctx, layer, e, 'gate_up');
     if (guLora !== null) {
       const { pair, grad, rank: r } = guLora;
