@@ -36,16 +36,7 @@ export function globalGradNorm(k: Kernels, adapter: AdapterState): number {
 /** One AdamW step on the adapter; returns metrics (`grad_norm:mean` is the norm before clipping). */
 export function optimStep(k: Kernels, adapter: AdapterState, adam: AdamParams): Record<string, number> {
   validateAdamParams(adam);
-  const gradNorm = globalGradNorm(k, adapter);
-  if (!Number.isFinite(gradNorm)) {
-    // A NaN/Inf gradient would silently destroy the adapter; refuse the step and drop the gradients.
-    zeroGradients(adapter);
-    throw new EngineUserError(`gradient norm is ${gradNorm}; the step was skipped and the gradients discarded`);
-  }
-  if (adam.grad_clip_norm > 0) {
-    const coef = Math.min(1, adam.grad_clip_norm / (gradNorm + 1e-6));
-    if (coef < 1) for (const g of adapter.grads.values()) { k.scale(g.A, coef); k.scale(g.B, coef); }
-  }
+  const gradNorm = clipGradients(k, adapter, adam.grad_clip_norm);
   adapter.step += 1;
   for (const [key, p] of adapter.params) {
     const g = adapter.grads.get(key)!;
@@ -56,6 +47,24 @@ export function optimStep(k: Kernels, adapter: AdapterState, adam: AdamParams): 
   }
   zeroGradients(adapter);
   return { 'grad_norm:mean': gradNorm, 'learning_rate:mean': adam.learning_rate, 'step:max': adapter.step };
+}
+
+/**
+ * The gradients' global norm (before clipping), after scaling them down to `clipNorm` when they
+ * exceed it (0 = no clipping). A NaN/Inf gradient would silently destroy the adapter: the step
+ * is refused and the gradients dropped. Every optimizer starts its step with this.
+ */
+export function clipGradients(k: Kernels, adapter: AdapterState, clipNorm: number): number {
+  const gradNorm = globalGradNorm(k, adapter);
+  if (!Number.isFinite(gradNorm)) {
+    zeroGradients(adapter);
+    throw new EngineUserError(`gradient norm is ${gradNorm}; the step was skipped and the gradients discarded`);
+  }
+  if (clipNorm > 0) {
+    const coef = Math.min(1, clipNorm / (gradNorm + 1e-6));
+    if (coef < 1) for (const g of adapter.grads.values()) { k.scale(g.A, coef); k.scale(g.B, coef); }
+  }
+  return gradNorm;
 }
 
 export function zeroGradients(adapter: AdapterState): void {

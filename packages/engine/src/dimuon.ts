@@ -22,7 +22,7 @@
 import type { Kernels } from './kernels.js';
 import type { AdapterState } from './model-types.js';
 import { EngineUserError } from './errors.js';
-import { globalGradNorm, zeroGradients } from './adamw.js';
+import { clipGradients, zeroGradients } from './adamw.js';
 
 /** One step's parameters (wire names); omitted fields take DEFAULT_DIMUON_PARAMS on every step. */
 export interface DimuonParams {
@@ -182,15 +182,7 @@ export function dimuonStep(k: Kernels, adapter: AdapterState, p: DimuonParams): 
   validateDimuonParams(p);
   const momentum = adapter.dimuonMomentum;
   if (adapter.optimizer !== 'dimuon' || !momentum) throw new EngineUserError('this adapter was not created with the Dimuon optimizer');
-  const gradNorm = globalGradNorm(k, adapter);
-  if (!Number.isFinite(gradNorm)) {
-    zeroGradients(adapter);
-    throw new EngineUserError(`gradient norm is ${gradNorm}; the step was skipped and the gradients discarded`);
-  }
-  if (p.grad_clip_norm > 0) {
-    const coef = Math.min(1, p.grad_clip_norm / (gradNorm + 1e-6));
-    if (coef < 1) for (const g of adapter.grads.values()) { k.scale(g.A, coef); k.scale(g.B, coef); }
-  }
+  const gradNorm = clipGradients(k, adapter, p.grad_clip_norm);
   adapter.step += 1;
   const stepSize = p.learning_rate * rankLrCorrection(adapter.settings.rank, p.rank_lr_correction_exponent);
   const rank = adapter.settings.rank;

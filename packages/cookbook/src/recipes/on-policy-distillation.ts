@@ -5,13 +5,14 @@
 // with importance_sampling. The reverse KL per token on each step's samples (`teacher_kl`, as the
 // cookbook logs it) is what falls as the student matches the teacher.
 import { ValidationError, type SamplingClient, type ServiceClient } from '@tinker-ts/sdk';
-import { logprobGapWarning, sampleTrainMetrics, DEFAULT_LOGPROB_GAP_THRESHOLD } from '../rl-metrics.js';
+import { DEFAULT_LOGPROB_GAP_THRESHOLD } from '../rl-metrics.js';
+import { submitPolicyGradientStep } from './rl.js';
 import type { Message } from '../renderers/message.js';
 import { readPrompts } from './jsonl-data.js';
 import { trajectoryToData, type PolicyGradientDatum } from './rl-rollouts.js';
 import { batchAt } from './shuffle.js';
-import { runStepLoop, type StepLoopResult, type StepOutcome } from './step-loop.js';
-import { inputTokens, learningRateOf, recipeRenderer } from './supervised.js';
+import { runStepLoop, type StepLoopResult } from './step-loop.js';
+import { learningRateOf, recipeRenderer } from './supervised.js';
 import { openTrainingRun, type RecipeRunConfig } from './training-run.js';
 
 export interface OnPolicyDistillationConfig extends RecipeRunConfig {
@@ -108,21 +109,7 @@ export async function trainOnPolicyDistillation(service: ServiceClient, config: 
       }
       const base = { teacher_kl: tokenCount > 0 ? klSum / tokenCount : NaN, learning_rate: learningRate, num_datums: items.length };
       const tokens = { sample: tokenCount, prefill };
-      if (items.length === 0) return { outcome: Promise.resolve<StepOutcome>({ metrics: base, tokens }) };
-
-      const data = items.map((x) => x.datum);
-      const fwdBwd = run.training.forwardBackward(data, 'importance_sampling');
-      const optim = run.training.optimStep({ learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
-      const outcome = (async (): Promise<StepOutcome> => {
-        const result = await fwdBwd;
-        await optim;
-        const diagnostics = sampleTrainMetrics(
-          items.map((x, i) => ({ sampling: x.samplingLogprobs, training: result.lossFnOutputs[i]!['logprobs']!.toArray(), mask: x.mask })),
-        );
-        const warning = logprobGapWarning(diagnostics, config.logprobGapThreshold ?? DEFAULT_LOGPROB_GAP_THRESHOLD);
-        return { metrics: { ...base, ...diagnostics }, tokens: { ...tokens, train: inputTokens(data) }, ...(warning ? { warnings: [warning] } : {}) };
-      })();
-      return { outcome };
+      return submitPolicyGradientStep(run.training, items, learningRate, base, tokens, config.logprobGapThreshold ?? DEFAULT_LOGPROB_GAP_THRESHOLD);
     },
   });
 }

@@ -4,11 +4,13 @@
 // and trains with the importance_sampling loss on the sampler's logprobs. Every step also
 // reports how far the sampler's logprobs are from the trainer's for the same tokens, and warns
 // past a threshold.
-import { ValidationError, type ServiceClient } from '@tinker-ts/sdk';
+import { ValidationError, type ServiceClient, type TrainingClient } from '@tinker-ts/sdk';
+import type { StepTokens } from '../cost-meter.js';
 import { DEFAULT_LOGPROB_GAP_THRESHOLD, logprobGapWarning, sampleTrainMetrics } from '../rl-metrics.js';
 import { centeredAdvantages, doGroupRollout, trajectoryToData, type PolicyGradientDatum } from './rl-rollouts.js';
 import type { RLDataset } from './rl-types.js';
-import { runStepLoop, type StepLoopResult, type StepOutcome } from './step-loop.js';
+import type { StepMetrics } from './metrics-log.js';
+import { runStepLoop, type StepLoopResult, type StepOutcome, type SubmittedStep } from './step-loop.js';
 import { inputTokens, learningRateOf } from './supervised.js';
 import { openTrainingRun, type RecipeRunConfig } from './training-run.js';
 
@@ -100,22 +102,33 @@ export async function trainRl(service: ServiceClient, config: RlConfig): Promise
       };
       for (const [k, m] of envMetrics) base[`env/${k}`] = m.sum / m.n;
       const tokens = { sample: sampledTokens, prefill: promptTokens };
-      if (items.length === 0) return { outcome: Promise.resolve<StepOutcome>({ metrics: base, tokens }) };
-
-      const data = items.map((x) => x.datum);
-      const fwdBwd = run.training.forwardBackward(data, 'importance_sampling');
-      const optim = run.training.optimStep({ learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
-      const outcome = (async (): Promise<StepOutcome> => {
-        const result = await fwdBwd;
-        await optim;
-        // The trainer's logprobs of the sampled tokens, before this step's update: the same weights the sampler used.
-        const diagnostics = sampleTrainMetrics(
-          items.map((x, i) => ({ sampling: x.samplingLogprobs, training: result.lossFnOutputs[i]!['logprobs']!.toArray(), mask: x.mask })),
-        );
-        const warning = logprobGapWarning(diagnostics, threshold);
-        return { metrics: { ...base, ...diagnostics }, tokens: { ...tokens, train: inputTokens(data) }, ...(warning ? { warnings: [warning] } : {}) };
-      })();
-      return { outcome };
+      return submitPolicyGradientStep(run.training, items, learningRate, base, tokens, threshold);
     },
   });
+}
+
+/**
+ * One importance_sampling step on `items` (pipelined: forwardBackward and optimStep are queued
+ * now); its outcome adds the sampler/trainer diagnostics of rl-metrics.ts to `base`, and the gap
+ * warning when the gap exceeds `threshold`. No items: nothing is sent.
+ */
+export function submitPolicyGradientStep(
+  training: TrainingClient, items: readonly PolicyGradientDatum[], learningRate: number,
+  base: StepMetrics, tokens: StepTokens, threshold: number,
+): SubmittedStep {
+  if (items.length === 0) return { outcome: Promise.resolve<StepOutcome>({ metrics: base, tokens }) };
+  const data = items.map((x) => x.datum);
+  const fwdBwd = training.forwardBackward(data, 'importance_sampling');
+  const optim = training.optimStep({ learningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8 });
+  const outcome = (async (): Promise<StepOutcome> => {
+    const result = await fwdBwd;
+    await optim;
+    // The trainer's logprobs of the sampled tokens, before this step's update: the same weights the sampler used.
+    const diagnostics = sampleTrainMetrics(
+      items.map((x, i) => ({ sampling: x.samplingLogprobs, training: result.lossFnOutputs[i]!['logprobs']!.toArray(), mask: x.mask })),
+    );
+    const warning = logprobGapWarning(diagnostics, threshold);
+    return { metrics: { ...base, ...diagnostics }, tokens: { ...tokens, train: inputTokens(data) }, ...(warning ? { warnings: [warning] } : {}) };
+  })();
+  return { outcome };
 }

@@ -6,18 +6,8 @@
 import type { Tokenizer } from '@tinker-ts/sdk';
 import type { Message, ToolCall } from './message.js';
 import { Renderer, untilStop, type ParsedResponse, type Segment } from './renderer.js';
+import { BOS, EOS, USER, ASSISTANT, CALLS_BEGIN, CALLS_END, CALL_BEGIN, CALL_END, SEP, OUTPUT_BEGIN, OUTPUT_END } from './deepseek-tokens.js';
 
-const BOS = '<｜begin▁of▁sentence｜>';
-const EOS = '<｜end▁of▁sentence｜>';
-const USER = '<｜User｜>';
-const ASSISTANT = '<｜Assistant｜>';
-const CALLS_BEGIN = '<｜tool▁calls▁begin｜>';
-const CALLS_END = '<｜tool▁calls▁end｜>';
-const CALL_BEGIN = '<｜tool▁call▁begin｜>';
-const CALL_END = '<｜tool▁call▁end｜>';
-const SEP = '<｜tool▁sep｜>';
-const OUTPUT_BEGIN = '<｜tool▁output▁begin｜>';
-const OUTPUT_END = '<｜tool▁output▁end｜>';
 
 export interface DeepSeekV31RendererOptions {
   /** true: the model reasons first (the template's thinking=true); default false, as the template. */

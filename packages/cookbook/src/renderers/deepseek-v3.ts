@@ -12,20 +12,8 @@
 // closes it with <｜tool▁outputs▁end｜> (the template does so for the first group only).
 import type { Message, ToolCall } from './message.js';
 import { Renderer, untilStop, type ParsedResponse, type Segment } from './renderer.js';
+import { BOS, EOS, USER, ASSISTANT, CALLS_BEGIN, CALLS_END, CALL_BEGIN, CALL_END, SEP, OUTPUTS_BEGIN, OUTPUTS_END, OUTPUT_BEGIN, OUTPUT_END } from './deepseek-tokens.js';
 
-const BOS = '<｜begin▁of▁sentence｜>';
-const EOS = '<｜end▁of▁sentence｜>';
-const USER = '<｜User｜>';
-const ASSISTANT = '<｜Assistant｜>';
-const CALLS_BEGIN = '<｜tool▁calls▁begin｜>';
-const CALLS_END = '<｜tool▁calls▁end｜>';
-const CALL_BEGIN = '<｜tool▁call▁begin｜>';
-const CALL_END = '<｜tool▁call▁end｜>';
-const SEP = '<｜tool▁sep｜>';
-const OUTPUTS_BEGIN = '<｜tool▁outputs▁begin｜>';
-const OUTPUTS_END = '<｜tool▁outputs▁end｜>';
-const OUTPUT_BEGIN = '<｜tool▁output▁begin｜>';
-const OUTPUT_END = '<｜tool▁output▁end｜>';
 
 export class DeepSeekV3Renderer extends Renderer {
   readonly name = 'deepseekv3';
