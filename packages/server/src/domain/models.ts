@@ -148,6 +148,9 @@ export function unloadModel(ctx: ServerContext, model: ModelRow, reason: string)
       await ctx.engine.dropAdapter(model.model_id);
       await forgetModelSamplers(ctx, model).catch((err) => ctx.log(`could not release sampler weights of ${model.model_id}: ${String(err)}`));
       ctx.store.models.setState(model.model_id, 'unloaded', reason);
+      // Its ephemeral weights may have been deleted while it was still active (a session's end
+      // releases them at once, unloads after queued work): the run's directory goes now.
+      await ctx.ephemeral.pruneEmptyRun(model.model_id);
       ctx.queues.close(model.model_id, `model ${model.model_id} was unloaded (${reason}); create a new training client`);
       return result;
     },
